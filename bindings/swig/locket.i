@@ -1,0 +1,101 @@
+/*
+ * The part of the SWIG interface that every language shares. Each language
+ * has an entry file (bindings/python/locket_python.i,
+ * bindings/lua/locket_lua.i) that sets %module and its own typemaps and then
+ * %includes this file. Nothing here is language-specific.
+ *
+ * The generated module is deliberately low-level: methods return locket's
+ * int codes and the hand-written layer on top (locket/__init__.py,
+ * locket/init.lua) turns them into the language's errors. The wrapped object
+ * is a small box around the handle so that close() can free the handle while
+ * the language object lives on: every later call returns LOCKET_EINVAL
+ * instead of touching freed memory.
+ */
+
+%{
+#include "locket.h"
+
+typedef struct locket_box {
+	locket_t *handle;
+	int open_error; /* the locket_new() result, LOCKET_OK on success */
+} locket_box;
+%}
+
+%include <stdint.i>
+
+/* The error codes and flags, without the LOCKET_ prefix. */
+%rename("%(strip:[LOCKET_])s") "";
+enum locket_error {
+	LOCKET_OK = 0,
+	LOCKET_EWOULDBLOCK = -1,
+	LOCKET_ETIMEDOUT = -2,
+	LOCKET_ENOTHELD = -3,
+	LOCKET_EINTR = -4,
+	LOCKET_EINVAL = -5,
+	LOCKET_ENOENT = -6,
+	LOCKET_EACCES = -7,
+	LOCKET_EISDIR = -8,
+	LOCKET_ENOTSUP = -9,
+	LOCKET_ENOMEM = -10,
+	LOCKET_EIO = -11
+};
+#define LOCKET_NO_CREATE 0x1
+#define LOCKET_SHARED 0x1
+#define LOCKET_INTERRUPTIBLE 0x2
+
+const char *locket_error_name(int code);
+const char *locket_strerror(int code);
+int locket_last_error_code(void);
+int locket_last_os_error(void);
+const char *locket_last_error_message(void);
+const char *locket_version(void);
+int locket_version_number(void);
+
+/*
+ * The handle. The constructor never fails in the language: it records
+ * locket_new()'s result in open_error (0 = LOCKET_OK) and the layer on top
+ * checks it and reads locket_last_error_*() for the detail, on the same
+ * thread, before any other call.
+ */
+%rename(Handle) locket_box;
+typedef struct locket_box {
+	%immutable;
+	int open_error;
+	%mutable;
+} locket_box;
+
+%extend locket_box {
+	locket_box(const char *path, unsigned int file_mode, unsigned int flags) {
+		locket_box *b = (locket_box *)calloc(1, sizeof *b);
+		locket_options o = LOCKET_OPTIONS_INIT;
+		if (b == NULL)
+			return NULL;
+		o.file_mode = file_mode;
+		o.flags = flags;
+		b->open_error = locket_new(&b->handle, path, &o);
+		return b;
+	}
+	~locket_box() {
+		locket_free($self->handle);
+		free($self);
+	}
+	/* Free the handle now (releasing the lock if held). Idempotent. */
+	void close() {
+		locket_t *h = $self->handle;
+		$self->handle = NULL;
+		locket_free(h);
+	}
+	int closed() { return $self->handle == NULL; }
+	int acquire(int64_t timeout_ms, unsigned int flags) {
+		return locket_acquire($self->handle, timeout_ms, flags);
+	}
+	int release() { return locket_release($self->handle); }
+	int locked() { return locket_locked($self->handle); }
+	/* The holder's pid (0: none seen), or a negative locket code. */
+	int64_t holder_pid() {
+		int64_t pid = 0;
+		int rc = locket_holder_pid($self->handle, &pid);
+		return rc == LOCKET_OK ? pid : (int64_t)rc;
+	}
+	const char *path() { return locket_path($self->handle); }
+}

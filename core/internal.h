@@ -1,0 +1,117 @@
+/*
+ * The internal interface between the portable core (core/locket.c,
+ * core/error.c) and one OS layer (core/unix/ or core/win/). Each OS layer
+ * implements every locket__os_* function below; CMake compiles exactly one.
+ *
+ * Names with the locket__ prefix are internal: they are not exported from
+ * the shared library (hidden visibility) and may change at any time.
+ *
+ * Error convention: every function that can fail returns a locket_error code
+ * and, on failure, has already recorded the detail with locket__fail() or
+ * locket__fail_os(). Errors are translated from the OS's numbers to
+ * locket's codes in one place per OS (locket__os_translate).
+ */
+#ifndef LOCKET_INTERNAL_H
+#define LOCKET_INTERNAL_H
+
+#include "locket.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(__GNUC__)
+#define LOCKET__PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define LOCKET__PRINTF(f, a)
+#endif
+
+/* An open lock file: an int descriptor on POSIX, a HANDLE on Windows. */
+typedef intptr_t locket__fd;
+#define LOCKET__NO_FD ((locket__fd)-1)
+
+/* A deadline in milliseconds of locket__now_ms(), or LOCKET__FOREVER. */
+#define LOCKET__FOREVER INT64_MAX
+
+/* ---- error.c: the per-thread last error ---- */
+
+/* Record code with a printf-style message; returns code. */
+int locket__fail(int code, const char *fmt, ...) LOCKET__PRINTF(2, 3);
+/* Record an OS error: code comes from locket__os_translate(os_error), the
+ * message is "<what> '<path>': <OS text>". Returns the code. */
+int locket__fail_os(int os_error, const char *what, const char *path);
+
+/* ---- OS layer: time, identity, threads ---- */
+
+/* Milliseconds on a monotonic clock. */
+int64_t locket__now_ms(void);
+/* The calling process's id. */
+int64_t locket__os_pid(void);
+/* The locket_error code for an OS error number. */
+int locket__os_translate(int os_error);
+/* The OS's text for an OS error number, into buf (always terminated). */
+void locket__os_strerror(int os_error, char *buf, size_t size);
+
+/* A mutex and a condition variable whose timed wait takes a
+ * locket__now_ms() deadline. The storage is big enough for pthread and
+ * Win32 SRWLOCK/CONDITION_VARIABLE objects alike. */
+typedef struct locket__mutex { union { void *align; unsigned char bytes[64]; } u; } locket__mutex;
+typedef struct locket__cond { union { void *align; unsigned char bytes[64]; } u; } locket__cond;
+int locket__mutex_init(locket__mutex *m);
+void locket__mutex_destroy(locket__mutex *m);
+void locket__mutex_lock(locket__mutex *m);
+void locket__mutex_unlock(locket__mutex *m);
+int locket__cond_init(locket__cond *c);
+void locket__cond_destroy(locket__cond *c);
+void locket__cond_broadcast(locket__cond *c);
+/* Returns 0 when signalled (or spuriously woken), LOCKET_ETIMEDOUT when the
+ * deadline passed. */
+int locket__cond_wait(locket__cond *c, locket__mutex *m, int64_t deadline_ms);
+
+/* ---- OS layer: files and locks ---- */
+
+/* An absolute form of path (relative paths joined to the working
+ * directory; nothing else resolved), malloc'd into *out. */
+int locket__os_abspath(const char *path, char **out);
+
+/* Open (and, unless LOCKET_NO_CREATE, create with opts->file_mode) the lock
+ * file: never truncating, close-on-exec / not inheritable, refusing
+ * directories with LOCKET_EISDIR. */
+int locket__os_open(const char *path, const locket_options *opts, locket__fd *out);
+
+/* Release a lock held through fd (without closing it). */
+int locket__os_unlock(locket__fd fd);
+
+/* Close fd. Never unlocks explicitly: used alone only where the lock must
+ * stay with another copy of the descriptor (a forked child). */
+void locket__os_close(locket__fd fd);
+
+/* OS state kept between waits of one handle (the Linux inotify instance,
+ * whose close costs milliseconds). Opaque to the core; may be NULL. */
+typedef struct locket__waiter locket__waiter;
+void locket__os_waiter_free(locket__waiter *w);
+
+/*
+ * Lock fd: try once, then, unless deadline_ms is 0, wait until the lock is
+ * granted or deadline_ms (a locket__now_ms() value, or LOCKET__FOREVER)
+ * passes.
+ *
+ * *waiter is the handle's kept waiter: the function may create one and
+ * store it there, or use the one it finds. The caller guarantees that no
+ * other thread uses the same *waiter at the same time.
+ *
+ * Returns LOCKET_OK (held), LOCKET_EWOULDBLOCK (deadline_ms == 0 and held
+ * elsewhere), LOCKET_ETIMEDOUT, LOCKET_EINTR (only when interruptible), or
+ * an error. path is for messages and for waits that watch the file.
+ */
+int locket__os_lock(locket__fd fd, const char *path, int shared, int64_t deadline_ms,
+		    int interruptible, locket__waiter **waiter);
+
+/* LOCKET_OK if fd is still the file at path, LOCKET_ETIMEDOUT-free check:
+ * returns 1 same file, 0 replaced (path now names another file), or a
+ * negative locket_error (LOCKET_ENOENT when path is gone). */
+int locket__os_same_file(locket__fd fd, const char *path);
+
+/* See locket_holder_pid(). */
+int locket__os_holder_pid(const char *path, int64_t *out_pid);
+
+#endif /* LOCKET_INTERNAL_H */

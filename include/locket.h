@@ -1,0 +1,277 @@
+/*
+ * locket: cross-process file locks.
+ *
+ * A lock is identified by the file it locks. Two handles on the same file,
+ * whatever path spelling reached it, exclude each other, whether they live in
+ * one process or in two. A process that dies, however it dies, releases its
+ * locks: they are the kernel's locks (flock(2) on Linux, LockFileEx on
+ * Windows), never marker files.
+ *
+ * Conventions (the same for every function):
+ * - Functions that can fail return an int: LOCKET_OK (0) on success or one
+ *   of the negative locket_error codes. The codes have fixed values on every
+ *   OS. The detail (the OS error number and a message naming the path) is
+ *   kept per thread and read with locket_last_error_*(); it is set on every
+ *   failure and never replaces the return code.
+ * - Timeouts are in milliseconds: negative waits forever, 0 tries once,
+ *   positive waits at most that long, measured on a monotonic clock with one
+ *   deadline for the whole call.
+ * - Strings are UTF-8 and NUL-terminated.
+ * - Nothing here installs signal handlers, changes the umask, starts threads
+ *   or keeps process-wide state besides the per-thread last error.
+ */
+#ifndef LOCKET_H
+#define LOCKET_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Export macro: LOCKET_STATIC when linking the static library. */
+#if defined(LOCKET_STATIC)
+#define LOCKET_EXTERN(type) extern type
+#elif defined(_WIN32)
+#if defined(LOCKET_BUILDING)
+#define LOCKET_EXTERN(type) extern __declspec(dllexport) type
+#else
+#define LOCKET_EXTERN(type) extern __declspec(dllimport) type
+#endif
+#elif defined(__GNUC__)
+#define LOCKET_EXTERN(type) extern __attribute__((visibility("default"))) type
+#else
+#define LOCKET_EXTERN(type) extern type
+#endif
+
+#define LOCKET_VERSION_MAJOR 1
+#define LOCKET_VERSION_MINOR 0
+#define LOCKET_VERSION_PATCH 0
+#define LOCKET_VERSION_STRING "1.0.0"
+/* MAJOR * 10000 + MINOR * 100 + PATCH, comparable with locket_version_number(). */
+#define LOCKET_VERSION_NUMBER 10000
+
+/*
+ * Error codes. The values are part of the ABI and the same on every OS.
+ * locket_error_name() gives each a stable lower-case name (shown in
+ * brackets) that the bindings and the conformance suite use.
+ */
+typedef enum locket_error {
+	/** Success ("ok"). */
+	LOCKET_OK = 0,
+	/** A try (timeout 0) found the lock held elsewhere ("would_block"). */
+	LOCKET_EWOULDBLOCK = -1,
+	/** The deadline passed while the lock was held elsewhere ("timeout"). */
+	LOCKET_ETIMEDOUT = -2,
+	/** Release of a lock that this handle does not hold ("not_held"). */
+	LOCKET_ENOTHELD = -3,
+	/** An interruptible wait was interrupted by a signal ("interrupted"). */
+	LOCKET_EINTR = -4,
+	/** A bad argument: NULL, empty path, bad flags, name too long ("invalid_argument"). */
+	LOCKET_EINVAL = -5,
+	/** A directory of the path does not exist, or the file does not and
+	 *  LOCKET_NO_CREATE was given ("not_found"). */
+	LOCKET_ENOENT = -6,
+	/** The file cannot be opened or created for lack of permission ("permission_denied"). */
+	LOCKET_EACCES = -7,
+	/** The path names a directory ("is_a_directory"). */
+	LOCKET_EISDIR = -8,
+	/** The filesystem or OS cannot lock this file (ENOLCK on NFS, for example) ("not_supported"). */
+	LOCKET_ENOTSUP = -9,
+	/** Memory could not be allocated ("out_of_memory"). */
+	LOCKET_ENOMEM = -10,
+	/** Any other error the OS reported; see locket_last_os_error() ("io_error"). */
+	LOCKET_EIO = -11
+} locket_error;
+
+/** Lowest (most negative) error code; codes run from LOCKET_ERROR_MIN to 0. */
+#define LOCKET_ERROR_MIN LOCKET_EIO
+
+/*
+ * Opaque lock handle. Created unlocked by locket_new(), destroyed by
+ * locket_free(). A handle is binary: held or not held, whatever its mode.
+ *
+ * Thread-safety: one handle may be used by several threads at once. Two
+ * threads acquiring through one handle exclude each other (the handle is
+ * not re-entrant: a thread that acquires a handle it already holds waits for
+ * a release, like a plain mutex), and any thread may release it.
+ */
+typedef struct locket locket_t;
+
+/* Flags for locket_options.flags. */
+/** Fail with LOCKET_ENOENT instead of creating a missing lock file. */
+#define LOCKET_NO_CREATE 0x1u
+
+/* Flags for locket_acquire(). */
+/** Take a shared (reader) lock instead of an exclusive (writer) one. */
+#define LOCKET_SHARED 0x1u
+/** End the wait with LOCKET_EINTR when a signal handler runs on this
+ *  thread (POSIX); without it the wait goes on until the same deadline. */
+#define LOCKET_INTERRUPTIBLE 0x2u
+
+#define LOCKET_OPTIONS_VERSION 1
+
+/*
+ * Options for locket_new(). Initialise with LOCKET_OPTIONS_INIT (or
+ * locket_options_init()) and change the fields you need: later versions add
+ * fields at the end and bump LOCKET_OPTIONS_VERSION, and the library reads
+ * only the fields that the given version has.
+ */
+typedef struct locket_options {
+	/** LOCKET_OPTIONS_VERSION of the header the caller compiled against. */
+	unsigned int version;
+	/** Permission bits of a lock file that locket creates (the umask
+	 *  applies); default 0666. Ignored on Windows. Existing files are never
+	 *  changed. */
+	unsigned int file_mode;
+	/** Bitwise OR of LOCKET_NO_CREATE; default 0. */
+	unsigned int flags;
+} locket_options;
+
+#define LOCKET_OPTIONS_INIT { LOCKET_OPTIONS_VERSION, 0666u, 0u }
+
+/**
+ * Fill *opts with the defaults (the same as LOCKET_OPTIONS_INIT).
+ * Does nothing when opts is NULL. Thread-safe.
+ */
+LOCKET_EXTERN(void) locket_options_init(locket_options *opts);
+
+/**
+ * Create a handle for the lock file at path, without taking the lock.
+ *
+ * The file is opened once here (and created with opts->file_mode when
+ * missing, unless LOCKET_NO_CREATE) so that a bad path fails now, not at the
+ * first acquire. locket never truncates, writes, or deletes the file, and
+ * never keeps a descriptor open while the lock is not held.
+ *
+ * @param out   receives the new handle; set to NULL on failure.
+ * @param path  UTF-8 path of the lock file; relative paths are resolved
+ *              against the working directory now.
+ * @param opts  options, or NULL for the defaults.
+ * @return LOCKET_OK; LOCKET_EINVAL (out or path NULL, empty path, path too
+ *         long, unknown flags or options version); LOCKET_ENOENT (a missing
+ *         directory, or a missing file with LOCKET_NO_CREATE); LOCKET_EACCES;
+ *         LOCKET_EISDIR; LOCKET_ENOMEM; LOCKET_EIO.
+ * Thread-safe.
+ */
+LOCKET_EXTERN(int) locket_new(locket_t **out, const char *path, const locket_options *opts);
+
+/**
+ * Destroy a handle. If this handle holds its lock, the lock is released
+ * first. Does nothing when lock is NULL. The handle must not be in use by
+ * another thread, and must not be used afterwards.
+ *
+ * In a child created by fork() while the parent held the lock, this closes
+ * the child's inherited descriptor without unlocking, so the parent keeps
+ * its lock.
+ */
+LOCKET_EXTERN(void) locket_free(locket_t *lock);
+
+/**
+ * Take the lock.
+ *
+ * Returns at once when the lock is free. Otherwise waits until it is
+ * released or the timeout expires. Waiting blocks only the calling thread,
+ * burns no CPU, and hands over within tens of microseconds of the release
+ * (it does not sleep-poll).
+ *
+ * @param lock        the handle.
+ * @param timeout_ms  negative: wait forever; 0: try once; positive: the
+ *                    longest wait in milliseconds.
+ * @param flags       bitwise OR of LOCKET_SHARED and LOCKET_INTERRUPTIBLE.
+ * @return LOCKET_OK; LOCKET_EWOULDBLOCK (timeout 0 and held elsewhere,
+ *         including by this handle); LOCKET_ETIMEDOUT; LOCKET_EINTR (only
+ *         with LOCKET_INTERRUPTIBLE); LOCKET_EINVAL (lock NULL, unknown
+ *         flags); LOCKET_ENOENT (the file or a directory was removed: the
+ *         lock is then not held); LOCKET_EACCES; LOCKET_ENOTSUP;
+ *         LOCKET_ENOMEM; LOCKET_EIO. On any failure the lock is not held
+ *         by this handle.
+ * Thread-safe; a thread waiting for another thread of its own process that
+ * holds the same handle is woken by that release, but not by signals.
+ */
+LOCKET_EXTERN(int) locket_acquire(locket_t *lock, int64_t timeout_ms, unsigned int flags);
+
+/**
+ * Release the lock that this handle holds. Any thread may call it.
+ *
+ * @return LOCKET_OK; LOCKET_ENOTHELD (this handle does not hold the lock in
+ *         this process: never acquired, already released, or inherited
+ *         through fork(), in which case the parent keeps its lock);
+ *         LOCKET_EINVAL (lock NULL); LOCKET_EIO (the OS failed to unlock;
+ *         the descriptor is closed anyway, which releases the lock).
+ * Thread-safe.
+ */
+LOCKET_EXTERN(int) locket_release(locket_t *lock);
+
+/**
+ * 1 if this handle holds its lock in the calling process, else 0 (also for
+ * NULL, and in a forked child). Thread-safe.
+ */
+LOCKET_EXTERN(int) locket_locked(const locket_t *lock);
+
+/**
+ * Find a process that holds a lock on this handle's file.
+ *
+ * On Linux this reads /proc/locks (flock locks by device and inode); the pid
+ * there is the process that took the lock, which may have forked since.
+ * The answer may be stale by the time it returns: use it for messages, not
+ * for decisions.
+ *
+ * @param out_pid  receives the pid, or 0 when no holder is seen. It may be
+ *                 the calling process.
+ * @return LOCKET_OK; LOCKET_EINVAL (NULL argument); LOCKET_ENOTSUP (the OS
+ *         cannot tell, e.g. Windows); LOCKET_ENOENT (the file is gone);
+ *         LOCKET_EIO.
+ * Thread-safe.
+ */
+LOCKET_EXTERN(int) locket_holder_pid(locket_t *lock, int64_t *out_pid);
+
+/**
+ * The absolute path of the lock file as given to locket_new() (resolved
+ * against the working directory at that time). Owned by the handle. NULL for
+ * NULL. Thread-safe.
+ */
+LOCKET_EXTERN(const char *) locket_path(const locket_t *lock);
+
+/**
+ * Stable lower-case name of an error code ("ok", "would_block", "timeout",
+ * "not_held", "interrupted", "invalid_argument", "not_found",
+ * "permission_denied", "is_a_directory", "not_supported", "out_of_memory",
+ * "io_error"), or "unknown". Never allocates; the string is static.
+ */
+LOCKET_EXTERN(const char *) locket_error_name(int code);
+
+/**
+ * A short English description of an error code, such as "timed out waiting
+ * for the lock". Never allocates; the string is static.
+ */
+LOCKET_EXTERN(const char *) locket_strerror(int code);
+
+/** The code of the last failure on this thread (LOCKET_OK if none yet). */
+LOCKET_EXTERN(int) locket_last_error_code(void);
+
+/**
+ * The OS error behind the last failure on this thread: errno on POSIX,
+ * GetLastError() on Windows; 0 when the failure did not come from the OS.
+ */
+LOCKET_EXTERN(int) locket_last_os_error(void);
+
+/**
+ * A message describing the last failure on this thread, naming the path and
+ * the OS's reason, e.g. "cannot open lock file '/x/y': No such file or
+ * directory". "" if none yet. The string belongs to the thread and stays
+ * valid until its next failing locket call.
+ */
+LOCKET_EXTERN(const char *) locket_last_error_message(void);
+
+/** The library's version string, e.g. "1.0.0" (may differ from the header's). */
+LOCKET_EXTERN(const char *) locket_version(void);
+
+/** The library's version as MAJOR * 10000 + MINOR * 100 + PATCH. */
+LOCKET_EXTERN(int) locket_version_number(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LOCKET_H */

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs everything the build, the tests and the benchmarks need on a fresh Debian 12 machine.
+# Idempotent: skips apt when every package is already present. Set LOCKET_NO_WINDOWS=1 to skip
+# the mingw-w64 + Wine toolchain (about 1 GB on disk).
+set -euo pipefail
+
+pkgs=(cmake ninja-build gcc g++ make pkg-config swig util-linux procps
+      lua5.4 liblua5.4-dev lua5.3 liblua5.3-dev lua5.1 liblua5.1-0-dev luajit libluajit-5.1-dev
+      luarocks lua-filesystem lua-posix abigail-tools)
+if [ "${LOCKET_NO_WINDOWS:-0}" != 1 ]; then
+  pkgs+=(gcc-mingw-w64-x86-64-win32 wine wine64)
+fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get -o DPkg::Lock::Timeout=300 update -qq
+  $SUDO apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
