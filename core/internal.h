@@ -93,11 +93,13 @@ void locket__os_waiter_free(locket__waiter *w);
 /*
  * Lock fd: try once, then, unless deadline_ms is 0, wait until the lock is
  * granted or deadline_ms (a locket__now_ms() value, or LOCKET__FOREVER)
- * passes.
+ * passes. A wait must never sleep-poll at a fixed period, and must never
+ * report success without holding the lock.
  *
- * *waiter is the handle's kept waiter: the function may create one and
- * store it there, or use the one it finds. The caller guarantees that no
- * other thread uses the same *waiter at the same time.
+ * waiter is NULL for a try (deadline_ms 0). Otherwise *waiter is the
+ * handle's kept waiter: the function may create one and store it there, or
+ * use the one it finds. The caller guarantees that no other thread uses the
+ * same *waiter at the same time.
  *
  * Returns LOCKET_OK (held), LOCKET_EWOULDBLOCK (deadline_ms == 0 and held
  * elsewhere), LOCKET_ETIMEDOUT, LOCKET_EINTR (only when interruptible), or
@@ -106,9 +108,10 @@ void locket__os_waiter_free(locket__waiter *w);
 int locket__os_lock(locket__fd fd, const char *path, int shared, int64_t deadline_ms,
 		    int interruptible, locket__waiter **waiter);
 
-/* LOCKET_OK if fd is still the file at path, LOCKET_ETIMEDOUT-free check:
- * returns 1 same file, 0 replaced (path now names another file), or a
- * negative locket_error (LOCKET_ENOENT when path is gone). */
+/* After a wait: is fd still the file that path names? 1: yes; 0: the file
+ * was replaced (path names another file now); or a negative locket_error,
+ * recorded (LOCKET_ENOENT when the path is gone). An OS that cannot tell
+ * returns 1. */
 int locket__os_same_file(locket__fd fd, const char *path);
 
 /* See locket_holder_pid(). */

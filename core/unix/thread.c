@@ -1,0 +1,85 @@
+/*
+ * Time, process identity, and the mutex/condition variable behind a
+ * handle's slot, on POSIX threads.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <time.h>
+#include <unistd.h>
+
+_Static_assert(sizeof(pthread_mutex_t) <= sizeof(locket__mutex), "locket__mutex too small");
+_Static_assert(sizeof(pthread_cond_t) <= sizeof(locket__cond), "locket__cond too small");
+
+#define MUTEX(m) ((pthread_mutex_t *)(void *)(m)->u.bytes)
+#define COND(c) ((pthread_cond_t *)(void *)(c)->u.bytes)
+
+int64_t locket__now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t locket__os_pid(void)
+{
+	return (int64_t)getpid();
+}
+
+int locket__mutex_init(locket__mutex *m)
+{
+	int err = pthread_mutex_init(MUTEX(m), NULL);
+	return err ? locket__fail_os(err, "cannot create a mutex", NULL) : LOCKET_OK;
+}
+
+void locket__mutex_destroy(locket__mutex *m)
+{
+	pthread_mutex_destroy(MUTEX(m));
+}
+
+void locket__mutex_lock(locket__mutex *m)
+{
+	pthread_mutex_lock(MUTEX(m));
+}
+
+void locket__mutex_unlock(locket__mutex *m)
+{
+	pthread_mutex_unlock(MUTEX(m));
+}
+
+int locket__cond_init(locket__cond *c)
+{
+	pthread_condattr_t attr;
+	int err = pthread_condattr_init(&attr);
+	if (err == 0) {
+		/* Deadlines are on the monotonic clock, immune to clock changes. */
+		err = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+		if (err == 0)
+			err = pthread_cond_init(COND(c), &attr);
+		pthread_condattr_destroy(&attr);
+	}
+	return err ? locket__fail_os(err, "cannot create a condition variable", NULL) : LOCKET_OK;
+}
+
+void locket__cond_destroy(locket__cond *c)
+{
+	pthread_cond_destroy(COND(c));
+}
+
+void locket__cond_broadcast(locket__cond *c)
+{
+	pthread_cond_broadcast(COND(c));
+}
+
+int locket__cond_wait(locket__cond *c, locket__mutex *m, int64_t deadline_ms)
+{
+	struct timespec ts;
+	if (deadline_ms == LOCKET__FOREVER) {
+		pthread_cond_wait(COND(c), MUTEX(m));
+		return 0;
+	}
+	ts.tv_sec = (time_t)(deadline_ms / 1000);
+	ts.tv_nsec = (long)(deadline_ms % 1000) * 1000000L;
+	return pthread_cond_timedwait(COND(c), MUTEX(m), &ts) == ETIMEDOUT ? LOCKET_ETIMEDOUT : 0;
+}
