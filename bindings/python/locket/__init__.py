@@ -1,0 +1,446 @@
+"""Cross-process file locks: a drop-in replacement for locket.py.
+
+    import locket
+
+    with locket.lock_file("path/to/lock/file", timeout=30):
+        perform_action()
+
+A lock is identified by the file it locks: two locks on the same file
+exclude each other, in one process or in two, whatever path spelling reached
+the file. The locks are the kernel's (flock(2) on Linux, LockFileEx on
+Windows), so a process that dies releases its locks. Waiting blocks in the
+kernel with the GIL released: no sleep-polling, hand-over within tens of
+microseconds, and Ctrl-C interrupts a wait.
+
+The work is done by the C library (the generated module ``locket._core``);
+this module turns its codes into Python exceptions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno as _errno
+import math
+import numbers
+import os
+import sys
+import threading
+import time
+import warnings
+from typing import Any, Optional, Union
+
+from . import _core
+
+__all__ = [
+    "Lock",
+    "LockBusy",
+    "LockError",
+    "LockTimeout",
+    "NotHeldError",
+    "lock_file",
+]
+
+__version__: str = _core.version()
+
+StrOrBytesPath = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
+
+
+class LockError(Exception):
+    """Base class of locket's own errors (the class locket.py raises)."""
+
+
+class LockTimeout(LockError, TimeoutError):
+    """The timeout passed while another holder kept the lock."""
+
+
+class LockBusy(LockError):
+    """A try (timeout 0, or blocking=False) found the lock held elsewhere."""
+
+
+class NotHeldError(LockError, RuntimeError):
+    """release() of a lock this object does not hold (RuntimeError like threading.Lock)."""
+
+
+# One wait of Lock.acquire_async() is cut into slices this long so that a
+# cancelled task's helper thread notices within one slice. A release wakes
+# the waiter at once whatever the slice.
+_ASYNC_SLICE_MS = 100
+# A wait inside one process on a shared lock held through the same object is
+# a condition-variable wait in C, which signals do not end: slice it so that
+# Ctrl-C is seen.
+_LOCAL_SLICE_MS = 100
+
+_DEFAULT: Any = object()
+
+_OS_ERRORS = {
+    _core.ENOENT: (FileNotFoundError, _errno.ENOENT),
+    _core.EACCES: (PermissionError, _errno.EACCES),
+    _core.EISDIR: (IsADirectoryError, _errno.EISDIR),
+    _core.ENOTSUP: (OSError, _errno.ENOLCK),
+    _core.EIO: (OSError, _errno.EIO),
+}
+
+
+def _timeout_ms(timeout: Optional[float]) -> int:
+    """Seconds (None = forever, 0 = try once) to the C library's milliseconds."""
+    if timeout is None:
+        return -1
+    if type(timeout) not in (int, float) and (
+        isinstance(timeout, bool) or not isinstance(timeout, numbers.Real)
+    ):
+        raise TypeError(f"timeout must be a number of seconds or None, not {type(timeout).__name__}")
+    timeout = float(timeout)
+    if timeout != timeout:
+        raise ValueError("timeout must not be NaN")
+    if timeout < 0:
+        raise ValueError("timeout must not be negative (None waits forever)")
+    if timeout == math.inf:
+        return -1
+    if timeout > threading.TIMEOUT_MAX:
+        raise OverflowError("timeout value is too large")
+    # Round up, so that a tiny positive timeout still waits.
+    return math.ceil(timeout * 1000)
+
+
+def _error(code: int, os_error: int, message: str, filename: Any) -> BaseException:
+    """The Python exception for a failed C call's code and detail."""
+    if code == _core.ENOTHELD:
+        return NotHeldError("cannot release unlocked lock")
+    if code == _core.ENOMEM:
+        return MemoryError(message)
+    if code == _core.EINVAL and not os_error:
+        return ValueError(message)
+    cls, default_errno = _OS_ERRORS.get(code, (OSError, _errno.EIO))
+    if sys.platform == "win32":
+        # os_error is GetLastError(); OSError derives errno from winerror.
+        exc = cls(default_errno, message, filename, os_error or None)
+    else:
+        number = os_error or default_errno
+        exc = cls(number, os.strerror(number), filename)
+    return exc
+
+
+def _last_error(filename: Any) -> BaseException:
+    code, os_error, message = _core.last_error()
+    return _error(code, os_error, message, filename)
+
+
+class Lock:
+    """A lock on one file, for threads and processes alike.
+
+    Use it as a context manager (``with lock:``, ``async with lock:``) or
+    call acquire() and release(). It is not re-entrant: acquiring a lock
+    that this object already holds waits for its release, like
+    threading.Lock. Any thread of the holding process may release it.
+
+    path: str, bytes or os.PathLike. The file is created if missing (with
+      permission bits ``mode``, umask applied) unless ``create`` is false; it
+      is never truncated, written or deleted. It is opened now, so a bad path
+      fails here with FileNotFoundError, PermissionError or IsADirectoryError.
+    timeout: default for acquire(), in seconds: None waits forever, 0 tries
+      once, a positive number waits at most that long (one deadline).
+    retry_period: accepted for compatibility with locket.py and ignored:
+      waits are woken by the release itself, not by polling.
+    shared: default lock mode of acquire(): True takes a shared (reader) lock.
+    """
+
+    __slots__ = ("_h", "_ms", "_flags", "_timeout", "_shared", "_name", "__weakref__")
+
+    def __init__(
+        self,
+        path: StrOrBytesPath,
+        timeout: Optional[float] = None,
+        retry_period: Optional[float] = None,
+        *,
+        shared: bool = False,
+        create: bool = True,
+        mode: int = 0o666,
+    ) -> None:
+        self._h: Optional[_core.Handle] = None
+        name = os.fspath(path)
+        raw = os.fsencode(name)
+        if b"\0" in raw:
+            raise ValueError("embedded null byte in path")
+        if retry_period is not None:
+            _timeout_ms(retry_period)  # validated, then unused
+        if isinstance(mode, bool) or not isinstance(mode, int):
+            raise TypeError(f"mode must be an int, not {type(mode).__name__}")
+        if not 0 <= mode <= 0o7777:
+            raise ValueError(f"mode {mode:#o} is not a permission mode")
+        self._ms = _timeout_ms(timeout)
+        self._timeout = timeout
+        self._shared = bool(shared)
+        self._flags = _core.INTERRUPTIBLE | (_core.SHARED if shared else 0)
+        self._name = name
+        h = _core.Handle(raw, mode, 0 if create else _core.NO_CREATE)
+        if h.open_error != _core.OK:
+            raise _last_error(name)
+        self._h = h
+
+    # -- state -------------------------------------------------------------
+
+    @property
+    def path(self) -> Union[str, bytes]:
+        """The path as given (str or bytes)."""
+        return self._name
+
+    @property
+    def timeout(self) -> Optional[float]:
+        """The default timeout of acquire(), in seconds (None: forever)."""
+        return self._timeout
+
+    @property
+    def shared(self) -> bool:
+        """The default mode of acquire(): True for a shared (reader) lock."""
+        return self._shared
+
+    @property
+    def closed(self) -> bool:
+        """True after close()."""
+        return self._h is None
+
+    def locked(self) -> bool:
+        """True if this object holds the lock in this process.
+
+        False in a child created by fork() while the parent held it: the
+        lock stays the parent's.
+        """
+        return bool(self._handle().locked())
+
+    def holder_pid(self) -> Optional[int]:
+        """The pid of a process that holds a lock on this file, or None.
+
+        None also when the OS cannot tell (Windows). The answer may be stale
+        by the time it is returned: use it for messages, not decisions.
+        """
+        pid = self._handle().holder_pid()
+        if pid >= 0:
+            return pid or None
+        if pid == _core.ENOTSUP:
+            return None
+        raise _last_error(self._name)
+
+    def _handle(self) -> _core.Handle:
+        h = self._h
+        if h is None:
+            raise ValueError("I/O operation on closed lock")
+        return h
+
+    # -- acquire / release -------------------------------------------------
+
+    def acquire(
+        self,
+        timeout: Optional[float] = _DEFAULT,
+        *,
+        shared: Optional[bool] = None,
+        blocking: bool = True,
+    ) -> bool:
+        """Take the lock and return True, or raise.
+
+        timeout: seconds for this call (default: the lock's timeout); None
+          waits forever, 0 tries once. blocking=False is the same as 0.
+        shared: True for a shared (reader) lock, False for an exclusive one
+          (default: the lock's mode).
+
+        Raises LockTimeout (a LockError and a TimeoutError) when the timeout
+        passes, LockBusy (a LockError) when a try finds the lock held,
+        OSError subclasses when the file cannot be locked. A signal handler
+        that raises during the wait (KeyboardInterrupt on Ctrl-C) ends it
+        with the lock not held; other handlers run and the wait goes on
+        until the same deadline.
+        """
+        ms = self._ms if timeout is _DEFAULT else _timeout_ms(timeout)
+        if not blocking:
+            ms = 0
+        flags = self._flags
+        if shared is not None:
+            flags = _core.INTERRUPTIBLE | (_core.SHARED if shared else 0)
+        h = self._h
+        if h is None:
+            raise ValueError("I/O operation on closed lock")
+        if ms == 0:
+            rc = h.acquire(0, flags)
+            if rc == 0:
+                return True
+            if rc == _core.EWOULDBLOCK:
+                raise LockBusy(f"Couldn't lock {self._name}")
+            raise _last_error(self._name)
+        deadline = None if ms < 0 else time.monotonic() + ms / 1000
+        if h.locked():
+            return self._wait(h, deadline, flags)  # held through this object
+        rc = h.acquire(ms, flags)
+        if rc == 0:
+            return True
+        if rc == _core.ETIMEDOUT:
+            raise LockTimeout(f"Couldn't lock {self._name}")
+        if rc != _core.EINTR:
+            raise _last_error(self._name)
+        # A signal handler ran and did not raise: wait on until the deadline.
+        return self._wait(h, deadline, flags)
+
+    def _wait(self, h: _core.Handle, deadline: Optional[float], flags: int) -> bool:
+        """Wait until the deadline, in slices while this object holds the lock
+        (a wait on another thread's shared hold of this object is not ended
+        by signals in C)."""
+        while True:
+            if deadline is None:
+                left = -1
+            else:
+                left = max(0, math.ceil((deadline - time.monotonic()) * 1000))
+            sliced = left != 0 and h.locked()
+            if sliced:
+                left = _LOCAL_SLICE_MS if left < 0 else min(left, _LOCAL_SLICE_MS)
+            rc = h.acquire(left, flags)
+            if rc == 0:
+                return True
+            if rc in (_core.ETIMEDOUT, _core.EWOULDBLOCK):
+                if not sliced or (deadline is not None and time.monotonic() >= deadline):
+                    raise LockTimeout(f"Couldn't lock {self._name}")
+            elif rc != _core.EINTR:
+                raise _last_error(self._name)
+
+    def release(self) -> None:
+        """Release the lock. Any thread may call it.
+
+        Raises NotHeldError (a LockError and a RuntimeError) with the message
+        "cannot release unlocked lock" if this object does not hold the lock
+        in this process (including in a forked child of the holder).
+        """
+        h = self._h
+        if h is None:
+            raise ValueError("I/O operation on closed lock")
+        if h.release() != 0:
+            raise _last_error(self._name)
+
+    def close(self) -> None:
+        """Release the lock if held and free the handle. Idempotent."""
+        h, self._h = self._h, None
+        if h is not None:
+            h.close()
+
+    def __enter__(self) -> "Lock":
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.release()
+
+    # -- asyncio -----------------------------------------------------------
+
+    async def acquire_async(
+        self, timeout: Optional[float] = _DEFAULT, *, shared: Optional[bool] = None
+    ) -> bool:
+        """acquire() for asyncio: waits without blocking the event loop.
+
+        The wait runs in a helper thread, blocked in the kernel like
+        acquire(). Cancelling the awaiting task ends the wait and leaves the
+        lock not held (a grant that raced the cancellation is released).
+        """
+        ms = self._ms if timeout is _DEFAULT else _timeout_ms(timeout)
+        flags = self._flags & ~_core.INTERRUPTIBLE
+        if shared is not None:
+            flags = _core.SHARED if shared else 0
+        h = self._handle()
+        rc = h.acquire(0, flags)
+        if rc == 0:
+            return True
+        if rc != _core.EWOULDBLOCK:
+            raise _last_error(self._name)
+        if ms == 0:
+            raise LockBusy(f"Couldn't lock {self._name}")
+
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[tuple] = loop.create_future()
+        cancelled = threading.Event()
+
+        def finish(result: tuple) -> None:
+            if not done.done():
+                done.set_result(result)
+
+        def wait() -> None:
+            deadline = None if ms < 0 else time.monotonic() + ms / 1000
+            while True:
+                if deadline is None:
+                    left = _ASYNC_SLICE_MS
+                else:
+                    left = max(0, math.ceil((deadline - time.monotonic()) * 1000))
+                    left = min(left, _ASYNC_SLICE_MS)
+                code = h.acquire(left, flags)
+                if code in (_core.ETIMEDOUT, _core.EWOULDBLOCK) and not cancelled.is_set():
+                    if deadline is None or time.monotonic() < deadline:
+                        continue
+                    code = _core.ETIMEDOUT
+                detail = _core.last_error() if code != 0 else None
+                try:
+                    loop.call_soon_threadsafe(finish, (code, detail))
+                except RuntimeError:  # the loop is closed: nobody will take it
+                    if code == 0:
+                        h.release()
+                return
+
+        threading.Thread(target=wait, name="locket-async-wait", daemon=True).start()
+        try:
+            code, detail = await asyncio.shield(done)
+        except asyncio.CancelledError:
+            cancelled.set()
+            while not done.done():
+                try:
+                    await asyncio.shield(done)
+                except asyncio.CancelledError:
+                    pass
+            if done.result()[0] == 0:
+                h.release()
+            raise
+        if code == 0:
+            return True
+        if code == _core.ETIMEDOUT:
+            raise LockTimeout(f"Couldn't lock {self._name}")
+        raise _error(detail[0], detail[1], detail[2], self._name)
+
+    async def __aenter__(self) -> "Lock":
+        await self.acquire_async()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.release()
+
+    # -- life cycle --------------------------------------------------------
+
+    def __del__(self) -> None:
+        h = getattr(self, "_h", None)
+        if h is None:
+            return
+        self._h = None
+        try:
+            if h.locked():
+                warnings.warn(
+                    f"lock on {self._name!r} garbage-collected while held; releasing it",
+                    ResourceWarning,
+                    stacklevel=2,
+                    source=self,
+                )
+        finally:
+            h.close()
+
+    def __repr__(self) -> str:
+        if self._h is None:
+            state = "closed"
+        else:
+            state = "locked" if self._h.locked() else "unlocked"
+        mode = " shared" if self._shared else ""
+        return f"<locket.Lock path={self._name!r}{mode} {state}>"
+
+
+def lock_file(
+    path: StrOrBytesPath,
+    timeout: Optional[float] = None,
+    retry_period: Optional[float] = None,
+    **kwargs: Any,
+) -> Lock:
+    """A Lock on the file at path; the call of locket.py.
+
+    timeout (seconds) applies to every acquire(): None waits forever, 0 tries
+    once. retry_period is accepted and ignored (waits are not polled).
+    Keyword arguments shared, create and mode go to Lock.
+    """
+    return Lock(path, timeout, retry_period, **kwargs)
