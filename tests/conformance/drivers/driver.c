@@ -1,0 +1,310 @@
+/*
+ * Conformance driver for the C API: reads commands on stdin, one per line,
+ * and answers each with one line "<result> <elapsed_ms> [value]" on stdout.
+ * The protocol is described in docs/conformance.md.
+ */
+#include "locket.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef _WIN32
+#include <windows.h>
+#include <process.h>
+#else
+#include <pthread.h>
+#include <time.h>
+#include <unistd.h>
+#endif
+
+#define MAX_HANDLES 16
+#define MAX_TOKENS 8
+
+struct slot {
+	char name[32];
+	locket_t *lock;
+};
+
+static struct slot slots[MAX_HANDLES];
+
+static double now_ms(void)
+{
+#ifdef _WIN32
+	LARGE_INTEGER f, c;
+	QueryPerformanceFrequency(&f);
+	QueryPerformanceCounter(&c);
+	return (double)c.QuadPart * 1000.0 / (double)f.QuadPart;
+#else
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+#endif
+}
+
+static long long my_pid(void)
+{
+#ifdef _WIN32
+	return (long long)GetCurrentProcessId();
+#else
+	return (long long)getpid();
+#endif
+}
+
+static void answer(const char *result, double elapsed, const char *value)
+{
+	if (value)
+		printf("%s %.3f %s\n", result, elapsed, value);
+	else
+		printf("%s %.3f\n", result, elapsed);
+	fflush(stdout);
+}
+
+static void answer_code(int rc, double elapsed)
+{
+	answer(locket_error_name(rc), elapsed, NULL);
+}
+
+/* Undo the %XX escapes in place; returns the decoded length. */
+static size_t decode(char *s)
+{
+	char *out = s;
+	const char *in = s;
+	if (strcmp(s, "\"\"") == 0) {
+		*s = '\0';
+		return 0;
+	}
+	while (*in) {
+		if (in[0] == '%' && in[1] && in[2]) {
+			char hex[3] = {in[1], in[2], '\0'};
+			*out++ = (char)strtol(hex, NULL, 16);
+			in += 3;
+		} else {
+			*out++ = *in++;
+		}
+	}
+	*out = '\0';
+	return (size_t)(out - s);
+}
+
+static struct slot *find_slot(const char *name, int create)
+{
+	struct slot *free_slot = NULL;
+	for (int i = 0; i < MAX_HANDLES; i++) {
+		if (slots[i].name[0] && strcmp(slots[i].name, name) == 0)
+			return &slots[i];
+		if (!slots[i].name[0] && !free_slot)
+			free_slot = &slots[i];
+	}
+	if (create && free_slot && strlen(name) < sizeof free_slot->name) {
+		strcpy(free_slot->name, name);
+		return free_slot;
+	}
+	return NULL;
+}
+
+static int has_word(char **tok, int n, const char *word)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(tok[i], word) == 0)
+			return 1;
+	return 0;
+}
+
+/* ---- release from another thread ---- */
+
+#ifdef _WIN32
+static unsigned __stdcall release_thread(void *arg)
+#else
+static void *release_thread(void *arg)
+#endif
+{
+	struct slot *s = arg;
+	static int rc;
+	rc = locket_release(s->lock);
+#ifdef _WIN32
+	return (unsigned)-rc;
+#else
+	return &rc;
+#endif
+}
+
+static int release_in_thread(struct slot *s)
+{
+#ifdef _WIN32
+	DWORD code = 0;
+	HANDLE t = (HANDLE)_beginthreadex(NULL, 0, release_thread, s, 0, NULL);
+	if (!t)
+		return LOCKET_EIO;
+	WaitForSingleObject(t, INFINITE);
+	GetExitCodeThread(t, &code);
+	CloseHandle(t);
+	return -(int)code;
+#else
+	pthread_t t;
+	void *res;
+	if (pthread_create(&t, NULL, release_thread, s) != 0)
+		return LOCKET_EIO;
+	pthread_join(t, &res);
+	return *(int *)res;
+#endif
+}
+
+#ifndef _WIN32
+/* Runs on SIGUSR1 so that an interruptible wait can be ended by the runner. */
+static void on_signal(int sig)
+{
+	(void)sig;
+}
+#endif
+
+/* Runs one command; returns 0 to go on, 1 to exit. */
+static int run(char **tok, int n)
+{
+	const char *cmd = tok[0];
+	struct slot *s = NULL;
+	double t0;
+	int rc;
+
+	if (strcmp(cmd, "exit") == 0)
+		return 1;
+	if (strcmp(cmd, "pid") == 0) {
+		char buf[32];
+		snprintf(buf, sizeof buf, "%lld", my_pid());
+		answer("ok", 0, buf);
+		return 0;
+	}
+	if (strcmp(cmd, "hello") == 0) {
+		answer("ok", 0, "c");
+		return 0;
+	}
+	if (strcmp(cmd, "reset") == 0) {
+		for (int i = 0; i < MAX_HANDLES; i++) {
+			locket_free(slots[i].lock);
+			slots[i].lock = NULL;
+			slots[i].name[0] = '\0';
+		}
+		answer("ok", 0, NULL);
+		return 0;
+	}
+	if (n < 2) {
+		answer("protocol_error", 0, "missing handle");
+		return 0;
+	}
+	s = find_slot(tok[1], strcmp(cmd, "open") == 0);
+	if (!s) {
+		answer("protocol_error", 0, "unknown handle");
+		return 0;
+	}
+
+	if (strcmp(cmd, "open") == 0) {
+		locket_options o = LOCKET_OPTIONS_INIT;
+		size_t len;
+		if (n < 3) {
+			answer("protocol_error", 0, "missing path");
+			return 0;
+		}
+		len = decode(tok[2]);
+		if (strlen(tok[2]) != len) {
+			/* A C string cannot hold a NUL: scenarios skip C here. */
+			answer("protocol_error", 0, "NUL in a C string");
+			return 0;
+		}
+		if (has_word(tok + 3, n - 3, "no_create"))
+			o.flags |= LOCKET_NO_CREATE;
+		if (s->lock) {
+			locket_free(s->lock);
+			s->lock = NULL;
+		}
+		t0 = now_ms();
+		rc = locket_new(&s->lock, tok[2], &o);
+		answer_code(rc, now_ms() - t0);
+	} else if (strcmp(cmd, "acquire") == 0) {
+		unsigned int flags = 0;
+		long long timeout;
+		char *end;
+		if (n < 3) {
+			answer("protocol_error", 0, "missing timeout");
+			return 0;
+		}
+		if (strcmp(tok[2], "forever") == 0) {
+			timeout = -1;
+		} else {
+			errno = 0;
+			timeout = strtoll(tok[2], &end, 10);
+			if (*end || errno) {
+				answer("protocol_error", 0, "timeout not an integer");
+				return 0;
+			}
+		}
+		if (has_word(tok + 3, n - 3, "shared"))
+			flags |= LOCKET_SHARED;
+		if (has_word(tok + 3, n - 3, "interruptible"))
+			flags |= LOCKET_INTERRUPTIBLE;
+		t0 = now_ms();
+		rc = locket_acquire(s->lock, timeout, flags);
+		answer_code(rc, now_ms() - t0);
+	} else if (strcmp(cmd, "release") == 0) {
+		t0 = now_ms();
+		rc = locket_release(s->lock);
+		answer_code(rc, now_ms() - t0);
+	} else if (strcmp(cmd, "release_thread") == 0) {
+		t0 = now_ms();
+		rc = release_in_thread(s);
+		answer_code(rc, now_ms() - t0);
+	} else if (strcmp(cmd, "locked") == 0) {
+		answer("ok", 0, locket_locked(s->lock) ? "1" : "0");
+	} else if (strcmp(cmd, "holder") == 0) {
+		int64_t pid = 0;
+		char buf[32];
+		t0 = now_ms();
+		rc = locket_holder_pid(s->lock, &pid);
+		snprintf(buf, sizeof buf, "%lld", (long long)pid);
+		answer(locket_error_name(rc), now_ms() - t0, rc == LOCKET_OK ? buf : NULL);
+	} else if (strcmp(cmd, "path") == 0) {
+		const char *p = locket_path(s->lock);
+		answer(p ? "ok" : "invalid_argument", 0, p);
+	} else if (strcmp(cmd, "close") == 0) {
+		locket_free(s->lock);
+		s->lock = NULL;
+		answer("ok", 0, NULL);
+	} else {
+		answer("unsupported", 0, cmd);
+	}
+	return 0;
+}
+
+int main(void)
+{
+	char line[4096];
+
+#ifndef _WIN32
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal; /* no SA_RESTART: the wait must see EINTR */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, NULL);
+#endif
+	for (;;) {
+		char *tok[MAX_TOKENS];
+		int n = 0;
+		if (!fgets(line, sizeof line, stdin)) {
+			if (ferror(stdin) && errno == EINTR) {
+				clearerr(stdin); /* a late SIGUSR1 */
+				continue;
+			}
+			break;
+		}
+		for (char *p = strtok(line, " \t\r\n"); p && n < MAX_TOKENS; p = strtok(NULL, " \t\r\n"))
+			tok[n++] = p;
+		if (n == 0)
+			continue;
+		if (run(tok, n))
+			break;
+	}
+	for (int i = 0; i < MAX_HANDLES; i++)
+		locket_free(slots[i].lock);
+	return 0;
+}

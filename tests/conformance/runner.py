@@ -1,0 +1,412 @@
+#!/usr/bin/env python3
+"""Run conformance scenarios (tests/conformance/cases/*.case) with one driver process per actor.
+
+    runner.py --config drivers.json --langs c,python [--case NAME]...
+
+runs every scenario that has exactly as many language actors as --langs names, giving actor i the
+i-th language. The scenario format and the driver protocol are in docs/conformance.md.
+Standard library only.
+"""
+import argparse
+import json
+import os
+import re
+import selectors
+import shlex
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CASES = os.path.join(HERE, "cases")
+ANSWER_TIMEOUT = 20.0  # seconds; any longer and the step counts as hung
+NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+ERROR_NAMES = ["ok", "would_block", "timeout", "not_held", "interrupted", "invalid_argument", "not_found",
+               "permission_denied", "is_a_directory", "not_supported", "out_of_memory", "io_error"]
+
+
+class Failure(Exception):
+    pass
+
+
+class Skip(Exception):
+    pass
+
+
+# ---------------------------------------------------------------- scenarios
+
+class Scenario:
+    def __init__(self, path):
+        self.path = path
+        self.name = os.path.splitext(os.path.basename(path))[0]
+        self.actors = []      # (name, kind) with kind "lang", "nobody" or "flock"
+        self.skips = []       # (actor, language prefix, reason)
+        self.covers = []
+        self.setup = []
+        self.steps = []       # (line number, tokens)
+        with open(path, encoding="utf-8") as f:
+            for no, raw in enumerate(f, 1):
+                line = raw.split("#", 1)[0].strip() if not raw.lstrip().startswith("#") else ""
+                if not line:
+                    continue
+                words = line.split()
+                if words[0] == "actors":
+                    for w in words[1:]:
+                        name, _, kind = w.partition(":")
+                        self.actors.append((name, kind or "lang"))
+                elif words[0] == "skip":
+                    m = re.match(r"skip\s+(\S+)\s+(\S+)\s*:\s*(.+)$", line)
+                    if not m:
+                        raise ValueError(f"{path}:{no}: skip <actor|*> <language prefix>: <reason>")
+                    self.skips.append(m.groups())
+                elif words[0] == "covers":
+                    self.covers += words[1:]
+                elif words[0] == "setup":
+                    self.setup.append((no, words[1:]))
+                else:
+                    self.steps.append((no, line))
+        if not self.actors:
+            raise ValueError(f"{path}: no actors line")
+
+    @property
+    def lang_actors(self):
+        return [a for a, kind in self.actors if kind != "flock"]
+
+    def expected_names(self):
+        """Every error name this scenario expects somewhere (for the coverage check)."""
+        names = set()
+        for _, line in self.steps:
+            if "->" in line:
+                names.add(line.split("->", 1)[1].split()[0])
+        return names
+
+
+def load_scenarios(names=None):
+    out = []
+    for fn in sorted(os.listdir(CASES)):
+        if fn.endswith(".case"):
+            sc = Scenario(os.path.join(CASES, fn))
+            if not names or sc.name in names:
+                out.append(sc)
+    return out
+
+
+# ---------------------------------------------------------------- actors
+
+class Actor:
+    """One driver process. Answers are lines "<result> <elapsed_ms> [value]"."""
+
+    def __init__(self, name, lang, argv, env, cwd):
+        self.name, self.lang = name, lang
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None,
+                                     env=env, cwd=cwd, start_new_session=True)
+        self.buf = b""
+        self.sel = selectors.DefaultSelector()
+        self.sel.register(self.proc.stdout, selectors.EVENT_READ)
+        self.pending = None  # the command whose answer is still to be read
+        self.dead = False
+
+    def send(self, cmd):
+        if self.pending is not None:
+            raise Failure(f"{self.name}: '{cmd}' sent while '{self.pending}' is unanswered")
+        try:
+            self.proc.stdin.write((cmd + "\n").encode())
+            self.proc.stdin.flush()
+        except BrokenPipeError:
+            raise Failure(f"{self.name} ({self.lang}) died before '{cmd}'")
+        self.pending = cmd
+
+    def read(self, timeout):
+        """The next answer line, or None if none arrives within timeout seconds."""
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0 or not self.sel.select(left):
+                return None
+            chunk = os.read(self.proc.stdout.fileno(), 65536)
+            if not chunk:
+                raise Failure(f"{self.name} ({self.lang}) exited (status {self.proc.wait()}) "
+                              f"while answering '{self.pending}'")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        self.pending = None
+        return line.decode(errors="replace")
+
+    def call(self, cmd):
+        self.send(cmd)
+        ans = self.read(ANSWER_TIMEOUT)
+        if ans is None:
+            raise Failure(f"{self.name} ({self.lang}): no answer to '{cmd}' within {ANSWER_TIMEOUT:.0f} s (hang)")
+        return ans
+
+    def kill(self, sig=signal.SIGKILL):
+        try:
+            os.killpg(self.proc.pid, sig) if sig == signal.SIGKILL else self.proc.send_signal(sig)
+        except ProcessLookupError:
+            pass
+        if sig == signal.SIGKILL:
+            self.proc.wait()
+            self.dead = True
+
+    def stop(self):
+        if self.dead:
+            return
+        try:
+            if self.pending is None:
+                self.proc.stdin.write(b"exit\n")
+                self.proc.stdin.flush()
+            self.proc.stdin.close()
+            self.proc.wait(timeout=5)
+        except (BrokenPipeError, subprocess.TimeoutExpired, OSError):
+            self.kill()
+        self.dead = True
+
+
+class Pool:
+    """Driver processes kept across scenarios: one per (slot, language, privilege)."""
+
+    def __init__(self, config, workdir):
+        self.config, self.workdir = config, workdir
+        self.procs = {}
+
+    def get(self, key, name, lang, nobody):
+        a = self.procs.get(key)
+        if a is None or a.dead:
+            entry = self.config[lang]
+            argv = list(entry["cmd"])
+            if nobody:
+                if "nobody_cmd" in entry:
+                    argv = list(entry["nobody_cmd"])
+                if not nobody_possible():
+                    raise Skip("cannot drop privileges here (setpriv to uid 65534 failed)")
+                argv = NOBODY + argv
+            env = dict(os.environ)
+            env.update(entry.get("env", {}))
+            a = Actor(name, lang, argv, env, self.workdir)
+            hello = a.call("hello")
+            if not hello.startswith("ok "):
+                raise Failure(f"{lang} driver did not start: {hello}")
+            self.procs[key] = a
+        a.name = name
+        return a
+
+    def close(self):
+        for a in self.procs.values():
+            a.stop()
+
+
+_nobody = None
+
+
+def nobody_possible():
+    global _nobody
+    if _nobody is None:
+        try:
+            _nobody = os.geteuid() == 0 and subprocess.run(NOBODY + ["true"], capture_output=True).returncode == 0
+        except OSError:
+            _nobody = False
+    return _nobody
+
+
+# ---------------------------------------------------------------- running a scenario
+
+def fs_op(words, subst):
+    """setup / fs steps done by the runner itself."""
+    op, args = words[0], [subst(w) for w in words[1:]]
+    if op == "mkdir":
+        os.makedirs(args[0], exist_ok=True)
+    elif op == "touch":
+        with open(args[0], "a"):
+            pass
+    elif op == "write":
+        with open(args[0], "w") as f:
+            f.write(" ".join(args[1:]))
+    elif op == "symlink":
+        os.symlink(args[0], args[1])
+    elif op == "link":
+        os.link(args[0], args[1])
+    elif op == "chmod":
+        os.chmod(args[1], int(args[0], 8))
+    elif op == "rm":
+        shutil.rmtree(args[0]) if os.path.isdir(args[0]) and not os.path.islink(args[0]) else os.unlink(args[0])
+    elif op == "rename":
+        os.rename(args[0], args[1])
+    elif op == "expect_content":
+        with open(args[0]) as f:
+            got = f.read()
+        if got != " ".join(args[1:]):
+            raise Failure(f"{args[0]} holds {got!r}, expected {' '.join(args[1:])!r}")
+    else:
+        raise ValueError(f"unknown fs operation {op}")
+
+
+EXPECT = re.compile(r"^(?P<cmd>.*?)\s*(?:->\s*(?P<exp>.*))?$")
+
+
+def check(answer, exp, runner_ms, resolve):
+    """exp: "<result> [value] [@lo..hi] [within N]"."""
+    parts = answer.split(" ", 2)
+    result, elapsed = parts[0], float(parts[1]) if len(parts) > 1 else 0.0
+    value = parts[2] if len(parts) > 2 else ""
+    words = (exp or "ok").split()
+    want, words = words[0], words[1:]
+    if result == "unsupported" or result == "protocol_error":
+        raise Failure(f"driver cannot do this: {answer}")
+    if want != "any" and result != want:
+        raise Failure(f"expected {want}, got {answer}")
+    i = 0
+    while i < len(words):
+        w = words[i]
+        if w.startswith("@"):
+            lo, _, hi = w[1:].partition("..")
+            if (lo and elapsed < float(lo)) or (hi and elapsed > float(hi)):
+                raise Failure(f"elapsed {elapsed:.1f} ms outside [{lo or 0}, {hi or 'inf'}] ms: {answer}")
+        elif w == "within":
+            i += 1
+            if runner_ms > float(words[i]):
+                raise Failure(f"answered after {runner_ms:.1f} ms, expected within {words[i]} ms: {answer}")
+        elif w == "nonzero":
+            if value in ("", "0"):
+                raise Failure(f"expected a nonzero value: {answer}")
+        else:
+            want_v = resolve(w)
+            if value != want_v:
+                raise Failure(f"expected value {want_v}, got {answer}")
+        i += 1
+
+
+def run_scenario(sc, langs, pool, root, log):
+    names = sc.lang_actors
+    assign = dict(zip(names, langs))
+    for actor, prefix, reason in sc.skips:
+        targets = names if actor == "*" else [actor]
+        if any(assign[t].startswith(prefix) for t in targets):
+            raise Skip(reason)
+    d = os.path.join(root, sc.name)
+    os.mkdir(d)
+    os.chmod(d, 0o777)  # actors that drop privileges work here too
+    actors = {}
+    for slot, (name, kind) in enumerate(sc.actors):
+        if kind == "flock":
+            actors[name] = pool.get(("flock", name), name, "flock", False)
+        else:
+            lang = assign[name]
+            actors[name] = pool.get((slot, lang, kind), name, lang, kind == "nobody")
+    for a in actors.values():
+        a.call("reset")
+    pids = {}
+
+    def pid_of(name):
+        if name not in pids or actors[name].lang == "flock":
+            pids[name] = actors[name].call("pid").split()[2]
+        return pids[name]
+
+    def subst(tok):
+        tok = tok.replace("$D", d).replace("$R", os.path.relpath(d, root))
+        return re.sub(r"\$([A-Z])\b", lambda m: pid_of(m.group(1)), tok)
+
+    for no, words in sc.setup:
+        fs_op(words, subst)
+    for no, line in sc.steps:
+        m = EXPECT.match(line)
+        cmd, exp = m.group("cmd"), m.group("exp")
+        words = cmd.split()
+        who = words[0]
+        where = f"{sc.name}:{no}: {line}"
+        try:
+            if who == "fs":
+                fs_op(words[1:], subst)
+            elif who == "kill":
+                actors[words[1]].kill()
+                log(f"    killed {words[1]} ({actors[words[1]].lang})")
+            elif who == "signal":
+                actors[words[1]].kill(signal.SIGUSR1)
+            elif who not in actors:
+                raise ValueError(f"unknown actor {who}")
+            elif len(words) >= 2 and words[1] == "pending":
+                ms = float(words[2])
+                early = actors[who].read(ms / 1000.0)
+                if early is not None:
+                    raise Failure(f"answered '{early}' within {ms:.0f} ms; expected it to still wait")
+            elif len(words) == 1:  # collect the answer of an earlier "&" command
+                t0 = time.monotonic()
+                ans = actors[who].read(ANSWER_TIMEOUT)
+                if ans is None:
+                    raise Failure(f"no answer within {ANSWER_TIMEOUT:.0f} s (hang)")
+                check(ans, exp, (time.monotonic() - t0) * 1000, subst)
+            else:
+                text = " ".join(subst(w) for w in words[1:])
+                background = text.endswith("&")
+                text = text.rstrip("&").strip()
+                if background:
+                    actors[who].send(text)
+                else:
+                    t0 = time.monotonic()
+                    ans = actors[who].call(text)
+                    check(ans, exp, (time.monotonic() - t0) * 1000, lambda t: subst(t))
+        except Failure as e:
+            raise Failure(f"{where}\n      {e}") from None
+    # Every actor must be idle at the end, and every lock let go before the next scenario.
+    for name, a in actors.items():
+        if a.pending is not None and not a.dead:
+            raise Failure(f"{sc.name}: {name} still owes an answer to '{a.pending}' at the end")
+        if not a.dead:
+            a.call("reset")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--config", required=True, help="drivers JSON written by CMake")
+    ap.add_argument("--langs", required=True, help="comma-separated languages, one per actor")
+    ap.add_argument("--case", action="append", help="run only these scenarios")
+    ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    args = ap.parse_args()
+    with open(args.config) as f:
+        config = json.load(f)
+    langs = args.langs.split(",")
+    for lang in langs:
+        if lang not in config:
+            print(f"FAIL: no driver configured for language '{lang}'")
+            return 1
+    scenarios = [s for s in load_scenarios(args.case) if len(s.lang_actors) == len(langs)]
+    if not scenarios:
+        print(f"FAIL: no scenario has {len(langs)} language actors")
+        return 1
+    root = tempfile.mkdtemp(prefix="locket-conf-")
+    os.chmod(root, 0o755)
+    pool = Pool(config, root)
+    failed, skipped, passed = [], [], 0
+    print(f"assignment: {' x '.join(langs)}; {len(scenarios)} scenarios; work dir {root}")
+    try:
+        for sc in scenarios:
+            t0 = time.monotonic()
+            try:
+                run_scenario(sc, langs, pool, root, print)
+                passed += 1
+                print(f"  ok    {sc.name} ({(time.monotonic() - t0) * 1000:.0f} ms)")
+            except Skip as e:
+                skipped.append(sc.name)
+                print(f"  skip  {sc.name}: {e}")
+            except Failure as e:
+                failed.append(sc.name)
+                print(f"  FAIL  {e}")
+                # A failed scenario may leave actors mid-command: start them afresh.
+                for key, a in list(pool.procs.items()):
+                    a.kill()
+                    del pool.procs[key]
+            sys.stdout.flush()
+    finally:
+        pool.close()
+        if not args.keep:
+            subprocess.run(["chmod", "-R", "u+rwx", root], capture_output=True)
+            shutil.rmtree(root, ignore_errors=True)
+    print(f"passed={passed} skipped={len(skipped)} failed={len(failed)} of {len(scenarios)}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
