@@ -1,0 +1,128 @@
+/* Uncontended acquire+release: locket against the raw syscalls it makes. */
+#include "bench.h"
+
+#include <stdio.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+typedef struct op_state {
+	const char *path;
+	int kept_fd;
+	locket_t *lock;
+} op_state;
+
+/* Each op returns 0 or -1. */
+static int op_raw_open_close(op_state *s)
+{
+	int fd = raw_open(s->path);
+	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) != 0 || flock(fd, LOCK_UN) != 0)
+		return -1;
+	return close(fd);
+}
+
+static int op_raw_kept_fd(op_state *s)
+{
+	if (flock(s->kept_fd, LOCK_EX | LOCK_NB) != 0)
+		return -1;
+	return flock(s->kept_fd, LOCK_UN);
+}
+
+static int locket_pair(op_state *s, int64_t timeout_ms)
+{
+	if (locket_acquire(s->lock, timeout_ms, 0) != LOCKET_OK)
+		return -1;
+	return locket_release(s->lock) == LOCKET_OK ? 0 : -1;
+}
+
+static int op_locket_forever(op_state *s)
+{
+	return locket_pair(s, -1);
+}
+
+static int op_locket_10s(op_state *s)
+{
+	return locket_pair(s, 10000);
+}
+
+static int op_locket_try(op_state *s)
+{
+	return locket_pair(s, 0);
+}
+
+static int op_locket_new_free(op_state *s)
+{
+	locket_t *lock;
+	if (locket_new(&lock, s->path, NULL) != LOCKET_OK)
+		return -1;
+	int rc = locket_acquire(lock, -1, 0) == LOCKET_OK && locket_release(lock) == LOCKET_OK ? 0 : -1;
+	locket_free(lock);
+	return rc;
+}
+
+static const struct impl {
+	const char *name;
+	int (*op)(op_state *s);
+	int reference, context;
+} impls[] = {
+	{ "raw_open_flock_close", op_raw_open_close, 1, 0 },
+	{ "raw_flock_kept_fd", op_raw_kept_fd, 0, 1 },
+	{ "locket_timeout_-1", op_locket_forever, 0, 0 },
+	{ "locket_timeout_10s", op_locket_10s, 0, 0 },
+	{ "locket_timeout_0", op_locket_try, 0, 0 },
+	{ "locket_new_acquire_release_free", op_locket_new_free, 0, 1 },
+};
+enum { N_IMPLS = sizeof impls / sizeof impls[0], MAX_ROUNDS = 32 };
+
+int bench_uncontended(const bench_config *cfg)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/uncontended.lock", cfg->dir);
+	waiter w; /* creates the file */
+	if (waiter_init(&w, &kind_flock_blocking, path) != 0)
+		return -1;
+	op_state s = { path, raw_open(path), NULL };
+	if (s.kept_fd < 0 || locket_new(&s.lock, path, NULL) != LOCKET_OK) {
+		fprintf(stderr, "uncontended: cannot open %s: %s\n", path, locket_last_error_message());
+		return -1;
+	}
+	int rounds = cfg->quick ? 3 : 15, iters = cfg->quick ? 2000 : 10000;
+	static double per_op[N_IMPLS][MAX_ROUNDS];
+	int failed[N_IMPLS] = { 0 };
+	/* Round 0 warms up; the order rotates so that no implementation always runs first. */
+	for (int r = 0; r <= rounds; r++) {
+		for (int k = 0; k < N_IMPLS; k++) {
+			int i = (k + r) % N_IMPLS;
+			if (failed[i])
+				continue;
+			int64_t t0 = now_ns();
+			for (int n = 0; n < iters; n++) {
+				if (impls[i].op(&s) != 0) {
+					fprintf(stderr, "uncontended: %s failed: %s\n", impls[i].name,
+						locket_last_error_message());
+					failed[i] = 1;
+					break;
+				}
+			}
+			if (r > 0)
+				per_op[i][r - 1] = (double)(now_ns() - t0) / 1000.0 / iters;
+		}
+	}
+	for (int i = 0; i < N_IMPLS; i++) {
+		if (failed[i]) {
+			res_note("uncontended: %s failed; no figure", impls[i].name);
+			continue;
+		}
+		sort_doubles(per_op[i], (size_t)rounds);
+		double med = percentile(per_op[i], (size_t)rounds, 0.5);
+		res_metric("uncontended", impls[i].name, med, "us", impls[i].reference, impls[i].context);
+		fprintf(stderr, "uncontended %-34s median %.3f us (min %.3f, max %.3f)\n", impls[i].name, med,
+			per_op[i][0], per_op[i][rounds - 1]);
+	}
+	res_note("uncontended: median over %d rounds of %d acquire+release pairs per implementation, "
+		 "implementations interleaved round by round; one handle kept for the locket rows",
+		 rounds, iters);
+	close(s.kept_fd);
+	locket_free(s.lock);
+	waiter_fini(&w);
+	return 0;
+}
