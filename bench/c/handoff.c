@@ -191,7 +191,7 @@ int bench_handoff(const bench_config *cfg)
 		       p99 = percentile(p->us, p->n, 0.99);
 		int context = kinds[k].kind->context;
 		res_metric("handoff_p50", kinds[k].name, p50, "us", kinds[k].reference, context);
-		res_metric("handoff_p90", kinds[k].name, p90, "us", kinds[k].reference, 1);
+		res_metric("handoff_p90", kinds[k].name, p90, "us", kinds[k].reference, context);
 		res_metric("handoff_p99", kinds[k].name, p99, "us", kinds[k].reference, context);
 		fprintf(stderr, "handoff %-22s n=%zu p50 %.1f p90 %.1f p99 %.1f max %.1f us\n",
 			kinds[k].name, p->n, p50, p90, p99, p->us[p->n - 1]);

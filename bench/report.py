@@ -1,0 +1,315 @@
+#!/usr/bin/env python3
+"""Turn bench/out/<suite>.json into docs/benchmarks.md and docs/benchmarks-handoff.png.
+
+usage: bench/report.py [--out-dir bench/out] [--md docs/benchmarks.md] [--png docs/benchmarks-handoff.png]
+
+Each suite's JSON (schema in bench/README.md) gives metric rows and hand-off samples. For every
+metric this prints each implementation's value, its ratio to the metric's reference row and, where
+the project set a target (TARGETS below), whether locket meets it. Runs on the standard library
+alone; the plot needs matplotlib and is skipped (with a line in the report) without it.
+"""
+import argparse
+import datetime
+import json
+import math
+import os
+import platform
+import re
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SUITE_ORDER = ["c", "python", "lua", "windows"]
+UNIT_US = {"us": 1.0, "ms": 1e3, "s": 1e6}
+
+
+class Target:
+    """A target for the locket rows of the metrics whose name matches `metric` (a regex).
+
+    kind "reference": value <= limit * the reference row's value.
+    kind "fastest_other": value <= limit * the best non-locket row's value.
+    kind "absolute": value <= limit (in `unit`).
+    """
+
+    def __init__(self, metric, kind, limit, text, unit=None):
+        self.metric, self.kind, self.limit, self.text, self.unit = metric, kind, limit, text, unit
+
+    def applies(self, name):
+        return re.search(self.metric, name) is not None
+
+
+TARGETS = {
+    "c": [
+        Target(r"^uncontended", "reference", 1.3, "<= 1.3x the raw syscalls"),
+        Target(r"^handoff_p50$", "reference", 2.0, "p50 <= 2x the blocking flock waiter"),
+        Target(r"^handoff_p99$", "reference", 3.0, "p99 <= 3x the blocking flock waiter"),
+        Target(r"^waiter_cpu", "absolute", 1.0, "< 1 ms CPU per 2 s wait", unit="ms"),
+        Target(r"^cli", "reference", 1.2, "<= 1.2x flock(1)"),
+    ],
+    "python": [
+        Target(r"^uncontended", "fastest_other", 0.5, ">= 2x faster than the fastest anchor"),
+        Target(r"^handoff.*p50", "reference", 2.0, "p50 <= 2x the blocking fcntl.flock waiter"),
+        Target(r"cpu", "absolute", 2.0, "< 2 ms CPU per 2 s wait", unit="ms"),
+    ],
+    "lua": [
+        Target(r"^uncontended", "reference", 1.0, "<= the luaposix lock+unlock pair"),
+        Target(r"^handoff.*p50", "reference", 2.0, "p50 <= 2x the luaposix F_SETLKW waiter"),
+    ],
+    "windows": [
+        Target(r"(handoff|wait).*p50", "reference", 3.0, "p50 <= 3x the blocking LockFileEx waiter"),
+    ],
+}
+
+
+def is_locket(impl):
+    return impl.lower().startswith("locket")
+
+
+def in_us(row):
+    return row["value"] * UNIT_US.get(row.get("unit", "us"), 1.0)
+
+
+def fmt(v):
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "-"
+    if abs(v) >= 100:
+        return f"{v:,.0f}".replace(",", "\u202f")
+    if abs(v) >= 10:
+        return f"{v:.1f}"
+    return f"{v:.3g}" if abs(v) >= 0.01 else f"{v:.2g}"
+
+
+def percentile(sorted_values, q):
+    """Nearest rank, as the C suite computes it."""
+    n = len(sorted_values)
+    rank = min(max(math.ceil(q * n), 1), n)
+    return sorted_values[rank - 1]
+
+
+def load_suites(out_dir):
+    suites = {}
+    problems = []
+    for name in sorted(os.listdir(out_dir)):
+        if not name.endswith(".json") or name == "run.json":
+            continue
+        path = os.path.join(out_dir, name)
+        try:
+            with open(path, encoding="utf-8") as f:
+                data = json.load(f)
+            suite = data.get("suite") or name[:-5]
+            data.setdefault("metrics", [])
+            data.setdefault("handoff", {})
+            data.setdefault("notes", [])
+            data["_file"] = os.path.relpath(path, ROOT)
+            suites[suite] = data
+        except (OSError, ValueError) as e:
+            problems.append(f"`{os.path.relpath(path, ROOT)}` could not be read: {e}")
+    order = [s for s in SUITE_ORDER if s in suites] + sorted(s for s in suites if s not in SUITE_ORDER)
+    return [(s, suites[s]) for s in order], problems
+
+
+def group_metrics(rows):
+    """Metric name -> its rows, in first-seen order."""
+    groups = {}
+    for r in rows:
+        if isinstance(r, dict) and "name" in r and "impl" in r and isinstance(r.get("value"), (int, float)):
+            groups.setdefault(r["name"], []).append(r)
+    return groups
+
+
+def judge(suite, metric, rows):
+    """Per row index: (ratio to the reference or None, verdict text or "")."""
+    ref = next((r for r in rows if r.get("reference")), None)
+    out = []
+    for r in rows:
+        ratio = None
+        if ref is not None and ref["value"] and r is not ref:
+            ratio = in_us(r) / in_us(ref)
+            if r.get("lower_is_better", True) is False:
+                ratio = 1 / ratio if ratio else None
+        verdict = ""
+        if is_locket(r["impl"]) and not r.get("context"):
+            for t in TARGETS.get(suite, []):
+                if t.applies(metric):
+                    verdict = verdict_for(t, r, rows, ref)
+                    break
+        out.append((ratio, verdict))
+    return out
+
+
+def verdict_for(t, row, rows, ref):
+    if t.kind == "absolute":
+        value = in_us(row) / UNIT_US[t.unit]
+        ok = value < t.limit
+        return f"{'met' if ok else '**missed**'} ({t.text})"
+    if t.kind == "reference":
+        base = ref
+    else:
+        others = [r for r in rows if not is_locket(r["impl"])]
+        base = min(others, key=in_us) if others else None
+    if base is None or not base["value"]:
+        return f"no reference row ({t.text})"
+    ratio = in_us(row) / in_us(base)
+    ok = ratio <= t.limit
+    against = "" if t.kind == "reference" else f", vs {base['impl']}"
+    return f"{'met' if ok else '**missed**'}: {ratio:.2f}x ({t.text}{against})"
+
+
+def machine_context(run):
+    def cmd(*args):
+        try:
+            return subprocess.run(args, capture_output=True, text=True, timeout=10).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+
+    cpu = ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
+    except OSError:
+        pass
+    tmp = os.environ.get("TMPDIR") or "/tmp"
+    fs = cmd("stat", "-f", "-c", "%T", tmp) or "?"
+    mount = cmd("findmnt", "-n", "-o", "FSTYPE,SOURCE", "--target", tmp)
+    rows = [
+        ("date", run.get("started") or datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")),
+        ("kernel", f"{platform.system()} {platform.release()} ({platform.machine()})"),
+        ("CPU", cpu or platform.processor() or "?"),
+        ("nproc", str(os.cpu_count())),
+        ("temp dir", f"{tmp}: {fs}" + (f" (findmnt: {mount})" if mount else "")),
+        ("OS", cmd("sh", "-c", ". /etc/os-release 2>/dev/null && echo $PRETTY_NAME") or "?"),
+        ("C compiler", cmd("cc", "--version").split("\n")[0] or "?"),
+        ("Python", platform.python_version()),
+    ]
+    if run.get("loadavg_before"):
+        rows.append(("load average before / after", f"{run['loadavg_before']} / {run.get('loadavg_after', '?')}"))
+    if run.get("duration_s") is not None:
+        rows.append(("run time", f"{run['duration_s']} s"))
+    return rows
+
+
+def plot(suites, png):
+    """One panel per suite: the empirical CDF of every implementation's hand-off samples."""
+    with_samples = [(s, d) for s, d in suites if any(d["handoff"].values())]
+    if not with_samples:
+        return "no suite gave hand-off samples: no plot"
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return "plot not drawn: matplotlib is not installed (bench/run.sh installs it into bench/out/venv)"
+    fig, axes = plt.subplots(len(with_samples), 1, figsize=(9, 3.6 * len(with_samples)), squeeze=False)
+    for ax, (suite, data) in zip(axes[:, 0], with_samples):
+        for impl, samples in data["handoff"].items():
+            values = sorted(v for v in samples if isinstance(v, (int, float)) and v > 0)
+            if not values:
+                continue
+            y = [(i + 1) / len(values) for i in range(len(values))]
+            style = "-" if is_locket(impl) else "--"
+            ax.step(values, y, style, where="post", label=f"{impl} (n={len(values)})", linewidth=1.6)
+        ax.set_xscale("log")
+        ax.set_xlabel("hand-off latency: holder's release to waiter's return (µs, log scale)")
+        ax.set_ylabel("fraction of samples")
+        ax.set_title(f"suite {suite}")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(png) or ".", exist_ok=True)
+    fig.savefig(png, dpi=110)
+    plt.close(fig)
+    return None
+
+
+def render(suites, problems, run, png, md_path):
+    lines = ["# Benchmarks", ""]
+    lines.append(
+        "Generated by `bench/run.sh` (which runs every suite, then `bench/report.py`); do not edit by hand. "
+        "Lower is better everywhere. *ratio* is the value divided by the metric's reference row "
+        "(marked **ref**); rows marked *context* are other designs shown for comparison, without a "
+        "verdict. How each figure is measured: `bench/README.md` and each suite's notes."
+    )
+    lines += ["", "## Machine", "", "| | |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in machine_context(run)]
+    if run.get("quick"):
+        lines += ["", "**Quick run (`bench/run.sh --quick`): too few samples; these figures are not the real ones.**"]
+    status = run.get("suites", {})
+    if status:
+        lines += ["", "Suites run: " + "; ".join(f"{s}: {v}" for s, v in sorted(status.items())) + "."]
+    for p in problems:
+        lines += ["", f"- {p}"]
+
+    summary = []
+    body = []
+    for suite, data in suites:
+        body += ["", f"## Suite `{suite}`", "", f"From `{data['_file']}`."]
+        for metric, rows in group_metrics(data["metrics"]).items():
+            unit = rows[0].get("unit", "")
+            body += ["", f"### {metric} ({unit})", "", "| implementation | value | ratio | target |", "|---|---:|---:|---|"]
+            for r, (ratio, verdict) in zip(rows, judge(suite, metric, rows)):
+                name = f"`{r['impl']}`"
+                if r.get("reference"):
+                    name += " **ref**"
+                elif r.get("context"):
+                    name += " *context*"
+                value = fmt(r["value"]) + ("" if r.get("unit", unit) == unit else f" {r.get('unit')}")
+                body.append(f"| {name} | {value} | {fmt(ratio) + 'x' if ratio is not None else ''} | {verdict} |")
+                if verdict:
+                    summary.append(f"| {suite} | {metric} | `{r['impl']}` | {fmt(r['value'])} {r.get('unit', '')} | {verdict} |")
+        handoff = {k: sorted(v) for k, v in data["handoff"].items() if v}
+        if handoff:
+            body += ["", "### hand-off samples (µs)", "", "| implementation | n | p50 | p90 | p99 | max |", "|---|---:|---:|---:|---:|---:|"]
+            for impl, v in handoff.items():
+                body.append(
+                    f"| `{impl}` | {len(v)} | {fmt(percentile(v, 0.5))} | {fmt(percentile(v, 0.9))} | "
+                    f"{fmt(percentile(v, 0.99))} | {fmt(v[-1])} |"
+                )
+        if data["notes"]:
+            body += ["", "Notes:", ""] + [f"- {n}" for n in data["notes"]]
+
+    lines += ["", "## Targets", ""]
+    if summary:
+        met = sum(1 for s in summary if "| met" in s)
+        lines += [f"{met} of {len(summary)} targets met.", ""]
+        lines += ["| suite | metric | implementation | value | verdict |", "|---|---|---|---:|---|"] + summary
+    else:
+        lines.append("No suite produced a row with a target.")
+    missing = [s for s in SUITE_ORDER if s not in dict(suites)]
+    if missing:
+        lines += ["", "No results from: " + ", ".join(f"`{m}`" for m in missing) + "."]
+
+    lines += ["", "## Hand-off distributions", ""]
+    problem = plot(suites, png)
+    if problem:
+        lines.append(problem + ".")
+    else:
+        rel = os.path.relpath(png, os.path.dirname(os.path.abspath(md_path)))
+        lines.append(f"![hand-off latency, empirical CDF per suite]({rel})")
+        lines += ["", "Solid lines: locket; dashed: the references and anchors. Further left is faster."]
+    return "\n".join(lines + body) + "\n"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out-dir", default=os.path.join(ROOT, "bench", "out"))
+    ap.add_argument("--md", default=os.path.join(ROOT, "docs", "benchmarks.md"))
+    ap.add_argument("--png", default=os.path.join(ROOT, "docs", "benchmarks-handoff.png"))
+    args = ap.parse_args()
+    run = {}
+    try:
+        with open(os.path.join(args.out_dir, "run.json"), encoding="utf-8") as f:
+            run = json.load(f)
+    except (OSError, ValueError):
+        pass
+    suites, problems = load_suites(args.out_dir)
+    text = render(suites, problems, run, args.png, args.md)
+    os.makedirs(os.path.dirname(args.md) or ".", exist_ok=True)
+    with open(args.md, "w", encoding="utf-8") as f:
+        f.write(text)
+    print(f"wrote {os.path.relpath(args.md)} ({len(suites)} suites)", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
