@@ -250,7 +250,9 @@ EXPECT = re.compile(r"^(?P<cmd>.*?)\s*(?:->\s*(?P<exp>.*))?$")
 def check(answer, exp, runner_ms, resolve):
     """exp: "<result> [value] [@lo..hi] [within N]"."""
     parts = answer.split(" ", 2)
-    result, elapsed = parts[0], float(parts[1]) if len(parts) > 1 else 0.0
+    result = parts[0]
+    # "-": the driver has no monotonic clock (Lua 5.4 without luaposix); use the runner's timing.
+    elapsed = runner_ms if len(parts) < 2 or parts[1] == "-" else float(parts[1])
     value = parts[2] if len(parts) > 2 else ""
     words = (exp or "ok").split()
     want, words = words[0], words[1:]
@@ -324,7 +326,7 @@ def run_scenario(sc, langs, pool, root, log):
                 actors[words[1]].kill()
                 log(f"    killed {words[1]} ({actors[words[1]].lang})")
             elif who == "signal":
-                actors[words[1]].kill(signal.SIGUSR1)
+                actors[words[1]].kill(signal.SIGINT)
             elif who not in actors:
                 raise ValueError(f"unknown actor {who}")
             elif len(words) >= 2 and words[1] == "pending":
@@ -358,15 +360,88 @@ def run_scenario(sc, langs, pool, root, log):
             a.call("reset")
 
 
+# Every line of the contract, as "covers" tags that some scenario must carry.
+REQUIRED_COVERS = """uncontended contended_wait contended_timeout timeout0 release_thread release_unlocked
+    reacquire_same_handle two_handles path_spellings shared_exclusive kill9 holder flock_interop bad_inputs
+    use_after_close permission interrupted bad_timeouts close no_truncate removed_directory locked""".split()
+# Error names no scenario can provoke from a driver on Linux, and why.
+NOT_INJECTABLE = {
+    "not_supported": "needs a filesystem without flock (NFS with ENOLCK) or Windows' holder lookup",
+    "out_of_memory": "needs an allocation failure inside the library",
+    "io_error": "needs the OS to fail an unlock or an open in an unexpected way",
+}
+
+
+def check_completeness(config, langs, matrix_file):
+    problems = []
+    built = [lang for lang in langs.split(",") if lang]
+    for lang in built:
+        entry = config.get(lang)
+        if entry is None:
+            problems.append(f"binding '{lang}' is built but has no driver entry")
+            continue
+        if not os.path.exists(entry.get("driver", "")):
+            problems.append(f"binding '{lang}' is built but its driver {entry.get('driver')} is missing")
+            continue
+        try:
+            env = dict(os.environ, **entry.get("env", {}))
+            a = Actor("probe", lang, entry["cmd"], env, tempfile.gettempdir())
+            hello = a.call("hello")
+            a.stop()
+            if not hello.startswith("ok "):
+                problems.append(f"driver for '{lang}' answered '{hello}' to hello")
+            else:
+                print(f"driver {lang}: {hello.split(' ', 2)[-1]}")
+        except Failure as e:
+            problems.append(f"driver for '{lang}' does not start: {e}")
+    scenarios = load_scenarios()
+    arities = sorted({len(s.lang_actors) for s in scenarios})
+    with open(matrix_file) as f:
+        registered = {line.strip() for line in f if line.strip()}
+    import itertools
+    for k in arities:
+        for combo in itertools.product(built, repeat=k):
+            if ",".join(combo) not in registered:
+                problems.append(f"assignment {','.join(combo)} is not registered with CTest")
+    covered = {t for s in scenarios for t in s.covers}
+    for tag in REQUIRED_COVERS:
+        if tag not in covered:
+            problems.append(f"no scenario covers '{tag}'")
+    expected = set().union(*(s.expected_names() for s in scenarios)) | {"ok"}
+    for name in ERROR_NAMES:
+        if name in NOT_INJECTABLE:
+            print(f"error {name}: not injectable here ({NOT_INJECTABLE[name]})")
+        elif name not in expected:
+            problems.append(f"no scenario expects error '{name}'")
+    for s in scenarios:
+        for actor, prefix, reason in s.skips:
+            print(f"declared skip: {s.name}: actor {actor} in {prefix}*: {reason}")
+    n = sum(len(built) ** len(s.lang_actors) for s in scenarios)
+    print(f"matrix: {len(scenarios)} scenarios, {len(registered)} language assignments, "
+          f"{n} (scenario, assignment) runs")
+    for p in problems:
+        print("FAIL:", p)
+    return 1 if problems else 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", required=True, help="drivers JSON written by CMake")
     ap.add_argument("--langs", required=True, help="comma-separated languages, one per actor")
+    ap.add_argument("--check-completeness", action="store_true",
+                    help="check drivers, matrix and coverage instead (--langs: every built language)")
+    ap.add_argument("--matrix", help="with --check-completeness: the registered assignments, one a line")
     ap.add_argument("--case", action="append", help="run only these scenarios")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument("--cases", help="scenario directory (default: cases/ next to the runner)")
     args = ap.parse_args()
+    if args.cases:
+        global CASES
+        CASES = args.cases
     with open(args.config) as f:
         config = json.load(f)
+    if args.check_completeness:
+        return check_completeness(config, args.langs, args.matrix)
     langs = args.langs.split(",")
     for lang in langs:
         if lang not in config:

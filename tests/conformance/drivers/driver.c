@@ -153,7 +153,7 @@ static int release_in_thread(struct slot *s)
 }
 
 #ifndef _WIN32
-/* Runs on SIGUSR1 so that an interruptible wait can be ended by the runner. */
+/* Runs on SIGINT (as from Ctrl-C) so that the runner can end an interruptible wait. */
 static void on_signal(int sig)
 {
 	(void)sig;
@@ -285,14 +285,14 @@ int main(void)
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_signal; /* no SA_RESTART: the wait must see EINTR */
 	sigemptyset(&sa.sa_mask);
-	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
 #endif
 	for (;;) {
 		char *tok[MAX_TOKENS];
 		int n = 0;
 		if (!fgets(line, sizeof line, stdin)) {
 			if (ferror(stdin) && errno == EINTR) {
-				clearerr(stdin); /* a late SIGUSR1 */
+				clearerr(stdin); /* a late SIGINT */
 				continue;
 			}
 			break;

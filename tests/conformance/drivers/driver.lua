@@ -1,0 +1,165 @@
+-- Conformance driver for the Lua binding (require "locket"), for every Lua runtime.
+-- Reads protocol commands on stdin and answers "<result> <elapsed_ms> [value]"
+-- (docs/conformance.md). The binding's nil, message, code failures already carry the
+-- core's error name; errors it raises (misuse) are mapped to names here.
+local locket = require "locket"
+local core = require "locket.core"
+
+-- A monotonic clock where luaposix has one (not for every runtime); "-" tells
+-- the runner to time the call itself.
+local clock
+do
+	local ok, ptime = pcall(require, "posix.time")
+	if ok and ptime.clock_gettime then
+		clock = function()
+			local ts = ptime.clock_gettime(ptime.CLOCK_MONOTONIC)
+			return ts.tv_sec * 1000 + ts.tv_nsec / 1e6
+		end
+	end
+end
+
+local function my_pid()
+	local f = io.open("/proc/self/stat")
+	if f then
+		local pid = f:read("*n")
+		f:close()
+		return pid
+	end
+	local ok, unistd = pcall(require, "posix.unistd")
+	return ok and unistd.getpid() or 0
+end
+
+-- Raised errors (misuse) by message, the rest by the code the binding returns.
+local function raised_name(msg)
+	msg = tostring(msg)
+	if msg:find("interrupted!", 1, true) then
+		return "interrupted"
+	elseif msg:find("does not hold", 1, true) then
+		return "not_held"
+	elseif msg:find("already held", 1, true) then
+		return "would_block_raised"
+	end
+	return "invalid_argument"
+end
+
+local function decode(tok)
+	if tok == '""' then
+		return ""
+	end
+	return (tok:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
+end
+
+local function to_seconds(tok)
+	if tok == "forever" then
+		return nil
+	elseif tok == "nan" then
+		return 0 / 0
+	end
+	return tonumber(tok) / 1000
+end
+
+local handles = {}
+
+local function has(words, word)
+	for i = 3, #words do
+		if words[i] == word then
+			return true
+		end
+	end
+	return false
+end
+
+-- Returns result, value.
+local function run(w)
+	local cmd = w[1]
+	if cmd == "hello" then
+		return "ok", _VERSION
+	elseif cmd == "pid" then
+		return "ok", my_pid()
+	elseif cmd == "reset" then
+		for _, lock in pairs(handles) do
+			lock:close()
+		end
+		handles = {}
+		return "ok"
+	end
+	local name = w[2]
+	if cmd == "open" then
+		if handles[name] then
+			handles[name]:close()
+		end
+		local lock, msg, code = locket.lock_file(decode(w[3]), {create = not has(w, "no_create")})
+		handles[name] = lock
+		if not lock then
+			return code
+		end
+		return "ok"
+	end
+	local lock = handles[name]
+	if not lock then
+		return "protocol_error", "unknown_handle"
+	end
+	if cmd == "acquire" then
+		local saved = lock._flags
+		if has(w, "shared") then
+			-- The Lua API chooses the mode per lock object (lock_file's "shared"
+			-- option); the protocol chooses it per call.
+			lock._flags = core.SHARED + core.INTERRUPTIBLE
+		end
+		local ok, msg, code = lock:acquire(to_seconds(w[3]))
+		lock._flags = saved
+		return ok and "ok" or code
+	elseif cmd == "release" then
+		local ok, _, code = lock:release()
+		return ok and "ok" or code
+	elseif cmd == "locked" then
+		return "ok", lock:locked() and 1 or 0
+	elseif cmd == "holder" then
+		local pid, _, code = lock:holder_pid()
+		if pid == nil and code then
+			return code
+		end
+		return "ok", pid or 0
+	elseif cmd == "close" then
+		lock:close()
+		return "ok"
+	end
+	return "unsupported", cmd
+end
+
+local function pack(...)
+	return {n = select("#", ...), ...}
+end
+
+io.stdout:setvbuf("line")
+while true do
+	local ok, line = pcall(io.read, "*l")
+	if ok then
+		if not line then
+			break
+		end
+		local w = {}
+		for word in line:gmatch("%S+") do
+			w[#w + 1] = word
+		end
+		if w[1] == "exit" then
+			break
+		end
+		if w[1] then
+			local t0 = clock and clock()
+			local r = pack(pcall(run, w))
+			local elapsed = clock and ("%.3f"):format(clock() - t0) or "-"
+			local result, value
+			if r[1] then
+				result, value = r[2], r[3]
+			else
+				result = raised_name(r[2])
+			end
+			io.write(result, " ", elapsed, value ~= nil and (" " .. tostring(value)) or "", "\n")
+			io.flush()
+		end
+	end
+end
+for _, lock in pairs(handles) do
+	lock:close()
+end
