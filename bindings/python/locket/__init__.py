@@ -113,11 +113,12 @@ def _error(code: int, os_error: int, message: str, filename: Any) -> BaseExcepti
     cls, default_errno = _OS_ERRORS.get(code, (OSError, _errno.EIO))
     if sys.platform == "win32":
         # os_error is GetLastError(); OSError derives errno from winerror.
-        exc = cls(default_errno, message, filename, os_error or None)
-    else:
-        number = os_error or default_errno
-        exc = cls(number, os.strerror(number), filename)
-    return exc
+        return cls(default_errno, message, filename, os_error or None)
+    if os_error:
+        # OSError picks the subclass from errno, as open() would (ENOTDIR
+        # gives NotADirectoryError, EPERM PermissionError, ...).
+        return OSError(os_error, os.strerror(os_error), filename)
+    return cls(default_errno, os.strerror(default_errno), filename)
 
 
 def _last_error(filename: Any) -> BaseException:

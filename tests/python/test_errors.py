@@ -1,0 +1,182 @@
+"""Bad input and failing files: Python's own exceptions, at once, nothing held."""
+
+import errno
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+import locket
+from conftest import child_env, held_elsewhere, wait_thread_blocked
+
+
+def test_missing_directory(tmp_path):
+    path = str(tmp_path / "no" / "such" / "lock")
+    with pytest.raises(FileNotFoundError) as info:
+        locket.lock_file(path)
+    assert info.value.errno == errno.ENOENT
+    assert info.value.filename == path
+
+
+def test_missing_file_without_create(tmp_path):
+    path = tmp_path / "lock"
+    with pytest.raises(FileNotFoundError) as info:
+        locket.Lock(path, create=False)
+    assert info.value.filename == path.__fspath__()
+    assert not path.exists()
+    path.touch()
+    with locket.Lock(path, create=False):
+        pass
+
+
+def test_directory(tmp_path):
+    with pytest.raises(IsADirectoryError) as info:
+        locket.lock_file(tmp_path)
+    assert info.value.errno == errno.EISDIR
+    assert info.value.filename == os.fspath(tmp_path)
+
+
+def test_file_as_directory(tmp_path):
+    (tmp_path / "f").touch()
+    with pytest.raises(NotADirectoryError) as info:
+        locket.lock_file(tmp_path / "f" / "lock")
+    assert info.value.errno == errno.ENOTDIR
+
+
+@pytest.mark.parametrize("path", ["", b""])
+def test_empty_path(path):
+    with pytest.raises(ValueError, match="empty"):
+        locket.lock_file(path)
+
+
+@pytest.mark.parametrize("path", ["a\0b", b"a\0b", "\0"])
+def test_nul_in_path(tmp_path, path):
+    with pytest.raises(ValueError, match="null"):
+        locket.lock_file(path)
+
+
+@pytest.mark.parametrize("path", [None, 1, 1.5, object()])
+def test_path_of_wrong_type(path):
+    with pytest.raises(TypeError):
+        locket.lock_file(path)
+
+
+def test_name_too_long(tmp_path):
+    with pytest.raises(OSError) as info:
+        locket.lock_file(tmp_path / ("x" * 300))
+    assert info.value.errno == errno.ENAMETOOLONG or isinstance(info.value, ValueError)
+
+
+@pytest.mark.parametrize("mode, error", [(-1, ValueError), (0o10000, ValueError), ("644", TypeError), (True, TypeError)])
+def test_bad_mode(lock_path, mode, error):
+    with pytest.raises(error):
+        locket.Lock(lock_path, mode=mode)
+    assert not os.path.exists(lock_path)
+
+
+def test_unknown_keyword(lock_path):
+    with pytest.raises(TypeError):
+        locket.lock_file(lock_path, tiemout=3)
+
+
+def _can_drop_privileges():
+    return os.geteuid() == 0 and shutil.which("setpriv") is not None
+
+
+NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+
+PERMISSION_CHILD = """
+import sys, time, locket
+start = time.monotonic()
+try:
+    locket.Lock(sys.argv[1], timeout=30)
+except PermissionError as e:
+    print("PermissionError", e.errno, e.filename == sys.argv[1], round(time.monotonic() - start, 3))
+except Exception as e:
+    print("other", type(e).__name__, e)
+else:
+    print("opened")
+"""
+
+
+@pytest.mark.skipif(not _can_drop_privileges(), reason="needs root and setpriv to run a child as nobody")
+@pytest.mark.parametrize("where", ["unreadable file", "unwritable directory"])
+def test_permission_denied_fails_at_once(tmp_path, where):
+    os.chmod(tmp_path, 0o755)
+    os.chmod(tmp_path.parent, 0o755)
+    if where == "unreadable file":
+        path = tmp_path / "lock"
+        path.touch()
+        os.chmod(path, 0o600)  # root's, unreadable for nobody
+    else:
+        path = tmp_path / "lock"  # missing, in a directory nobody cannot write
+    out = subprocess.run(
+        NOBODY + [sys.executable, "-c", PERMISSION_CHILD, str(path)],
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if "Permission denied" in out.stderr and "python" in out.stderr.lower() and not out.stdout:
+        pytest.skip("nobody cannot run this Python: " + out.stderr.strip()[:200])
+    words = out.stdout.split()
+    assert words[:3] == ["PermissionError", str(errno.EACCES), "True"], out.stdout + out.stderr
+    assert float(words[3]) < 5  # an error, not a wait for the timeout (filelock#604)
+
+
+def test_directory_removed_while_waiting(tmp_path):
+    """The lock file and its directory go away while a thread waits: the wait
+    ends with FileNotFoundError, nothing held."""
+    d = tmp_path / "d"
+    d.mkdir()
+    path = d / "lock"
+    holder = locket.Lock(path)
+    holder.acquire()
+    waiter = locket.Lock(path)
+    result = {}
+    started = threading.Event()
+
+    def wait():
+        result["tid"] = threading.get_native_id()
+        started.set()
+        try:
+            waiter.acquire(timeout=30)
+            result["outcome"] = "acquired"
+        except BaseException as e:  # noqa: BLE001 - the test reports it
+            result["outcome"] = e
+
+    t = threading.Thread(target=wait)
+    t.start()
+    started.wait()
+    wait_thread_blocked(result["tid"])
+    os.unlink(path)
+    os.rmdir(d)
+    holder.release()
+    t.join(30)
+    assert isinstance(result["outcome"], FileNotFoundError), result
+    assert not waiter.locked()
+
+
+def test_file_removed_before_acquire(tmp_path):
+    """Removing the lock file between creation and acquire recreates it (its
+    directory still exists)."""
+    path = tmp_path / "lock"
+    lock = locket.Lock(path)
+    os.unlink(path)
+    with lock:
+        assert held_elsewhere(path)
+
+
+def test_directory_removed_before_acquire(tmp_path):
+    d = tmp_path / "d"
+    d.mkdir()
+    lock = locket.Lock(d / "lock")
+    os.unlink(d / "lock")
+    os.rmdir(d)
+    with pytest.raises(FileNotFoundError):
+        lock.acquire()
+    assert not lock.locked()
