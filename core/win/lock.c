@@ -1,0 +1,182 @@
+/*
+ * LockFileEx on byte 0 of the lock file, the byte locket.py and filelock
+ * lock on Windows, so processes using them and locket exclude each other.
+ *
+ * Every handle is opened without FILE_FLAG_OVERLAPPED, and only two kinds of
+ * LockFileEx call are ever made, both of which Wine 8.0 implements as
+ * Windows documents (see docs/windows.md; overlapped lock waits are broken
+ * there: their event never fires and GetOverlappedResult reports a grant
+ * that did not happen):
+ *
+ * - a try (LOCKFILE_FAIL_IMMEDIATELY), the only way a timed wait takes the
+ *   lock, so a timed wait can never report success without holding it;
+ * - a blocking call, for waits without a deadline.
+ *
+ * A timed wait sleeps between tries on a named auto-reset event derived
+ * from the file's identity ("wake-up hint"). Every locket release sets it
+ * after unlocking, which wakes one waiter at once. The waiter opens the
+ * event before its last try, so a release after that try always finds the
+ * event. Holders that do not signal (other libraries, a killed process)
+ * are caught by the sleep's own bound, which grows from 1 ms to
+ * WAIT_MAX_PAUSE_MS. The event decides only when to try, never whether
+ * the lock is held.
+ */
+#include "win.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+/* Longest sleep between two tries of a timed wait: bounds the hand-off
+ * after a release that does not set the wake-up event. */
+#define WAIT_MAX_PAUSE_MS 16
+
+struct locket__waiter {
+	HANDLE event;            /* wake-up hint of the file below, or NULL */
+	locket__win_file_id id;  /* the file the event belongs to */
+};
+
+static void event_name(const locket__win_file_id *id, wchar_t *buf, size_t size)
+{
+	/* "Local\": the session's namespace, which needs no privilege. */
+	_snwprintf(buf, size, L"Local\\locket-%08lx-%08lx%08lx", (unsigned long)id->volume,
+		   (unsigned long)id->high, (unsigned long)id->low);
+	buf[size - 1] = L'\0';
+}
+
+void locket__os_waiter_free(locket__waiter *w)
+{
+	if (w == NULL)
+		return;
+	if (w->event != NULL)
+		CloseHandle(w->event);
+	free(w);
+}
+
+/* The wake-up event of the file h refers to, kept in *waiter; NULL when it
+ * cannot be had (the wait then only polls). */
+static HANDLE wake_event(HANDLE h, locket__waiter **waiter)
+{
+	locket__win_file_id id;
+	locket__waiter *w = *waiter;
+	wchar_t name[64];
+
+	if (!locket__win_file_id_of(h, &id))
+		return NULL;
+	if (w != NULL && w->event != NULL && w->id.volume == id.volume && w->id.high == id.high &&
+	    w->id.low == id.low)
+		return w->event;
+	if (w == NULL) {
+		w = (locket__waiter *)calloc(1, sizeof *w);
+		if (w == NULL)
+			return NULL;
+		*waiter = w;
+	}
+	if (w->event != NULL)
+		CloseHandle(w->event);
+	event_name(&id, name, sizeof name / sizeof name[0]);
+	w->event = CreateEventW(NULL, FALSE, FALSE, name);
+	w->id = id;
+	return w->event;
+}
+
+/* Wake one timed waiter of the file h refers to, if any waits. */
+static void wake_one(HANDLE h)
+{
+	locket__win_file_id id;
+	wchar_t name[64];
+	HANDLE event;
+
+	if (!locket__win_file_id_of(h, &id))
+		return;
+	event_name(&id, name, sizeof name / sizeof name[0]);
+	event = OpenEventW(EVENT_MODIFY_STATE, FALSE, name);
+	if (event != NULL) {
+		SetEvent(event);
+		CloseHandle(event);
+	}
+}
+
+static BOOL lock_byte0(HANDLE h, DWORD flags)
+{
+	OVERLAPPED at = { 0 }; /* offset 0; the call is synchronous: h is not overlapped */
+	return LockFileEx(h, flags, 0, 1, 0, &at);
+}
+
+/* 1 locked, 0 held elsewhere, or a recorded error. */
+static int try_lock(HANDLE h, DWORD mode, const char *path)
+{
+	DWORD err;
+	if (lock_byte0(h, mode | LOCKFILE_FAIL_IMMEDIATELY))
+		return 1;
+	err = GetLastError();
+	if (err == ERROR_LOCK_VIOLATION)
+		return 0;
+	return locket__fail_os((int)err, "cannot lock", path);
+}
+
+static int timed_wait(HANDLE h, DWORD mode, const char *path, int64_t deadline_ms,
+		      locket__waiter **waiter)
+{
+	HANDLE event = wake_event(h, waiter); /* before the next try: see the top */
+	DWORD pause = 1;
+
+	for (;;) {
+		int64_t now;
+		DWORD ms;
+		int rc = try_lock(h, mode, path);
+		if (rc == 1) {
+			/* A shared lock may admit more waiters: pass the wake-up on. */
+			if (!(mode & LOCKFILE_EXCLUSIVE_LOCK) && event != NULL)
+				SetEvent(event);
+			return LOCKET_OK;
+		}
+		if (rc < 0)
+			return rc;
+		now = locket__now_ms();
+		if (now >= deadline_ms)
+			return locket__fail(LOCKET_ETIMEDOUT, "timed out waiting for the lock on '%s'",
+					    path);
+		ms = deadline_ms - now < (int64_t)pause ? (DWORD)(deadline_ms - now) : pause;
+		if (event != NULL)
+			WaitForSingleObject(event, ms);
+		else
+			Sleep(ms);
+		if (pause < WAIT_MAX_PAUSE_MS)
+			pause *= 2;
+	}
+}
+
+int locket__os_lock(locket__fd fd, const char *path, int shared, int64_t deadline_ms,
+		    int interruptible, locket__waiter **waiter)
+{
+	HANDLE h = (HANDLE)fd;
+	DWORD mode = shared ? 0 : LOCKFILE_EXCLUSIVE_LOCK;
+	int rc;
+
+	(void)interruptible; /* no signals on Windows: waits end by deadline only */
+	rc = try_lock(h, mode, path);
+	if (rc == 1)
+		return LOCKET_OK;
+	if (rc < 0)
+		return rc;
+	if (deadline_ms == 0)
+		return locket__fail(LOCKET_EWOULDBLOCK, "'%s' is locked by another handle or process",
+				    path);
+	if (deadline_ms == LOCKET__FOREVER) {
+		if (lock_byte0(h, mode))
+			return LOCKET_OK;
+		return locket__fail_os((int)GetLastError(), "cannot lock", path);
+	}
+	if (waiter == NULL)
+		return locket__fail(LOCKET_EINVAL, "locket__os_lock: no waiter for a timed wait");
+	return timed_wait(h, mode, path, deadline_ms, waiter);
+}
+
+int locket__os_unlock(locket__fd fd)
+{
+	OVERLAPPED at = { 0 };
+	if (!UnlockFileEx((HANDLE)fd, 0, 1, 0, &at))
+		return locket__fail_os((int)GetLastError(), "cannot unlock lock file", NULL);
+	wake_one((HANDLE)fd);
+	return LOCKET_OK;
+}

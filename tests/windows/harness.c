@@ -1,0 +1,329 @@
+/*
+ * The Windows test harness (see harness.h).
+ */
+#include "harness.h"
+
+#include <shellapi.h>
+#include <stdarg.h>
+#include <string.h>
+
+#define MAX_TESTS 128
+
+static struct {
+	const char *name;
+	test_fn fn;
+} tests[MAX_TESTS];
+static int n_tests;
+
+static struct {
+	const char *name;
+	role_fn fn;
+} roles[MAX_TESTS];
+static int n_roles;
+
+static const char *current_test = "?";
+static const char *extra_arg;
+static char dir[1024];
+
+void test_register(const char *name, test_fn fn)
+{
+	if (n_tests < MAX_TESTS) {
+		tests[n_tests].name = name;
+		tests[n_tests].fn = fn;
+		n_tests++;
+	}
+}
+
+void role_register(const char *name, role_fn fn)
+{
+	if (n_roles < MAX_TESTS) {
+		roles[n_roles].name = name;
+		roles[n_roles].fn = fn;
+		n_roles++;
+	}
+}
+
+void test_fail(const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "FAIL %s (%s:%d): ", current_test, file, line);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " [GetLastError %lu]\n", (unsigned long)GetLastError());
+	fflush(stderr);
+	exit(1);
+}
+
+void test_skip(const char *why)
+{
+	printf("SKIP %s: %s\n", current_test, why);
+	fflush(stdout);
+	exit(77);
+}
+
+const char *test_arg(void)
+{
+	return extra_arg;
+}
+
+double test_now_ms(void)
+{
+	LARGE_INTEGER c, f;
+	QueryPerformanceCounter(&c);
+	QueryPerformanceFrequency(&f);
+	return (double)c.QuadPart * 1000.0 / (double)f.QuadPart;
+}
+
+wchar_t *test_wide(const char *s)
+{
+	int n = MultiByteToWideChar(CP_UTF8, 0, s, -1, NULL, 0);
+	wchar_t *w = malloc((size_t)n * sizeof *w);
+	if (n <= 0 || w == NULL)
+		test_fail(__FILE__, __LINE__, "cannot convert '%s' to UTF-16", s);
+	MultiByteToWideChar(CP_UTF8, 0, s, -1, w, n);
+	return w;
+}
+
+char *test_utf8(const wchar_t *w)
+{
+	int n = WideCharToMultiByte(CP_UTF8, 0, w, -1, NULL, 0, NULL, NULL);
+	char *s = malloc((size_t)n);
+	if (n <= 0 || s == NULL)
+		test_fail(__FILE__, __LINE__, "cannot convert to UTF-8");
+	WideCharToMultiByte(CP_UTF8, 0, w, -1, s, n, NULL, NULL);
+	return s;
+}
+
+/* Delete a tree; wpath is \\?\-prefixed so that long paths work. */
+static void remove_tree(const wchar_t *wpath)
+{
+	size_t len = wcslen(wpath);
+	wchar_t *pattern = malloc((len + 3) * sizeof *pattern);
+	WIN32_FIND_DATAW fd;
+	HANDLE find;
+
+	wcscpy(pattern, wpath);
+	wcscat(pattern, L"\\*");
+	find = FindFirstFileW(pattern, &fd);
+	if (find != INVALID_HANDLE_VALUE) {
+		do {
+			wchar_t *sub;
+			if (wcscmp(fd.cFileName, L".") == 0 || wcscmp(fd.cFileName, L"..") == 0)
+				continue;
+			sub = malloc((len + wcslen(fd.cFileName) + 2) * sizeof *sub);
+			wcscpy(sub, wpath);
+			wcscat(sub, L"\\");
+			wcscat(sub, fd.cFileName);
+			if (fd.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) {
+				remove_tree(sub);
+			} else {
+				SetFileAttributesW(sub, FILE_ATTRIBUTE_NORMAL);
+				DeleteFileW(sub);
+			}
+			free(sub);
+		} while (FindNextFileW(find, &fd));
+		FindClose(find);
+	}
+	free(pattern);
+	RemoveDirectoryW(wpath);
+}
+
+static void remove_dir_at_exit(void)
+{
+	wchar_t *w, *p;
+	if (dir[0] == '\0')
+		return;
+	w = test_wide(dir);
+	p = malloc((wcslen(w) + 5) * sizeof *p);
+	wcscpy(p, L"\\\\?\\");
+	wcscat(p, w);
+	remove_tree(p);
+	free(p);
+	free(w);
+}
+
+const char *test_dir(void)
+{
+	if (dir[0] == '\0') {
+		wchar_t tmp[MAX_PATH + 1], *w;
+		char *base;
+		DWORD n = GetTempPathW(MAX_PATH + 1, tmp);
+		if (n == 0 || n > MAX_PATH)
+			test_fail(__FILE__, __LINE__, "GetTempPathW failed");
+		base = test_utf8(tmp);
+		snprintf(dir, sizeof dir, "%slocket-%s-%lu", base, current_test,
+			 (unsigned long)GetCurrentProcessId());
+		free(base);
+		w = test_wide(dir);
+		if (!CreateDirectoryW(w, NULL))
+			test_fail(__FILE__, __LINE__, "cannot create %s", dir);
+		free(w);
+		atexit(remove_dir_at_exit);
+	}
+	return dir;
+}
+
+const char *test_path(const char *name)
+{
+	static char bufs[8][2048];
+	static int next;
+	char *buf = bufs[next++ % 8];
+	snprintf(buf, sizeof bufs[0], "%s\\%s", test_dir(), name);
+	return buf;
+}
+
+/* ---- children ---- */
+
+child child_start(const char *role, const char *args)
+{
+	SECURITY_ATTRIBUTES inherit = { sizeof inherit, NULL, TRUE };
+	HANDLE in_r, in_w, out_r, out_w;
+	STARTUPINFOW si;
+	PROCESS_INFORMATION pi;
+	wchar_t self[4096], *wargs, *cmd;
+	child c;
+	size_t len;
+
+	if (!GetModuleFileNameW(NULL, self, 4096))
+		test_fail(__FILE__, __LINE__, "GetModuleFileNameW failed");
+	if (!CreatePipe(&in_r, &in_w, &inherit, 0) || !CreatePipe(&out_r, &out_w, &inherit, 0))
+		test_fail(__FILE__, __LINE__, "CreatePipe failed");
+	/* The parent's ends stay here: the child sees EOF when the parent goes. */
+	SetHandleInformation(in_w, HANDLE_FLAG_INHERIT, 0);
+	SetHandleInformation(out_r, HANDLE_FLAG_INHERIT, 0);
+
+	wargs = test_wide(args);
+	len = wcslen(self) + strlen(role) + wcslen(wargs) + 32;
+	cmd = malloc(len * sizeof *cmd);
+	_snwprintf(cmd, len, L"\"%ls\" --child %hs %ls", self, role, wargs);
+	cmd[len - 1] = L'\0';
+
+	memset(&si, 0, sizeof si);
+	si.cb = sizeof si;
+	si.dwFlags = STARTF_USESTDHANDLES;
+	si.hStdInput = in_r;
+	si.hStdOutput = out_w;
+	si.hStdError = GetStdHandle(STD_ERROR_HANDLE);
+	/* Inheriting handles on purpose: locket's own handles must not be. */
+	if (!CreateProcessW(NULL, cmd, NULL, NULL, TRUE, 0, NULL, NULL, &si, &pi))
+		test_fail(__FILE__, __LINE__, "CreateProcessW failed for role %s", role);
+	CloseHandle(pi.hThread);
+	CloseHandle(in_r);
+	CloseHandle(out_w);
+	free(cmd);
+	free(wargs);
+	c.process = pi.hProcess;
+	c.pid = pi.dwProcessId;
+	c.to = in_w;
+	c.from = out_r;
+	return c;
+}
+
+const char *child_read(child *c)
+{
+	static char line[1024];
+	size_t n = 0;
+	for (;;) {
+		char ch;
+		DWORD got = 0;
+		if (!ReadFile(c->from, &ch, 1, &got, NULL) || got == 0)
+			test_fail(__FILE__, __LINE__, "child %lu closed its output after '%.*s'",
+				  (unsigned long)c->pid, (int)n, line);
+		if (ch == '\n')
+			break;
+		if (ch != '\r' && n + 1 < sizeof line)
+			line[n++] = ch;
+	}
+	line[n] = '\0';
+	return line;
+}
+
+void child_expect(child *c, const char *want)
+{
+	const char *got = child_read(c);
+	if (strcmp(got, want) != 0)
+		test_fail(__FILE__, __LINE__, "child %lu said '%s', expected '%s'",
+			  (unsigned long)c->pid, got, want);
+}
+
+void child_send(child *c, const char *line)
+{
+	DWORD put;
+	WriteFile(c->to, line, (DWORD)strlen(line), &put, NULL);
+	WriteFile(c->to, "\n", 1, &put, NULL);
+}
+
+int child_wait(child *c)
+{
+	DWORD code = 1;
+	if (WaitForSingleObject(c->process, 60000) != WAIT_OBJECT_0)
+		test_fail(__FILE__, __LINE__, "child %lu did not exit", (unsigned long)c->pid);
+	GetExitCodeProcess(c->process, &code);
+	CloseHandle(c->process);
+	CloseHandle(c->to);
+	CloseHandle(c->from);
+	c->process = c->to = c->from = NULL;
+	return (int)code;
+}
+
+void child_kill(child *c)
+{
+	TerminateProcess(c->process, 9);
+	WaitForSingleObject(c->process, 60000);
+}
+
+void role_say(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+}
+
+const char *role_hear(void)
+{
+	static char line[1024];
+	size_t n;
+	if (fgets(line, sizeof line, stdin) == NULL)
+		return NULL;
+	n = strlen(line);
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		line[--n] = '\0';
+	return line;
+}
+
+int main(void)
+{
+	int argc, i;
+	wchar_t **wargv = CommandLineToArgvW(GetCommandLineW(), &argc);
+	char **argv = calloc((size_t)argc + 1, sizeof *argv);
+
+	for (i = 0; i < argc; i++)
+		argv[i] = test_utf8(wargv[i]);
+	if (argc >= 3 && strcmp(argv[1], "--child") == 0) {
+		for (i = 0; i < n_roles; i++)
+			if (strcmp(roles[i].name, argv[2]) == 0)
+				return roles[i].fn(argc - 3, argv + 3);
+		fprintf(stderr, "unknown role %s\n", argv[2]);
+		return 2;
+	}
+	if (argc < 2) {
+		for (i = 0; i < n_tests; i++)
+			printf("%s\n", tests[i].name);
+		return 0;
+	}
+	for (i = 0; i < n_tests; i++) {
+		if (strcmp(tests[i].name, argv[1]) == 0) {
+			current_test = tests[i].name;
+			extra_arg = argc > 2 ? argv[2] : NULL;
+			tests[i].fn();
+			printf("PASS %s\n", current_test);
+			return 0;
+		}
+	}
+	fprintf(stderr, "unknown test %s\n", argv[1]);
+	return 2;
+}

@@ -1,0 +1,211 @@
+/*
+ * Child roles: the other processes of the Windows tests. Each answers on
+ * stdout with one line per event and takes orders on stdin.
+ */
+#include "harness.h"
+
+#include <string.h>
+
+static unsigned int mode_flags(const char *mode)
+{
+	return strcmp(mode, "shared") == 0 ? LOCKET_SHARED : 0;
+}
+
+static void die(const char *what, int rc)
+{
+	role_say("error %s %s %s", what, locket_error_name(rc), locket_last_error_message());
+	exit(3);
+}
+
+/* hold PATH MODE: acquire, say "locked", release on any line (or EOF). */
+ROLE(hold)
+{
+	locket_t *lock;
+	int rc;
+	if (argc < 2)
+		return 2;
+	if ((rc = locket_new(&lock, argv[0], NULL)) != LOCKET_OK)
+		die("new", rc);
+	if ((rc = locket_acquire(lock, -1, mode_flags(argv[1]))) != LOCKET_OK)
+		die("acquire", rc);
+	role_say("locked");
+	role_hear();
+	if ((rc = locket_release(lock)) != LOCKET_OK)
+		die("release", rc);
+	role_say("released");
+	locket_free(lock);
+	return 0;
+}
+
+/* holdfor PATH MS END: acquire, say "locked", keep it MS milliseconds, then
+ * END: "release" (locket_release), or "die" (terminate without releasing). */
+ROLE(holdfor)
+{
+	locket_t *lock;
+	int rc;
+	if (argc < 3)
+		return 2;
+	if ((rc = locket_new(&lock, argv[0], NULL)) != LOCKET_OK)
+		die("new", rc);
+	if ((rc = locket_acquire(lock, -1, 0)) != LOCKET_OK)
+		die("acquire", rc);
+	role_say("locked");
+	Sleep((DWORD)atoi(argv[1])); /* the hold, not a synchronisation */
+	if (strcmp(argv[2], "die") == 0)
+		TerminateProcess(GetCurrentProcess(), 9);
+	if ((rc = locket_release(lock)) != LOCKET_OK)
+		die("release", rc);
+	locket_free(lock);
+	return 0;
+}
+
+static HANDLE plain_open(const char *path)
+{
+	wchar_t *w = test_wide(path);
+	HANDLE h = CreateFileW(w, GENERIC_READ | GENERIC_WRITE,
+			       FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
+			       OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL, NULL);
+	free(w);
+	if (h == INVALID_HANDLE_VALUE) {
+		role_say("error open %lu", (unsigned long)GetLastError());
+		exit(3);
+	}
+	return h;
+}
+
+/* plainhold PATH MODE [MS]: what locket.py and filelock do on Windows:
+ * LockFileEx on byte 0 of a plain handle. Without MS: say "locked", unlock
+ * on any line; with MS: unlock after MS milliseconds. */
+ROLE(plainhold)
+{
+	OVERLAPPED at = { 0 };
+	HANDLE h;
+	if (argc < 2)
+		return 2;
+	h = plain_open(argv[0]);
+	if (!LockFileEx(h, strcmp(argv[1], "shared") == 0 ? 0 : LOCKFILE_EXCLUSIVE_LOCK, 0, 1, 0,
+			&at)) {
+		role_say("error lock %lu", (unsigned long)GetLastError());
+		return 3;
+	}
+	role_say("locked");
+	if (argc > 2)
+		Sleep((DWORD)atoi(argv[2]));
+	else
+		role_hear();
+	if (!UnlockFileEx(h, 0, 1, 0, &at)) {
+		role_say("error unlock %lu", (unsigned long)GetLastError());
+		return 3;
+	}
+	CloseHandle(h);
+	role_say("released");
+	return 0;
+}
+
+/* plaintry PATH: one LockFileEx try on byte 0; says "ok" or "busy ERR". */
+ROLE(plaintry)
+{
+	OVERLAPPED at = { 0 };
+	HANDLE h;
+	if (argc < 1)
+		return 2;
+	h = plain_open(argv[0]);
+	if (LockFileEx(h, LOCKFILE_EXCLUSIVE_LOCK | LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, &at))
+		role_say("ok");
+	else
+		role_say("busy %lu", (unsigned long)GetLastError());
+	CloseHandle(h);
+	return 0;
+}
+
+/* try PATH MODE: one locket try; says the result's name. */
+ROLE(try)
+{
+	locket_t *lock;
+	int rc;
+	if (argc < 2)
+		return 2;
+	if ((rc = locket_new(&lock, argv[0], NULL)) != LOCKET_OK)
+		die("new", rc);
+	rc = locket_acquire(lock, 0, mode_flags(argv[1]));
+	role_say("%s", locket_error_name(rc));
+	locket_free(lock);
+	return 0;
+}
+
+/* holdspawn PATH: acquire, start a long-lived child that inherits every
+ * inheritable handle, say "locked PID" (the grandchild's), wait for orders. */
+ROLE(holdspawn)
+{
+	STARTUPINFOW si;
+	PROCESS_INFORMATION pi;
+	wchar_t self[4096], cmd[4200];
+	locket_t *lock;
+	int rc;
+	if (argc < 1)
+		return 2;
+	if ((rc = locket_new(&lock, argv[0], NULL)) != LOCKET_OK)
+		die("new", rc);
+	if ((rc = locket_acquire(lock, -1, 0)) != LOCKET_OK)
+		die("acquire", rc);
+	GetModuleFileNameW(NULL, self, 4096);
+	_snwprintf(cmd, 4200, L"\"%ls\" --child sleeper", self);
+	cmd[4199] = L'\0';
+	memset(&si, 0, sizeof si);
+	si.cb = sizeof si;
+	if (!CreateProcessW(NULL, cmd, NULL, NULL, TRUE, 0, NULL, NULL, &si, &pi)) {
+		role_say("error spawn %lu", (unsigned long)GetLastError());
+		return 3;
+	}
+	role_say("locked %lu", (unsigned long)pi.dwProcessId);
+	role_hear();
+	return 0;
+}
+
+/* sleeper: lives a minute (the test kills it sooner). */
+ROLE(sleeper)
+{
+	(void)argc;
+	(void)argv;
+	Sleep(60000);
+	return 0;
+}
+
+/* worker PATH OCCUPANCY N TIMEOUT: N times acquire, check that nobody else
+ * is inside (an unshared open of OCCUPANCY fails if another worker has it
+ * open), release. Exit code 0 if never two holders. */
+ROLE(worker)
+{
+	locket_t *lock;
+	wchar_t *occ;
+	int i, n, rc;
+	long long timeout;
+	if (argc < 4)
+		return 2;
+	n = atoi(argv[2]);
+	timeout = atoll(argv[3]);
+	occ = test_wide(argv[1]);
+	if ((rc = locket_new(&lock, argv[0], NULL)) != LOCKET_OK)
+		die("new", rc);
+	role_say("ready");
+	for (i = 0; i < n; i++) {
+		HANDLE inside;
+		if ((rc = locket_acquire(lock, timeout, 0)) != LOCKET_OK)
+			die("acquire", rc);
+		inside = CreateFileW(occ, GENERIC_READ | GENERIC_WRITE, 0, NULL, OPEN_ALWAYS,
+				     FILE_ATTRIBUTE_NORMAL, NULL);
+		if (inside == INVALID_HANDLE_VALUE) {
+			role_say("overlap %d %lu", i, (unsigned long)GetLastError());
+			return 4;
+		}
+		if (i % 7 == 0)
+			Sleep(1);
+		CloseHandle(inside);
+		if ((rc = locket_release(lock)) != LOCKET_OK)
+			die("release", rc);
+	}
+	locket_free(lock);
+	free(occ);
+	role_say("done");
+	return 0;
+}
