@@ -52,7 +52,7 @@ typedef struct waiter_kind {
 	int64_t poll_ms;	   /* for the polling kinds */
 } waiter_kind;
 
-extern const waiter_kind kind_flock_blocking, kind_poll_1ms, kind_poll_50ms, kind_poll_100ms, kind_locket,
+extern const waiter_kind kind_flock_blocking, kind_ofd_blocking, kind_poll_1ms, kind_poll_50ms, kind_poll_100ms, kind_locket,
 	kind_locket_interruptible;
 
 /* Open or create the lock file and the handle; returns 0 or -1 (message printed). */
@@ -60,6 +60,8 @@ int waiter_init(waiter *w, const waiter_kind *kind, const char *path);
 void waiter_fini(waiter *w);
 /* The raw syscalls locket makes: open (no O_CREAT: the file exists) and close. */
 int raw_open(const char *path);
+/* fcntl(fd, cmd) on an open file description lock of the whole file. */
+int ofd_lock(int fd, int cmd, short type);
 
 /* ---- suites; each returns 0, or -1 after printing why ---- */
 typedef struct bench_config {

@@ -4,6 +4,7 @@
 #include "bench.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -23,6 +24,7 @@ static const struct handoff_kind {
 	{ "locket_timeout_10s", &kind_locket, 10000, 0 },
 	{ "locket_timeout_-1", &kind_locket, -1, 0 },
 	{ "locket_interruptible", &kind_locket_interruptible, 10000, 0 },
+	{ "ofd_blocking", &kind_ofd_blocking, 10000, 0 },
 	{ "poll_1ms", &kind_poll_1ms, 10000, 0 },
 	{ "poll_50ms", &kind_poll_50ms, 10000, 0 },
 };
@@ -120,8 +122,9 @@ static int start(proc *p, const struct handoff_kind *k, const char *path)
 /* One hand-off: hold, let the waiter start waiting, hold a little longer, release. */
 static void sample(proc *p, const struct handoff_kind *k, const char *path, unsigned *seed)
 {
+	const int ofd = k->kind == &kind_ofd_blocking; /* OFD locks only conflict with OFD locks */
 	int fd = raw_open(path);
-	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) != 0) {
+	if (fd < 0 || (ofd ? ofd_lock(fd, F_OFD_SETLK, F_WRLCK) : flock(fd, LOCK_EX | LOCK_NB)) != 0) {
 		fail_proc(p, k->name, "the holder could not take the free lock");
 		if (fd >= 0)
 			close(fd);
@@ -138,7 +141,10 @@ static void sample(proc *p, const struct handoff_kind *k, const char *path, unsi
 	 * of docs/shared locking.md); random so that polling waiters are met at every phase. */
 	sleep_us(1000 + rand_r(seed) % 3000);
 	int64_t t_release = now_ns();
-	flock(fd, LOCK_UN);
+	if (ofd)
+		ofd_lock(fd, F_OFD_SETLK, F_UNLCK);
+	else
+		flock(fd, LOCK_UN);
 	close(fd);
 	if (recv_msg(p, &m) != 0 || m.tag != 'd') {
 		fail_proc(p, k->name, m.tag == 't' ? "timed out" : "error or no answer");

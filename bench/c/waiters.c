@@ -51,19 +51,25 @@ static void set_timer(int64_t timeout_ms)
 	setitimer(ITIMER_REAL, &it, NULL);
 }
 
+/* For a non-negative timeout: SIGALRM without SA_RESTART after timeout_ms. */
+static void arm_alarm(int64_t timeout_ms)
+{
+	if (timeout_ms < 0)
+		return;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_alarm;
+	sigaction(SIGALRM, &sa, NULL);
+	alarm_rang = 0;
+	set_timer(timeout_ms > 0 ? timeout_ms : 1);
+}
+
 static int flock_acquire(waiter *w, int64_t timeout_ms)
 {
 	w->fd = raw_open(w->path);
 	if (w->fd < 0)
 		return fail(w, "open");
-	if (timeout_ms >= 0) {
-		struct sigaction sa;
-		memset(&sa, 0, sizeof sa);
-		sa.sa_handler = on_alarm;
-		sigaction(SIGALRM, &sa, NULL);
-		alarm_rang = 0;
-		set_timer(timeout_ms > 0 ? timeout_ms : 1);
-	}
+	arm_alarm(timeout_ms);
 	int rc;
 	while ((rc = flock(w->fd, LOCK_EX)) != 0 && errno == EINTR && !alarm_rang)
 		;
@@ -76,6 +82,45 @@ static int flock_acquire(waiter *w, int64_t timeout_ms)
 	w->fd = -1;
 	errno = saved;
 	return saved == EINTR ? WAIT_TIMEOUT : fail(w, "flock(LOCK_EX)");
+}
+
+/* Open file description locks: what the anchors' "blocked in F_OFD_SETLKW" figure measured.
+ * They do not conflict with flock(), so this waiter needs an OFD holder. */
+int ofd_lock(int fd, int cmd, short type)
+{
+	struct flock fl;
+	memset(&fl, 0, sizeof fl);
+	fl.l_type = type;
+	fl.l_whence = SEEK_SET;
+	return fcntl(fd, cmd, &fl);
+}
+
+static int ofd_acquire(waiter *w, int64_t timeout_ms)
+{
+	w->fd = raw_open(w->path);
+	if (w->fd < 0)
+		return fail(w, "open");
+	arm_alarm(timeout_ms);
+	int rc;
+	while ((rc = ofd_lock(w->fd, F_OFD_SETLKW, F_WRLCK)) != 0 && errno == EINTR && !alarm_rang)
+		;
+	int saved = errno;
+	if (timeout_ms >= 0)
+		set_timer(-1);
+	if (rc == 0)
+		return WAIT_OK;
+	close(w->fd);
+	w->fd = -1;
+	errno = saved;
+	return saved == EINTR ? WAIT_TIMEOUT : fail(w, "F_OFD_SETLKW");
+}
+
+static int ofd_release(waiter *w)
+{
+	int rc = ofd_lock(w->fd, F_OFD_SETLK, F_UNLCK);
+	close(w->fd);
+	w->fd = -1;
+	return rc == 0 ? WAIT_OK : fail(w, "F_OFD_SETLK(F_UNLCK)");
 }
 
 /* The anchors' design (filelock, locket.py): try, sleep, try again until the deadline. */
@@ -123,6 +168,7 @@ static int locket_unlock(waiter *w)
 }
 
 const waiter_kind kind_flock_blocking = { "flock_blocking", 0, flock_acquire, raw_release, 0, 0 };
+const waiter_kind kind_ofd_blocking = { "ofd_blocking", 1, ofd_acquire, ofd_release, 0, 0 };
 const waiter_kind kind_poll_1ms = { "poll_1ms", 1, poll_acquire, raw_release, 0, 1 };
 const waiter_kind kind_poll_50ms = { "poll_50ms", 1, poll_acquire, raw_release, 0, 50 };
 const waiter_kind kind_poll_100ms = { "poll_100ms", 1, poll_acquire, raw_release, 0, 100 };
