@@ -1,0 +1,66 @@
+-- Helper process for test_locket.lua. Talks through stdout lines:
+--   hold <path> <fifo>      lock, print "locked <pid>", release when a line arrives on fifo
+--   wait <path> <timeout>   print "try <code>" for a try, then "result <ok|code> <ms>" for a wait
+--   sigint <path>           print "waiting <pid>", wait up to 20 s inside pcall, print
+--                           "caught <error>" and "locked <true|false>"
+--   open <path>             print "open <ok|code>" for lock_file + acquire(0)
+local locket = require "locket"
+local core = require "locket.core"
+
+local function say(...)
+	io.stdout:write(table.concat({ ... }, " "), "\n")
+	io.stdout:flush()
+end
+
+local function my_pid()
+	local f = assert(io.open("/proc/self/stat"))
+	local pid = f:read("*l"):match("^(%d+)")
+	f:close()
+	return pid
+end
+
+local cmd, path = arg[1], arg[2]
+
+if cmd == "hold" then
+	local lock = assert(locket.lock_file(path))
+	assert(lock:acquire())
+	say("locked", my_pid())
+	local f = assert(io.open(arg[3], "r")) -- blocks until the parent opens it
+	f:read("*l")
+	f:close()
+	lock:release()
+	say("released")
+elseif cmd == "wait" then
+	local lock = assert(locket.lock_file(path))
+	local ok, _, code = lock:acquire(0)
+	say("try", ok and "ok" or code)
+	if ok then
+		lock:release()
+	end
+	local t0 = core.monotonic_us()
+	ok, _, code = lock:acquire(tonumber(arg[3]))
+	say("result", ok and "ok" or code, tostring(math.floor((core.monotonic_us() - t0) / 1000)))
+	if ok then
+		lock:release()
+	end
+elseif cmd == "sigint" then
+	local lock = assert(locket.lock_file(path))
+	say("waiting", my_pid())
+	local ok, a, b, c = pcall(lock.acquire, lock, 20)
+	if ok then
+		say("caught", "none:", tostring(a), tostring(b), tostring(c))
+	else
+		say("caught", tostring(a))
+	end
+	say("locked", tostring(lock:locked()))
+elseif cmd == "open" then
+	local lock, _, code = locket.lock_file(path)
+	if lock then
+		local ok
+		ok, _, code = lock:acquire(0)
+		code = ok and "ok" or code
+	end
+	say("open", code)
+else
+	error("unknown command " .. tostring(cmd))
+end
