@@ -62,7 +62,8 @@ TARGETS = {
 
 
 def is_locket(impl):
-    return impl.lower().startswith("locket")
+    """Ours: "locket" or "locket_..." ("locket.py" is an anchor)."""
+    return re.match(r"locket($|[_ -])", impl, re.IGNORECASE) is not None
 
 
 def in_us(row):
@@ -200,7 +201,7 @@ def plot(suites, png):
         import matplotlib.pyplot as plt
     except ImportError:
         return "plot not drawn: matplotlib is not installed (bench/run.sh installs it into bench/out/venv)"
-    fig, axes = plt.subplots(len(with_samples), 1, figsize=(9, 3.6 * len(with_samples)), squeeze=False)
+    fig, axes = plt.subplots(len(with_samples), 1, figsize=(11.5, 3.6 * len(with_samples)), squeeze=False)
     for ax, (suite, data) in zip(axes[:, 0], with_samples):
         for impl, samples in data["handoff"].items():
             values = sorted(v for v in samples if isinstance(v, (int, float)) and v > 0)
@@ -214,7 +215,7 @@ def plot(suites, png):
         ax.set_ylabel("fraction of samples")
         ax.set_title(f"suite {suite}")
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8, loc="lower right")
+        ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
     os.makedirs(os.path.dirname(png) or ".", exist_ok=True)
     fig.savefig(png, dpi=110)
@@ -232,6 +233,13 @@ def render(suites, problems, run, png, md_path):
     )
     lines += ["", "## Machine", "", "| | |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in machine_context(run)]
+    try:
+        busy = max(float(x.split()[0]) for x in (run.get("loadavg_before", ""), run.get("loadavg_after", "")) if x)
+    except ValueError:
+        busy = 0
+    if busy >= 1:
+        lines += ["", f"The machine was busy during the run (1-minute load average up to {busy:g} on "
+                  f"{os.cpu_count()} CPUs): tails (p99, max) are noisier than on a quiet machine."]
     if run.get("quick"):
         lines += ["", "**Quick run (`bench/run.sh --quick`): too few samples; these figures are not the real ones.**"]
     status = run.get("suites", {})

@@ -69,6 +69,7 @@ typedef struct bench_config {
 	const char *cli;      /* path of the locket CLI, or NULL */
 	const char *flock_cli; /* path of flock(1) */
 	int quick;	      /* fewer samples: for trying the harness out */
+	int samples;	      /* hand-off samples per waiter kind; 0: the default */
 } bench_config;
 
 int bench_uncontended(const bench_config *cfg);

@@ -160,7 +160,7 @@ int bench_handoff(const bench_config *cfg)
 {
 	char path[4096];
 	snprintf(path, sizeof path, "%s/handoff.lock", cfg->dir);
-	size_t samples = cfg->quick ? 30 : 300;
+	size_t samples = cfg->samples > 0 ? (size_t)cfg->samples : cfg->quick ? 30 : 400;
 	proc procs[N_KINDS];
 	memset(procs, 0, sizeof procs);
 	waiter w; /* creates the file */

@@ -1,5 +1,5 @@
 /* locket-bench: the C suite of the benchmarks; writes bench/out/c.json (see bench/README.md).
- * usage: locket-bench [--dir DIR] [--cli PATH] [--flock PATH] [--out FILE] [--quick] [SUITE...]
+ * usage: locket-bench [--dir DIR] [--cli PATH] [--flock PATH] [--out FILE] [--samples N] [--quick] [SUITE...]
  * SUITE: uncontended, handoff, cpu, cli (default: all of them). */
 #include "bench.h"
 
@@ -23,14 +23,14 @@ enum { N_SUITES = sizeof suites / sizeof suites[0] };
 static int usage(void)
 {
 	fprintf(stderr, "usage: locket-bench [--dir DIR] [--cli PATH] [--flock PATH] [--out FILE] "
-			"[--quick] [uncontended|handoff|cpu|cli]...\n");
+			"[--samples N] [--quick] [uncontended|handoff|cpu|cli]...\n");
 	return 2;
 }
 
 int main(int argc, char **argv)
 {
 	const char *tmp = getenv("TMPDIR");
-	bench_config cfg = { tmp && *tmp ? tmp : "/tmp", NULL, "flock", 0 };
+	bench_config cfg = { tmp && *tmp ? tmp : "/tmp", NULL, "flock", 0, 0 };
 	const char *out = NULL;
 	int selected[N_SUITES] = { 0 }, any = 0;
 	for (int i = 1; i < argc; i++) {
@@ -43,6 +43,8 @@ int main(int argc, char **argv)
 			cfg.cli = argv[++i];
 		} else if (i + 1 < argc && !strcmp(a, "--flock")) {
 			cfg.flock_cli = argv[++i];
+		} else if (i + 1 < argc && !strcmp(a, "--samples")) {
+			cfg.samples = atoi(argv[++i]);
 		} else if (i + 1 < argc && !strcmp(a, "--out")) {
 			out = argv[++i];
 		} else {
