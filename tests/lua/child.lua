@@ -1,5 +1,6 @@
 -- Helper process for test_locket.lua. Talks through stdout lines:
 --   hold <path> <fifo>      lock, print "locked <pid>", release when a line arrives on fifo
+--   hold_spawn <path> <fifo> the same, first starting `sleep 60` (prints "spawned <pid>")
 --   wait <path> <timeout>   print "try <code>" for a try, then "result <ok|code> <ms>" for a wait
 --   sigint <path>           print "waiting <pid>", wait up to 20 s inside pcall, print
 --                           "caught <error>" and "locked <true|false>"
@@ -21,9 +22,15 @@ end
 
 local cmd, path = arg[1], arg[2]
 
-if cmd == "hold" then
+if cmd == "hold" or cmd == "hold_spawn" then
 	local lock = assert(locket.lock_file(path))
 	assert(lock:acquire())
+	if cmd == "hold_spawn" then
+		-- A long-lived grandchild started while holding must not inherit the lock.
+		local p = assert(io.popen("sleep 60 >/dev/null 2>&1 & echo $!"))
+		say("spawned", p:read("*l"))
+		p:close()
+	end
 	say("locked", my_pid())
 	local f = assert(io.open(arg[3], "r")) -- blocks until the parent opens it
 	f:read("*l")

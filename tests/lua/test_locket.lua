@@ -387,6 +387,36 @@ test("processes: kill -9 of the holder releases the lock", function()
 	l:release()
 end)
 
+test("processes: a holder's child started while holding does not keep the lock after kill -9", function()
+	local p, d = tmp_lock()
+	local child = H.spawn({ "hold_spawn", p, mkfifo(d) })
+	local sleeper = child:line("spawned")[2]
+	local pid = child:line("locked")[2]
+	local l = assert(locket.lock_file(p))
+	fails("would_block", l:acquire(0))
+	assert(H.sh("kill -9 " .. pid))
+	local okv, msg, code = l:acquire(10)
+	H.sh("kill " .. sleeper)
+	child:close()
+	eq(okv, true, "acquired while the grandchild lives: " .. tostring(msg) .. " " .. tostring(code))
+	l:release()
+end)
+
+test("processes: opening and closing the file elsewhere in the holder keeps the lock", function()
+	local p = tmp_lock()
+	local l = assert(locket.lock_file(p))
+	assert(l:acquire())
+	local f = assert(io.open(p, "r"))
+	f:close() -- drops a POSIX record lock (lfs.lock, luaposix); must not drop ours
+	local other = assert(locket.lock_file(p))
+	other:close() -- nor does closing another lock object on the file
+	local c = H.spawn({ "open", p })
+	eq(c:line("open")[2], "would_block", "another process is still refused")
+	c:close()
+	eq(l:locked(), true, "still held")
+	l:release()
+end)
+
 test("processes: SIGINT ends a wait in the lua interpreter promptly, lock not held", function()
 	local p = tmp_lock()
 	local l = assert(locket.lock_file(p))
