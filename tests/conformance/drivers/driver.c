@@ -15,13 +15,14 @@
 #include <windows.h>
 #include <process.h>
 #else
+#include <fcntl.h>
 #include <pthread.h>
 #include <time.h>
 #include <unistd.h>
 #endif
 
 #define MAX_HANDLES 16
-#define MAX_TOKENS 8
+#define MAX_TOKENS 12
 
 struct slot {
 	char name[32];
@@ -160,6 +161,110 @@ static void on_signal(int sig)
 }
 #endif
 
+#ifndef _WIN32
+/* ---- stress: M threads, each with its own handle, enter and leave one lock ---- */
+
+struct stress {
+	const char *lock, *log, *counter, *stop;
+	long iters;
+	int read_pct, hold_ms, index;
+	long acquisitions;
+	int rc;
+};
+
+/* One record per write(2) on an O_APPEND descriptor, so records never interleave. */
+static void log_line(int fd, char kind, int index, long seq, long long value)
+{
+	char buf[96];
+	int n = snprintf(buf, sizeof buf, "%c %lld %d %ld %lld\n", kind, my_pid(), index, seq, value);
+	if (write(fd, buf, (size_t)n) != n)
+		abort();
+}
+
+static long long read_counter(int fd)
+{
+	char buf[32] = {0};
+	if (pread(fd, buf, 20, 0) < 0)
+		abort();
+	return atoll(buf);
+}
+
+static void *stress_thread(void *arg)
+{
+	struct stress *s = arg;
+	locket_t *lock = NULL;
+	int logfd = open(s->log, O_WRONLY | O_APPEND | O_CLOEXEC);
+	int cfd = open(s->counter, O_RDWR | O_CLOEXEC);
+	unsigned int seed = (unsigned int)(my_pid() * 31 + s->index);
+	s->rc = locket_new(&lock, s->lock, NULL);
+	if (logfd < 0 || cfd < 0)
+		s->rc = LOCKET_EIO;
+	for (long seq = 0; s->rc == LOCKET_OK && seq < s->iters; seq++) {
+		int shared = (int)(rand_r(&seed) % 100) < s->read_pct;
+		long long v;
+		if (seq % 16 == 0 && access(s->stop, F_OK) == 0)
+			break;
+		s->rc = locket_acquire(lock, -1, shared ? LOCKET_SHARED : 0);
+		if (s->rc != LOCKET_OK)
+			break;
+		s->acquisitions++;
+		v = read_counter(cfd);
+		log_line(logfd, shared ? 'S' : 'E', s->index, seq, v);
+		if (s->hold_ms > 0 && seq % 32 == 31) {
+			/* A longer hold now and then, so that chaos kills find holders. */
+			struct timespec ts = {0, s->hold_ms * 1000000L};
+			nanosleep(&ts, NULL);
+		}
+		if (shared) {
+			log_line(logfd, 's', s->index, seq, read_counter(cfd));
+		} else {
+			char buf[32];
+			snprintf(buf, sizeof buf, "%020lld\n", v + 1);
+			if (pwrite(cfd, buf, 21, 0) != 21)
+				abort();
+			log_line(logfd, 'X', s->index, seq, v + 1);
+		}
+		s->rc = locket_release(lock);
+	}
+	locket_free(lock);
+	if (logfd >= 0)
+		close(logfd);
+	if (cfd >= 0)
+		close(cfd);
+	return NULL;
+}
+
+/* stress LOCK LOG COUNTER STOPFILE THREADS ITERATIONS READ_PERCENT HOLD_MS */
+static void run_stress(char **tok, int n)
+{
+	struct stress st[64];
+	pthread_t t[64];
+	int threads;
+	long total = 0;
+	int rc = LOCKET_OK;
+	double t0 = now_ms();
+	char buf[32];
+	if (n < 9 || (threads = atoi(tok[5])) < 1 || threads > 64) {
+		answer("protocol_error", 0, "stress LOCK LOG COUNTER STOP THREADS ITERS READ_PCT HOLD_MS");
+		return;
+	}
+	for (int i = 0; i < threads; i++) {
+		struct stress init = {tok[1], tok[2], tok[3], tok[4], atol(tok[6]), atoi(tok[7]), atoi(tok[8]), i, 0, 0};
+		st[i] = init;
+		if (pthread_create(&t[i], NULL, stress_thread, &st[i]) != 0)
+			abort();
+	}
+	for (int i = 0; i < threads; i++) {
+		pthread_join(t[i], NULL);
+		total += st[i].acquisitions;
+		if (st[i].rc != LOCKET_OK)
+			rc = st[i].rc;
+	}
+	snprintf(buf, sizeof buf, "%ld", total);
+	answer(locket_error_name(rc), now_ms() - t0, buf);
+}
+#endif
+
 /* Runs one command; returns 0 to go on, 1 to exit. */
 static int run(char **tok, int n)
 {
@@ -180,6 +285,12 @@ static int run(char **tok, int n)
 		answer("ok", 0, "c");
 		return 0;
 	}
+#ifndef _WIN32
+	if (strcmp(cmd, "stress") == 0) {
+		run_stress(tok, n);
+		return 0;
+	}
+#endif
 	if (strcmp(cmd, "reset") == 0) {
 		for (int i = 0; i < MAX_HANDLES; i++) {
 			locket_free(slots[i].lock);

@@ -69,6 +69,63 @@ local function has(words, word)
 	return false
 end
 
+-- stress LOCK LOG COUNTER STOP THREADS ITERS READ_PCT HOLD_MS: one thread (Lua has no others); two lock
+-- objects on the file, one per mode, used one at a time. Records as in driver.c.
+local function stress(w)
+	local lock_path, log_path, counter_path, stop = w[2], w[3], w[4], w[5]
+	local iters, read_pct, hold_ms = tonumber(w[7]), tonumber(w[8]), tonumber(w[9])
+	local pid = my_pid()
+	local excl = assert(locket.lock_file(lock_path))
+	local shared = assert(locket.lock_file(lock_path, {shared = true}))
+	local log = assert(io.open(log_path, "a"))
+	local counter = assert(io.open(counter_path, "r+b"))
+	log:setvbuf("full")
+	counter:setvbuf("no") -- stdio would serve a re-read from its buffer, not from the file
+	math.randomseed(pid)
+	local function record(kind, seq, v)
+		log:write(kind, " ", pid, " 0 ", seq, " ", ("%d"):format(v), "\n")
+		log:flush() -- one write(2) per record
+	end
+	local function read_counter()
+		counter:seek("set", 0)
+		return tonumber(counter:read(20))
+	end
+	local n = 0
+	for seq = 0, iters - 1 do
+		if seq % 16 == 0 and io.open(stop) then
+			break
+		end
+		local is_shared = math.random(100) <= read_pct
+		local lock = is_shared and shared or excl
+		local ok, _, code = lock:acquire(nil)
+		if not ok then
+			return code, n
+		end
+		n = n + 1
+		local v = read_counter()
+		record(is_shared and "S" or "E", seq, v)
+		if hold_ms > 0 and seq % 32 == 31 then
+			-- A longer hold now and then, for chaos kills to find (no sleep in plain Lua).
+			local t = os.clock()
+			while os.clock() - t < hold_ms / 1000 do end
+		end
+		if is_shared then
+			record("s", seq, read_counter())
+		else
+			counter:seek("set", 0)
+			counter:write(("%020d\n"):format(v + 1))
+			counter:flush()
+			record("X", seq, v + 1)
+		end
+		lock:release()
+	end
+	excl:close()
+	shared:close()
+	log:close()
+	counter:close()
+	return "ok", n
+end
+
 -- Returns result, value.
 local function run(w)
 	local cmd = w[1]
@@ -76,6 +133,8 @@ local function run(w)
 		return "ok", _VERSION
 	elseif cmd == "pid" then
 		return "ok", my_pid()
+	elseif cmd == "stress" then
+		return stress(w)
 	elseif cmd == "reset" then
 		for _, lock in pairs(handles) do
 			lock:close()

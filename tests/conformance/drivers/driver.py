@@ -55,6 +55,56 @@ def release_in_thread(lock):
     return box["rc"]
 
 
+def stress_thread(index, lock_path, log, counter, stop, iters, read_pct, hold_ms, out):
+    """One stress thread: its own Lock, exclusive sections increment the counter file, shared ones
+    read it twice; every enter/exit is one O_APPEND write (format in docs/conformance.md)."""
+    import random
+    rnd = random.Random(os.getpid() * 31 + index)
+    pid = os.getpid()
+    lock = locket.lock_file(lock_path)
+    logfd = os.open(log, os.O_WRONLY | os.O_APPEND)
+    cfd = os.open(counter, os.O_RDWR)
+    n = 0
+    try:
+        for seq in range(iters):
+            if seq % 16 == 0 and os.path.exists(stop):
+                break
+            shared = rnd.randrange(100) < read_pct
+            lock.acquire(None, shared=shared)
+            n += 1
+            v = int(os.pread(cfd, 20, 0))
+            os.write(logfd, f"{'S' if shared else 'E'} {pid} {index} {seq} {v}\n".encode())
+            if hold_ms and seq % 32 == 31:
+                time.sleep(hold_ms / 1000)  # a longer hold now and then, for chaos kills to find
+            if shared:
+                os.write(logfd, f"s {pid} {index} {seq} {int(os.pread(cfd, 20, 0))}\n".encode())
+            else:
+                os.pwrite(cfd, b"%020d\n" % (v + 1), 0)
+                os.write(logfd, f"X {pid} {index} {seq} {v + 1}\n".encode())
+            lock.release()
+        out[index] = ("ok", n)
+    except Exception as e:  # noqa: BLE001 - reported by name
+        out[index] = (error_name(e), n)
+    finally:
+        lock.close()
+        os.close(logfd)
+        os.close(cfd)
+
+
+def stress(words):
+    lock_path, log, counter, stop = words[1:5]
+    threads, iters, read_pct, hold_ms = int(words[5]), int(words[6]), int(words[7]), int(words[8])
+    out = {}
+    ts = [threading.Thread(target=stress_thread, args=(i, lock_path, log, counter, stop, iters, read_pct, hold_ms, out))
+          for i in range(threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    bad = [r for r, _ in out.values() if r != "ok"]
+    return (bad[0] if bad else "ok"), sum(n for _, n in out.values())
+
+
 def run(words):
     """Returns (result, value) for one command."""
     cmd = words[0]
@@ -62,6 +112,8 @@ def run(words):
         return "ok", "python"
     if cmd == "pid":
         return "ok", os.getpid()
+    if cmd == "stress":
+        return stress(words)
     if cmd == "reset":
         for lock in handles.values():
             lock.close()
