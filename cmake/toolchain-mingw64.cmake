@@ -15,9 +15,9 @@ set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
 
-# CTest runs every executable target as "wine prog.exe ...". WINEPREFIX comes
-# from the environment (scripts/windows-test.sh sets it).
-set(CMAKE_CROSSCOMPILING_EMULATOR env WINEDEBUG=-all wine)
+# CTest runs every executable target as "wine prog.exe ..." through
+# scripts/windows-run.sh (WINEPREFIX defaults to build/wineprefix there).
+set(CMAKE_CROSSCOMPILING_EMULATOR ${CMAKE_CURRENT_LIST_DIR}/../scripts/windows-run.sh)
 
 # One output directory for locket.dll and every .exe, so that the Windows
 # loader finds the DLL next to the programs that use it.

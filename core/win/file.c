@@ -149,26 +149,39 @@ void locket__os_close(locket__fd fd)
 	CloseHandle((HANDLE)fd);
 }
 
-int locket__win_file_id_of(HANDLE h, locket__win_file_id *id)
+/* NtQueryInformationFile, found at run time: ntdll.dll is always loaded,
+ * but not in mingw's default import libraries. */
+typedef LONG(NTAPI *query_file_fn)(HANDLE, void *io_status, void *info, ULONG size, int info_class);
+#define FILE_INTERNAL_INFORMATION_CLASS 6
+
+int locket__win_file_index(HANDLE h, ULONGLONG *index)
 {
-	BY_HANDLE_FILE_INFORMATION info;
-	if (!GetFileInformationByHandle(h, &info))
+	struct {
+		union {
+			LONG status;
+			void *pointer;
+		} u;
+		ULONG_PTR information;
+	} io;
+	LARGE_INTEGER internal; /* FILE_INTERNAL_INFORMATION */
+	query_file_fn query = (query_file_fn)(void (*)(void))GetProcAddress(
+		GetModuleHandleW(L"ntdll.dll"), "NtQueryInformationFile");
+	if (query == NULL ||
+	    query(h, &io, &internal, sizeof internal, FILE_INTERNAL_INFORMATION_CLASS) < 0)
 		return 0;
-	id->volume = info.dwVolumeSerialNumber;
-	id->high = info.nFileIndexHigh;
-	id->low = info.nFileIndexLow;
+	*index = (ULONGLONG)internal.QuadPart;
 	return 1;
 }
 
 int locket__os_same_file(locket__fd fd, const char *path)
 {
-	locket__win_file_id held, named;
+	ULONGLONG held, named;
 	FILE_STANDARD_INFO std;
 	wchar_t *wpath;
 	HANDLE h;
 	int rc;
 
-	if (!locket__win_file_id_of((HANDLE)fd, &held))
+	if (!locket__win_file_index((HANDLE)fd, &held))
 		return 1; /* this file system cannot tell */
 	if (GetFileInformationByHandleEx((HANDLE)fd, FileStandardInfo, &std, sizeof std) &&
 	    std.DeletePending)
@@ -183,9 +196,9 @@ int locket__os_same_file(locket__fd fd, const char *path)
 	free(wpath);
 	if (h == INVALID_HANDLE_VALUE)
 		return locket__fail_os((int)GetLastError(), "lock file was removed while waiting", path);
-	rc = locket__win_file_id_of(h, &named);
+	rc = locket__win_file_index(h, &named);
 	CloseHandle(h);
 	if (!rc)
 		return 1;
-	return held.volume == named.volume && held.high == named.high && held.low == named.low;
+	return held == named;
 }

@@ -32,14 +32,15 @@
 
 struct locket__waiter {
 	HANDLE event;            /* wake-up hint of the file below, or NULL */
-	locket__win_file_id id;  /* the file the event belongs to */
+	ULONGLONG index;         /* the file the event belongs to */
 };
 
-static void event_name(const locket__win_file_id *id, wchar_t *buf, size_t size)
+static void event_name(ULONGLONG index, wchar_t *buf, size_t size)
 {
-	/* "Local\": the session's namespace, which needs no privilege. */
-	_snwprintf(buf, size, L"Local\\locket-%08lx-%08lx%08lx", (unsigned long)id->volume,
-		   (unsigned long)id->high, (unsigned long)id->low);
+	/* "Local\": the session's namespace, which needs no privilege. Two
+	 * files of one index on two volumes share an event: a wake-up may
+	 * then go to the wrong waiter, who only tries once more. */
+	_snwprintf(buf, size, L"Local\\locket-wake-%016llx", index);
 	buf[size - 1] = L'\0';
 }
 
@@ -56,14 +57,13 @@ void locket__os_waiter_free(locket__waiter *w)
  * cannot be had (the wait then only polls). */
 static HANDLE wake_event(HANDLE h, locket__waiter **waiter)
 {
-	locket__win_file_id id;
+	ULONGLONG index;
 	locket__waiter *w = *waiter;
 	wchar_t name[64];
 
-	if (!locket__win_file_id_of(h, &id))
+	if (!locket__win_file_index(h, &index))
 		return NULL;
-	if (w != NULL && w->event != NULL && w->id.volume == id.volume && w->id.high == id.high &&
-	    w->id.low == id.low)
+	if (w != NULL && w->event != NULL && w->index == index)
 		return w->event;
 	if (w == NULL) {
 		w = (locket__waiter *)calloc(1, sizeof *w);
@@ -73,22 +73,22 @@ static HANDLE wake_event(HANDLE h, locket__waiter **waiter)
 	}
 	if (w->event != NULL)
 		CloseHandle(w->event);
-	event_name(&id, name, sizeof name / sizeof name[0]);
+	event_name(index, name, sizeof name / sizeof name[0]);
 	w->event = CreateEventW(NULL, FALSE, FALSE, name);
-	w->id = id;
+	w->index = index;
 	return w->event;
 }
 
 /* Wake one timed waiter of the file h refers to, if any waits. */
 static void wake_one(HANDLE h)
 {
-	locket__win_file_id id;
+	ULONGLONG index;
 	wchar_t name[64];
 	HANDLE event;
 
-	if (!locket__win_file_id_of(h, &id))
+	if (!locket__win_file_index(h, &index))
 		return;
-	event_name(&id, name, sizeof name / sizeof name[0]);
+	event_name(index, name, sizeof name / sizeof name[0]);
 	event = OpenEventW(EVENT_MODIFY_STATE, FALSE, name);
 	if (event != NULL) {
 		SetEvent(event);

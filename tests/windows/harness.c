@@ -152,13 +152,18 @@ const char *test_dir(void)
 		if (n == 0 || n > MAX_PATH)
 			test_fail(__FILE__, __LINE__, "GetTempPathW failed");
 		base = test_utf8(tmp);
-		snprintf(dir, sizeof dir, "%slocket-%s-%lu", base, current_test,
-			 (unsigned long)GetCurrentProcessId());
-		free(base);
-		w = test_wide(dir);
-		if (!CreateDirectoryW(w, NULL))
-			test_fail(__FILE__, __LINE__, "cannot create %s", dir);
+		for (n = 0;; n++) { /* Wine reuses pids: a failed run may have left one */
+			snprintf(dir, sizeof dir, "%slocket-%s-%lu-%lu", base, current_test,
+				 (unsigned long)GetCurrentProcessId(), (unsigned long)n);
+			w = test_wide(dir);
+			if (CreateDirectoryW(w, NULL))
+				break;
+			if (GetLastError() != ERROR_ALREADY_EXISTS || n > 100)
+				test_fail(__FILE__, __LINE__, "cannot create %s", dir);
+			free(w);
+		}
 		free(w);
+		free(base);
 		atexit(remove_dir_at_exit);
 	}
 	return dir;

@@ -209,3 +209,42 @@ ROLE(worker)
 	role_say("done");
 	return 0;
 }
+
+/* holdreplace PATH MS: acquire, say "locked", wait for a line, keep the
+ * lock MS more milliseconds, then rename the lock file to PATH.old, put a
+ * new file at PATH, and release (the old file's lock). */
+ROLE(holdreplace)
+{
+	locket_t *lock;
+	wchar_t *w, *old;
+	char buf[4096];
+	HANDLE h;
+	int rc;
+	if (argc < 2)
+		return 2;
+	if ((rc = locket_new(&lock, argv[0], NULL)) != LOCKET_OK)
+		die("new", rc);
+	if ((rc = locket_acquire(lock, -1, 0)) != LOCKET_OK)
+		die("acquire", rc);
+	role_say("locked");
+	role_hear();
+	Sleep((DWORD)atoi(argv[1])); /* the hold: lets the waiter reach its wait */
+	snprintf(buf, sizeof buf, "%s.old", argv[0]);
+	w = test_wide(argv[0]);
+	old = test_wide(buf);
+	if (!MoveFileExW(w, old, 0)) {
+		role_say("error rename %lu", (unsigned long)GetLastError());
+		return 3;
+	}
+	h = CreateFileW(w, GENERIC_WRITE, 0, NULL, CREATE_NEW, 0, NULL);
+	if (h == INVALID_HANDLE_VALUE) {
+		role_say("error create %lu", (unsigned long)GetLastError());
+		return 3;
+	}
+	CloseHandle(h);
+	if ((rc = locket_release(lock)) != LOCKET_OK)
+		die("release", rc);
+	role_say("replaced");
+	locket_free(lock);
+	return 0;
+}

@@ -387,6 +387,24 @@ TEST(does_not_truncate_or_write)
 	free(w);
 }
 
+/* The lock file is renamed away and replaced while this process waits: the
+ * wait ends holding the file the path names now, not the renamed one. */
+TEST(replaced_file_is_locked_anew)
+{
+	const char *path = test_path("lock"), *old = test_path("lock.old");
+	locket_t *lock = open_lock(path);
+	child c = child_start("holdreplace", quoted(path, "300"));
+	child_expect(&c, "locked");
+	child_send(&c, "go");
+	CHECK_RC(locket_acquire(lock, 30000, 0), LOCKET_OK);
+	child_expect(&c, "replaced");
+	CHECK(child_wait(&c) == 0);
+	CHECK(strcmp(other_try(path, "excl"), "would_block") == 0);
+	CHECK(strcmp(other_try(old, "excl"), "ok") == 0);
+	CHECK_RC(locket_release(lock), LOCKET_OK);
+	locket_free(lock);
+}
+
 /* ---- paths ---- */
 
 TEST(non_ascii_path)
