@@ -153,7 +153,8 @@ def verdict_for(t, row, rows, ref):
     ratio = in_us(row) / in_us(base)
     ok = ratio <= t.limit
     against = "" if t.kind == "reference" else f", vs {base['impl']}"
-    return f"{'met' if ok else '**missed**'}: {ratio:.2f}x ({t.text}{against})"
+    shown = f"{ratio:.3f}" if ratio < 10 else f"{ratio:.1f}"
+    return f"{'met' if ok else '**missed**'}: {shown}x ({t.text}{against})"
 
 
 def machine_context(run):
