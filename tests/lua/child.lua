@@ -4,6 +4,8 @@
 --   wait <path> <timeout>   print "try <code>" for a try, then "result <ok|code> <ms>" for a wait
 --   sigint <path>           print "waiting <pid>", wait up to 20 s inside pcall, print
 --                           "caught <error>" and "locked <true|false>"
+--   sigusr1 <path>          with a luaposix SIGUSR1 handler: "waiting <pid>", wait up to 20 s,
+--                           "result <ok|code> <ms>", "handled <bool> <locked>"
 --   open <path>             print "open <ok|code>" for lock_file + acquire(0)
 local locket = require "locket"
 local core = require "locket.core"
@@ -60,6 +62,20 @@ elseif cmd == "sigint" then
 		say("caught", tostring(a))
 	end
 	say("locked", tostring(lock:locked()))
+elseif cmd == "sigusr1" then
+	-- A luaposix signal handler (no interpreter hook that raises) ends the wait.
+	local S = require "posix.signal"
+	local handled = false
+	S.signal(S.SIGUSR1, function() handled = true end)
+	local lock = assert(locket.lock_file(path))
+	say("waiting", my_pid())
+	local t0 = core.monotonic_us()
+	local ok, _, code = lock:acquire(20)
+	say("result", ok and "ok" or code, tostring(math.floor((core.monotonic_us() - t0) / 1000)))
+	for _ = 1, 100 do -- luaposix runs the Lua handler from a hook, soon after
+		if handled then break end
+	end
+	say("handled", tostring(handled), tostring(lock:locked()))
 elseif cmd == "open" then
 	local lock, _, code = locket.lock_file(path)
 	if lock then

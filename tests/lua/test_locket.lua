@@ -435,6 +435,26 @@ test("processes: SIGINT ends a wait in the lua interpreter promptly, lock not he
 	l:release()
 end)
 
+test("processes: a signal handler without a raising hook ends the wait with 'interrupted'", function()
+	if not pcall(require, "posix.signal") then
+		H.skip("luaposix (posix.signal) is not installed for " .. _VERSION)
+	end
+	local p = tmp_lock()
+	local l = assert(locket.lock_file(p))
+	assert(l:acquire())
+	local c = H.spawn({ "sigusr1", p })
+	local pid = c:line("waiting")[2]
+	ok(H.wait_sleeping(pid, now_us), "child blocked in the wait")
+	assert(H.sh("kill -USR1 " .. pid))
+	local r = c:line("result")
+	eq(r[2], "interrupted", "code")
+	ok(tonumber(r[3]) < 5000, "ended after " .. r[3] .. " ms")
+	local h = c:line("handled")
+	eq(h[3], "false", "child does not hold the lock")
+	c:close()
+	l:release()
+end)
+
 test("processes: permission denied is reported at once, as permission_denied", function()
 	if H.read_file("/proc/self/status"):match("\nUid:%s+(%d+)") ~= "0" then
 		local p, d = tmp_lock()
