@@ -28,18 +28,26 @@ win_build() {
 # As root, the server runs without CAP_DAC_OVERRIDE/CAP_DAC_READ_SEARCH, so
 # that file permissions apply to Windows programs as they would to a user
 # (win.access_denied_fails_at_once needs it; nothing else is affected).
+# Runs that share a prefix (the tests, the benchmark) take turns: each holds
+# $WINEPREFIX.lock (flock) from win_start until the script exits, and the
+# long-lived Wine processes do not inherit it.
 win_start() {
 	command -v wine >/dev/null || { win_log "wine missing: scripts/install-deps.sh"; return 1; }
 	mkdir -p "$WINEPREFIX"
-	wineserver -k 2>/dev/null || true # a server of this prefix left from an earlier run
+	exec {win_lock_fd}>"$WINEPREFIX.lock"
+	if ! flock -n "$win_lock_fd"; then
+		win_log "waiting for another Windows run on $WINEPREFIX (up to 15 min)"
+		flock -w 900 "$win_lock_fd" || { win_log "gave up waiting for $WINEPREFIX.lock"; return 1; }
+	fi
+	wineserver -k 2>/dev/null || true # a server of this prefix left by a killed run
 	if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null &&
 		setpriv --bounding-set=-dac_override,-dac_read_search true 2>/dev/null; then
-		setpriv --bounding-set=-dac_override,-dac_read_search wineserver -p
+		setpriv --bounding-set=-dac_override,-dac_read_search wineserver -p {win_lock_fd}>&-
 	else
-		wineserver -p
+		wineserver -p {win_lock_fd}>&-
 	fi
 	local t0=$SECONDS
-	wineboot -i >/dev/null 2>&1 </dev/null
+	wineboot -i >/dev/null 2>&1 </dev/null {win_lock_fd}>&-
 	win_log "wine server up (prefix $WINEPREFIX, wineboot $((SECONDS - t0)) s)"
 }
 
