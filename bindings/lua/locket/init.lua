@@ -12,8 +12,8 @@
 -- close) raises an error. Works on Lua 5.1 to 5.4 and LuaJIT.
 local core = require "locket.core"
 
-local type, error, pcall, select, setmetatable, getmetatable, tostring =
-	type, error, pcall, select, setmetatable, getmetatable, tostring
+local type, error, pcall, pairs, setmetatable, getmetatable, tostring =
+	type, error, pcall, pairs, setmetatable, getmetatable, tostring
 local ceil, huge = math.ceil, math.huge
 
 local Handle = core.Handle
