@@ -143,9 +143,13 @@ class Actor:
             raise Failure(f"{self.name} ({self.lang}): no answer to '{cmd}' within {ANSWER_TIMEOUT:.0f} s (hang)")
         return ans
 
-    def kill(self, sig=signal.SIGKILL):
+    def kill(self, sig=signal.SIGKILL, group=True):
+        """SIGKILL the driver (and its children unless group is false), or send it sig."""
         try:
-            os.killpg(self.proc.pid, sig) if sig == signal.SIGKILL else self.proc.send_signal(sig)
+            if sig == signal.SIGKILL and group:
+                os.killpg(self.proc.pid, sig)
+            else:
+                self.proc.send_signal(sig)
         except ProcessLookupError:
             pass
         if sig == signal.SIGKILL:
@@ -323,7 +327,7 @@ def run_scenario(sc, langs, pool, root, log):
             if who == "fs":
                 fs_op(words[1:], subst)
             elif who == "kill":
-                actors[words[1]].kill()
+                actors[words[1]].kill(group=False)  # its children live on, as after a crash
                 log(f"    killed {words[1]} ({actors[words[1]].lang})")
             elif who == "signal":
                 actors[words[1]].kill(signal.SIGINT)
@@ -354,6 +358,11 @@ def run_scenario(sc, langs, pool, root, log):
             raise Failure(f"{where}\n      {e}") from None
     # Every actor must be idle at the end, and every lock let go before the next scenario.
     for name, a in actors.items():
+        if a.dead:
+            try:
+                os.killpg(a.proc.pid, signal.SIGKILL)  # children a killed actor left behind
+            except ProcessLookupError:
+                pass
         if a.pending is not None and not a.dead:
             raise Failure(f"{sc.name}: {name} still owes an answer to '{a.pending}' at the end")
         if not a.dead:
@@ -363,7 +372,8 @@ def run_scenario(sc, langs, pool, root, log):
 # Every line of the contract, as "covers" tags that some scenario must carry.
 REQUIRED_COVERS = """uncontended contended_wait contended_timeout timeout0 release_thread release_unlocked
     reacquire_same_handle two_handles path_spellings shared_exclusive kill9 holder flock_interop bad_inputs
-    use_after_close permission interrupted bad_timeouts close no_truncate removed_directory locked""".split()
+    use_after_close permission interrupted bad_timeouts close no_truncate removed_directory locked fork
+    exec_inherit unrelated_close""".split()
 # Error names no scenario can provoke from a driver on Linux, and why.
 NOT_INJECTABLE = {
     "not_supported": "needs a filesystem without flock (NFS with ENOLCK) or Windows' holder lookup",

@@ -17,6 +17,7 @@
 #else
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #endif
@@ -285,6 +286,30 @@ static int run(char **tok, int n)
 		answer("ok", 0, "c");
 		return 0;
 	}
+	if (strcmp(cmd, "open_close") == 0 && n >= 2) {
+		/* The file opened and closed apart from locket, as any code in the process might. */
+		FILE *f;
+		decode(tok[1]);
+		f = fopen(tok[1], "rb");
+		if (f)
+			fclose(f);
+		answer(f ? "ok" : "io_error", 0, NULL);
+		return 0;
+	}
+#ifndef _WIN32
+	if (strcmp(cmd, "spawn_child") == 0) {
+		/* A long-lived child that inherits whatever the process lets it inherit. */
+		pid_t pid = fork();
+		char buf[32];
+		if (pid == 0) {
+			execlp("sleep", "sleep", "60", (char *)NULL);
+			_exit(127);
+		}
+		snprintf(buf, sizeof buf, "%lld", (long long)pid);
+		answer(pid > 0 ? "ok" : "io_error", 0, buf);
+		return 0;
+	}
+#endif
 #ifndef _WIN32
 	if (strcmp(cmd, "stress") == 0) {
 		run_stress(tok, n);
@@ -365,6 +390,22 @@ static int run(char **tok, int n)
 		t0 = now_ms();
 		rc = release_in_thread(s);
 		answer_code(rc, now_ms() - t0);
+#ifndef _WIN32
+	} else if (strcmp(cmd, "fork_release") == 0) {
+		/* A forked child tries to release the parent's lock; it must not be able to. */
+		int status = 0;
+		pid_t pid = fork();
+		if (pid == 0) {
+			int code = locket_release(s->lock);
+			locket_free(s->lock);
+			_exit(-code);
+		}
+		t0 = now_ms();
+		if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+			answer("io_error", 0, "fork");
+		else
+			answer_code(-WEXITSTATUS(status), now_ms() - t0);
+#endif
 	} else if (strcmp(cmd, "locked") == 0) {
 		answer("ok", 0, locket_locked(s->lock) ? "1" : "0");
 	} else if (strcmp(cmd, "holder") == 0) {

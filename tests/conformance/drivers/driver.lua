@@ -133,6 +133,18 @@ local function run(w)
 		return "ok", _VERSION
 	elseif cmd == "pid" then
 		return "ok", my_pid()
+	elseif cmd == "open_close" then
+		-- The file opened and closed apart from locket, as any code in the process might.
+		local f = io.open(decode(w[2]), "rb")
+		if not f then
+			return "io_error"
+		end
+		f:close()
+		return "ok"
+	elseif cmd == "spawn_child" then
+		-- A long-lived child that inherits every inheritable descriptor (system(3) closes none).
+		os.execute("sleep 60 &")
+		return "ok"
 	elseif cmd == "stress" then
 		return stress(w)
 	elseif cmd == "reset" then
@@ -171,6 +183,19 @@ local function run(w)
 	elseif cmd == "release" then
 		local ok, _, code = lock:release()
 		return ok and "ok" or code
+	elseif cmd == "fork_release" then
+		-- A forked child tries to release the parent's lock; it must not be able to.
+		local ok, unistd = pcall(require, "posix.unistd")
+		if not ok then
+			return "unsupported", "fork_needs_luaposix"
+		end
+		local pid = unistd.fork()
+		if pid == 0 then
+			local rok, err = pcall(lock.release, lock)
+			unistd._exit(rok and 0 or (raised_name(err) == "not_held" and 3 or 99))
+		end
+		local _, _, status = require("posix.sys.wait").wait(pid)
+		return status == 0 and "ok" or (status == 3 and "not_held" or ("child_exit_" .. tostring(status)))
 	elseif cmd == "locked" then
 		return "ok", lock:locked() and 1 or 0
 	elseif cmd == "holder" then

@@ -13,6 +13,8 @@ import urllib.parse
 import locket
 
 handles = {}
+ERRORS = ["ok", "would_block", "timeout", "not_held", "interrupted", "invalid_argument", "not_found",
+          "permission_denied", "is_a_directory", "not_supported", "out_of_memory", "io_error"]
 
 
 def error_name(exc):
@@ -112,6 +114,14 @@ def run(words):
         return "ok", "python"
     if cmd == "pid":
         return "ok", os.getpid()
+    if cmd == "open_close":
+        # The file opened and closed apart from locket, as any code in the process might.
+        open(urllib.parse.unquote(words[1]), "rb").close()
+        return "ok", None
+    if cmd == "spawn_child":
+        # A long-lived child that inherits every inheritable descriptor.
+        import subprocess
+        return "ok", subprocess.Popen(["sleep", "60"], close_fds=False).pid
     if cmd == "stress":
         return stress(words)
     if cmd == "reset":
@@ -138,6 +148,19 @@ def run(words):
         return "ok", None
     if cmd == "release_thread":
         return release_in_thread(lock), None
+    if cmd == "fork_release":
+        # A forked child tries to release the parent's lock; it must not be able to.
+        pid = os.fork()
+        if pid == 0:
+            try:
+                lock.release()
+                code = 0
+            except BaseException as e:  # noqa: BLE001 - reported through the exit status
+                code = ERRORS.index(error_name(e)) if error_name(e) in ERRORS else 99
+            os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        code = os.waitstatus_to_exitcode(status)
+        return (ERRORS[code] if 0 <= code < len(ERRORS) else f"child_exit_{code}"), None
     if cmd == "locked":
         return "ok", int(lock.locked())
     if cmd == "holder":
