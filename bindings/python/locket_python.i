@@ -103,3 +103,145 @@ static PyObject *locket_py_last_error(PyObject *self, PyObject *args)
 			     PyUnicode_DecodeUTF8(msg, (Py_ssize_t)strlen(msg), "surrogateescape"));
 }
 %}
+
+/*
+ * AsyncWait (POSIX): one acquire for asyncio, waited for on a C thread that
+ * never takes the GIL. When the wait ends, the thread sends one byte on
+ * notify_fd (a socket it then closes: it owns it from the constructor on)
+ * and the event loop, watching the other end with loop.add_reader, wakes:
+ * the hand-over costs one wake-up of the loop and no GIL hand-off between
+ * threads. The
+ * wait runs in slices so that cancel() ends it within one slice; a grant
+ * that meets a cancellation is released by the thread itself.
+ *
+ * Lifetime: the Python object and the thread each hold a reference; the
+ * last to let go frees it. The Python side keeps the Handle open until
+ * done() (locket/__init__.py waits for the byte even after a cancellation).
+ */
+%{
+#include "pythread.h"
+#ifndef _WIN32
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#endif
+
+#define LOCKET_PY_SLICE_MS 100
+
+typedef struct locket_async_wait {
+	locket_t *handle;
+	int64_t timeout_ms;
+	unsigned int flags;
+	int notify_fd;
+	int refs;      /* atomic */
+	int cancelled; /* atomic */
+	int done;      /* atomic; the fields below are valid once set */
+	int rc, os_error;
+	char message[512];
+} locket_async_wait;
+
+#ifndef _WIN32
+static int64_t locket_py_now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void locket_py_async_unref(locket_async_wait *w)
+{
+	if (__atomic_sub_fetch(&w->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		free(w);
+}
+
+static void locket_py_async_run(void *arg)
+{
+	locket_async_wait *w = (locket_async_wait *)arg;
+	/* In microseconds: a wait never ends before the deadline, whatever the
+	 * rounding of each slice. */
+	int64_t deadline = w->timeout_ms < 0 ? -1 : locket_py_now_us() + w->timeout_ms * 1000;
+	int rc;
+	char byte = 1;
+
+	for (;;) {
+		int64_t slice = LOCKET_PY_SLICE_MS;
+		if (deadline >= 0) {
+			int64_t left_us = deadline - locket_py_now_us();
+			int64_t left = left_us <= 0 ? 0 : (left_us + 999) / 1000;
+			if (left < slice)
+				slice = left;
+		}
+		rc = locket_acquire(w->handle, slice, w->flags);
+		if (rc == LOCKET_OK || (rc != LOCKET_ETIMEDOUT && rc != LOCKET_EWOULDBLOCK))
+			break;
+		if (__atomic_load_n(&w->cancelled, __ATOMIC_ACQUIRE))
+			break;
+		if (deadline >= 0 && locket_py_now_us() >= deadline) {
+			rc = LOCKET_ETIMEDOUT;
+			break;
+		}
+	}
+	if (rc == LOCKET_OK && __atomic_load_n(&w->cancelled, __ATOMIC_ACQUIRE)) {
+		locket_release(w->handle);
+		rc = LOCKET_ETIMEDOUT;
+	}
+	if (rc != LOCKET_OK) {
+		const char *msg = locket_last_error_message();
+		w->os_error = locket_last_os_error();
+		strncpy(w->message, msg, sizeof w->message - 1);
+	}
+	w->rc = rc == LOCKET_EWOULDBLOCK ? LOCKET_ETIMEDOUT : rc;
+	__atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
+	/* MSG_NOSIGNAL: a reader that went away must not raise SIGPIPE. */
+	while (send(w->notify_fd, &byte, 1, MSG_NOSIGNAL) < 0 && errno == EINTR)
+		;
+	close(w->notify_fd);
+	locket_py_async_unref(w);
+}
+#endif
+%}
+
+%rename(AsyncWait) locket_async_wait;
+typedef struct locket_async_wait {
+} locket_async_wait;
+
+%extend locket_async_wait {
+	/* Start waiting, taking over notify_fd; NULL (an exception in Python,
+	 * notify_fd not taken) on Windows, for a closed handle or without memory
+	 * or a thread. */
+	locket_async_wait(locket_box *box, int64_t timeout_ms, unsigned int flags, int notify_fd) {
+		locket_async_wait *w;
+#ifdef _WIN32
+		return NULL;
+#endif
+		if (box == NULL || box->handle == NULL)
+			return NULL;
+		w = (locket_async_wait *)calloc(1, sizeof *w);
+		if (w == NULL)
+			return NULL;
+		w->handle = box->handle;
+		w->timeout_ms = timeout_ms;
+		w->flags = flags;
+		w->notify_fd = notify_fd;
+		w->refs = 2;
+#ifndef _WIN32
+		if (PyThread_start_new_thread(locket_py_async_run, w) == PYTHREAD_INVALID_THREAD_ID) {
+			free(w);
+			return NULL;
+		}
+#endif
+		return w;
+	}
+	~locket_async_wait() { locket_py_async_unref($self); }
+	/* End the wait within one slice; a grant after this is released. */
+	void cancel() { __atomic_store_n(&$self->cancelled, 1, __ATOMIC_RELEASE); }
+	int done() { return __atomic_load_n(&$self->done, __ATOMIC_ACQUIRE); }
+	/* (code, os_error, message) once done(): code OK means the lock is held. */
+	PyObject *result() {
+		if (!__atomic_load_n(&$self->done, __ATOMIC_ACQUIRE))
+			Py_RETURN_NONE;
+		return Py_BuildValue("(iiN)", $self->rc, $self->os_error,
+				     PyUnicode_DecodeUTF8($self->message, (Py_ssize_t)strlen($self->message),
+							  "surrogateescape"));
+	}
+}

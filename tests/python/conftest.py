@@ -15,6 +15,10 @@ import pytest
 
 import locket
 
+# The C library's deadlines have millisecond resolution: a timed wait may end
+# up to a millisecond before its timeout (measured here with a finer clock).
+EARLY = 0.002
+
 # The directory that holds the locket package under test, for child processes.
 PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(locket.__file__)))
 
