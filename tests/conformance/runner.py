@@ -426,9 +426,17 @@ def check_completeness(config, langs, matrix_file):
     for s in scenarios:
         for actor, prefix, reason in s.skips:
             print(f"declared skip: {s.name}: actor {actor} in {prefix}*: {reason}")
-    n = sum(len(built) ** len(s.lang_actors) for s in scenarios)
-    print(f"matrix: {len(scenarios)} scenarios, {len(registered)} language assignments, "
-          f"{n} (scenario, assignment) runs")
+    n = skipped = 0
+    for s in scenarios:
+        names = s.lang_actors
+        for combo in itertools.product(built, repeat=len(names)):
+            n += 1
+            assign = dict(zip(names, combo))
+            skipped += any(assign[t].startswith(prefix) for actor, prefix, _ in s.skips
+                           for t in (names if actor == "*" else [actor]))
+    print(f"matrix: {len(scenarios)} scenarios x {len(registered)} language assignments "
+          f"({len(built)} languages, 1 to {max(arities)} actors) = {n} (scenario, assignment) runs, "
+          f"{n - skipped} executed, {skipped} skipped by declared reasons")
     for p in problems:
         print("FAIL:", p)
     return 1 if problems else 0
