@@ -80,7 +80,7 @@ int bench_waiter_cpu(const bench_config *cfg)
 		fprintf(stderr, "waiter_cpu: cannot hold %s\n", path);
 		return -1;
 	}
-	int reps = cfg->quick ? 1 : 3;
+	int reps = cfg->quick ? 1 : 5;
 	double cpu_ms[N_KINDS][MAX_REPS], over_ms[N_KINDS][MAX_REPS];
 	int failed[N_KINDS] = { 0 };
 	/* One waiter at a time: a polling waiter's tries would wake the others. */
