@@ -13,6 +13,8 @@
 
 #ifdef _WIN32
 #include <windows.h>
+#include <fcntl.h>
+#include <io.h>
 #include <process.h>
 #else
 #include <fcntl.h>
@@ -432,7 +434,11 @@ int main(void)
 {
 	char line[4096];
 
-#ifndef _WIN32
+#ifdef _WIN32
+	/* Lines end in "\n" on every OS: the runner reads them byte for byte. */
+	_setmode(_fileno(stdin), _O_BINARY);
+	_setmode(_fileno(stdout), _O_BINARY);
+#else
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_signal; /* no SA_RESTART: the wait must see EINTR */
