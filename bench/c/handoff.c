@@ -14,20 +14,32 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* How the holder takes and gives up the lock. */
+enum holder { HOLD_FLOCK, HOLD_OFD, HOLD_LOCKET, HOLD_CLOSE_ONLY };
+
 static const struct handoff_kind {
 	const char *name;
 	const waiter_kind *kind;
 	int64_t timeout_ms;
 	int reference;
-	int every; /* sampled in one round out of this many: the slow context rows */
+	int context; /* shown without a verdict */
+	int every;   /* sampled in one round out of this many: the slow context rows */
+	enum holder holder;
 } kinds[] = {
-	{ "flock_blocking", &kind_flock_blocking, 10000, 1, 1 },
-	{ "locket_timeout_10s", &kind_locket, 10000, 0, 1 },
-	{ "locket_timeout_-1", &kind_locket, -1, 0, 1 },
-	{ "locket_interruptible", &kind_locket_interruptible, 10000, 0, 1 },
-	{ "ofd_blocking", &kind_ofd_blocking, 10000, 0, 1 },
-	{ "poll_1ms", &kind_poll_1ms, 10000, 0, 1 },
-	{ "poll_50ms", &kind_poll_50ms, 10000, 0, 4 },
+	{ "flock_blocking", &kind_flock_blocking, 10000, 1, 0, 1, HOLD_FLOCK },
+	{ "locket_timeout_10s", &kind_locket, 10000, 0, 0, 1, HOLD_FLOCK },
+	{ "locket_timeout_-1", &kind_locket, -1, 0, 0, 1, HOLD_FLOCK },
+	{ "locket_interruptible", &kind_locket_interruptible, 10000, 0, 0, 1, HOLD_FLOCK },
+	/* locket on both ends: the holder calls locket_release(). */
+	{ "locket_10s_locket_holder", &kind_locket, 10000, 0, 1, 1, HOLD_LOCKET },
+	/* A holder that closes without unlocking, as one that dies: the kernel reports the
+	 * close before it drops the lock, so locket's first try after the event fails. */
+	{ "flock_blocking_close_only", &kind_flock_blocking, 10000, 0, 1, 1, HOLD_CLOSE_ONLY },
+	{ "locket_10s_close_only", &kind_locket, 10000, 0, 1, 1, HOLD_CLOSE_ONLY },
+	/* OFD locks only conflict with OFD locks: an OFD holder. */
+	{ "ofd_blocking", &kind_ofd_blocking, 10000, 0, 1, 1, HOLD_OFD },
+	{ "poll_1ms", &kind_poll_1ms, 10000, 0, 1, 1, HOLD_FLOCK },
+	{ "poll_50ms", &kind_poll_50ms, 10000, 0, 1, 4, HOLD_FLOCK },
 };
 enum { N_KINDS = sizeof kinds / sizeof kinds[0] };
 
@@ -120,33 +132,55 @@ static int start(proc *p, const struct handoff_kind *k, const char *path)
 	return 0;
 }
 
+/* The holder's lock: fd for the raw kinds, this handle for HOLD_LOCKET. */
+static locket_t *holder_lock;
+
+static int hold(enum holder h, const char *path, int *fd)
+{
+	if (h == HOLD_LOCKET)
+		return locket_acquire(holder_lock, 0, 0) == LOCKET_OK ? 0 : -1;
+	*fd = raw_open(path);
+	if (*fd < 0)
+		return -1;
+	if ((h == HOLD_OFD ? ofd_lock(*fd, F_OFD_SETLK, F_WRLCK) : flock(*fd, LOCK_EX | LOCK_NB)) == 0)
+		return 0;
+	close(*fd);
+	return -1;
+}
+
+static void unhold(enum holder h, int fd)
+{
+	if (h == HOLD_LOCKET) {
+		locket_release(holder_lock);
+		return;
+	}
+	if (h == HOLD_OFD)
+		ofd_lock(fd, F_OFD_SETLK, F_UNLCK);
+	else if (h == HOLD_FLOCK)
+		flock(fd, LOCK_UN);
+	close(fd);
+}
+
 /* One hand-off: hold, let the waiter start waiting, hold a little longer, release. */
 static void sample(proc *p, const struct handoff_kind *k, const char *path, unsigned *seed)
 {
-	const int ofd = k->kind == &kind_ofd_blocking; /* OFD locks only conflict with OFD locks */
-	int fd = raw_open(path);
-	if (fd < 0 || (ofd ? ofd_lock(fd, F_OFD_SETLK, F_WRLCK) : flock(fd, LOCK_EX | LOCK_NB)) != 0) {
+	int fd = -1;
+	if (hold(k->holder, path, &fd) != 0) {
 		fail_proc(p, k->name, "the holder could not take the free lock");
-		if (fd >= 0)
-			close(fd);
 		return;
 	}
 	msg m;
 	memset(&m, 0, sizeof m);
 	if (write(p->go, "g", 1) != 1 || recv_msg(p, &m) != 0 || m.tag != 'w') {
 		fail_proc(p, k->name, "no answer");
-		close(fd);
+		unhold(k->holder, fd);
 		return;
 	}
 	/* The hold: 1-4 ms of "work" after the waiter said it starts waiting (the short holds
 	 * of docs/shared locking.md); random so that polling waiters are met at every phase. */
 	sleep_us(1000 + rand_r(seed) % 3000);
 	int64_t t_release = now_ns();
-	if (ofd)
-		ofd_lock(fd, F_OFD_SETLK, F_UNLCK);
-	else
-		flock(fd, LOCK_UN);
-	close(fd);
+	unhold(k->holder, fd);
 	if (recv_msg(p, &m) != 0 || m.tag != 'd') {
 		fail_proc(p, k->name, m.tag == 't' ? "timed out" : "error or no answer");
 		return;
@@ -167,6 +201,10 @@ int bench_handoff(const bench_config *cfg)
 	waiter w; /* creates the file */
 	if (waiter_init(&w, &kind_flock_blocking, path) != 0)
 		return -1;
+	if (locket_new(&holder_lock, path, NULL) != LOCKET_OK) {
+		fprintf(stderr, "handoff: locket_new: %s\n", locket_last_error_message());
+		return -1;
+	}
 	for (int k = 0; k < N_KINDS; k++) {
 		procs[k].us = calloc(samples, sizeof(double));
 		if (!procs[k].us || start(&procs[k], &kinds[k], path) != 0) {
@@ -196,11 +234,11 @@ int bench_handoff(const bench_config *cfg)
 		sort_doubles(p->us, p->n);
 		double p50 = percentile(p->us, p->n, 0.5), p90 = percentile(p->us, p->n, 0.9),
 		       p99 = percentile(p->us, p->n, 0.99);
-		int context = kinds[k].kind->context;
+		int context = kinds[k].context || kinds[k].kind->context;
 		res_metric("handoff_p50", kinds[k].name, p50, "us", kinds[k].reference, context);
 		res_metric("handoff_p90", kinds[k].name, p90, "us", kinds[k].reference, context);
 		res_metric("handoff_p99", kinds[k].name, p99, "us", kinds[k].reference, context);
-		fprintf(stderr, "handoff %-22s n=%zu p50 %.1f p90 %.1f p99 %.1f max %.1f us\n",
+		fprintf(stderr, "handoff %-26s n=%zu p50 %.1f p90 %.1f p99 %.1f max %.1f us\n",
 			kinds[k].name, p->n, p50, p90, p99, p->us[p->n - 1]);
 		free(p->us);
 	}
@@ -209,6 +247,8 @@ int bench_handoff(const bench_config *cfg)
 		 "then flock(LOCK_UN) and close(); the waiter takes CLOCK_MONOTONIC when its acquire "
 		 "returns; flock_blocking times out with a re-armed SIGALRM like flock(1) -w",
 		 samples);
+	locket_free(holder_lock);
+	holder_lock = NULL;
 	waiter_fini(&w);
 	return 0;
 }
