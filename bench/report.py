@@ -102,6 +102,7 @@ def load_suites(out_dir):
             data.setdefault("handoff", {})
             data.setdefault("notes", [])
             data["_file"] = os.path.relpath(path, ROOT)
+            data["_mtime"] = os.path.getmtime(path)
             suites[suite] = data
         except (OSError, ValueError) as e:
             problems.append(f"`{os.path.relpath(path, ROOT)}` could not be read: {e}")
@@ -252,7 +253,8 @@ def render(suites, problems, run, png, md_path):
     summary = []
     body = []
     for suite, data in suites:
-        body += ["", f"## Suite `{suite}`", "", f"From `{data['_file']}`."]
+        written = datetime.datetime.fromtimestamp(data["_mtime"], datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        body += ["", f"## Suite `{suite}`", "", f"From `{data['_file']}`, written {written}."]
         for metric, rows in group_metrics(data["metrics"]).items():
             unit = rows[0].get("unit", "")
             body += ["", f"### {metric} ({unit})", "", "| implementation | value | ratio | target |", "|---|---:|---:|---|"]
