@@ -455,6 +455,44 @@ test("processes: a signal handler without a raising hook ends the wait with 'int
 	l:release()
 end)
 
+test("processes: a forked child neither holds nor releases the parent's lock", function()
+	local okf, U = pcall(require, "posix.unistd")
+	if not okf then
+		H.skip("luaposix (posix.unistd) is not installed for " .. _VERSION)
+	end
+	local Wt = require "posix.sys.wait"
+	local p = tmp_lock()
+	local l = assert(locket.lock_file(p))
+	assert(l:acquire())
+	io.stdout:flush()
+	local pid = U.fork()
+	if pid == 0 then
+		-- The child: not the holder; release raises; close and GC leave the parent's lock alone.
+		local code = 0
+		if l:locked() then code = 1 end
+		if pcall(l.release, l) then code = code + 2 end
+		l:close()
+		collectgarbage()
+		collectgarbage()
+		U._exit(code)
+	end
+	local _, how, status = Wt.wait(pid)
+	eq(how .. " " .. tostring(status), "exited 0", "child's checks (1: held, 2: released)")
+	eq(l:locked(), true, "parent still holds")
+	-- A child that just exits, closing its Lua state (the GC frees the inherited handle).
+	io.stdout:flush()
+	pid = U.fork()
+	if pid == 0 then
+		os.exit(0, true)
+	end
+	Wt.wait(pid)
+	eq(l:locked(), true, "parent still holds")
+	local c = H.spawn({ "open", p })
+	eq(c:line("open")[2], "would_block", "a third process is still refused")
+	c:close()
+	l:release()
+end)
+
 test("processes: permission denied is reported at once, as permission_denied", function()
 	if H.read_file("/proc/self/status"):match("\nUid:%s+(%d+)") ~= "0" then
 		local p, d = tmp_lock()
