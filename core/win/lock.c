@@ -137,9 +137,7 @@ static int timed_wait(HANDLE h, DWORD mode, const char *path, int64_t deadline_m
 			return locket__fail(LOCKET_ETIMEDOUT, "timed out waiting for the lock on '%s'",
 					    path);
 		ms = deadline_ms - now < (int64_t)pause ? (DWORD)(deadline_ms - now) : pause;
-		if (event != NULL)
-			WaitForSingleObject(event, ms);
-		else
+		if (event == NULL || WaitForSingleObject(event, ms) == WAIT_FAILED)
 			Sleep(ms);
 		if (pause < WAIT_MAX_PAUSE_MS)
 			pause *= 2;
