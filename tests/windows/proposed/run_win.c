@@ -1,0 +1,131 @@
+/* PROPOSED cli/run_win.c (not built from here): move it to cli/ when the lead agrees.
+ * Tested under Wine with cli/locket_cli.c as of 2026-11-26 (see docs/windows.md). */
+/*
+ * Running the command on Windows: CreateProcessW, wait, exit code. The
+ * command runs in a job object that kills it when locket's last handle to
+ * the job closes, i.e. when locket exits or is killed: a command never runs
+ * on without the lock (PR_SET_PDEATHSIG's role on Linux). Ctrl-C and
+ * Ctrl-Break reach the command through the console; locket ignores them
+ * while the command runs and keeps the lock until it exits.
+ */
+#include "run.h"
+
+#include <windows.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Append arg to cmd, quoted so that CommandLineToArgvW and the C runtime
+ * give it back unchanged. Returns the new length, or 0 if it does not fit. */
+static size_t append_arg(wchar_t *cmd, size_t len, size_t cap, const wchar_t *arg)
+{
+	size_t slashes = 0;
+	const wchar_t *p;
+	int quote = arg[0] == L'\0' || wcspbrk(arg, L" \t\n\v\"") != NULL;
+
+#define PUT(c)                                                                      \
+	do {                                                                        \
+		if (len + 1 >= cap)                                                 \
+			return 0;                                                   \
+		cmd[len++] = (c);                                                   \
+	} while (0)
+	if (len > 0)
+		PUT(L' ');
+	if (!quote) {
+		for (p = arg; *p; p++)
+			PUT(*p);
+		cmd[len] = L'\0';
+		return len;
+	}
+	PUT(L'"');
+	for (p = arg;; p++) {
+		if (*p == L'\\') {
+			slashes++;
+			continue;
+		}
+		/* Backslashes are literal unless they precede a quote. */
+		if (*p == L'\0' || *p == L'"') {
+			size_t n = *p == L'\0' ? slashes * 2 : slashes * 2 + 1;
+			while (n--)
+				PUT(L'\\');
+			if (*p == L'\0')
+				break;
+			PUT(L'"');
+		} else {
+			while (slashes--)
+				PUT(L'\\');
+			PUT(*p);
+		}
+		slashes = 0;
+	}
+	PUT(L'"');
+#undef PUT
+	cmd[len] = L'\0';
+	return len;
+}
+
+int locket_cli_run(char **argv)
+{
+	JOBOBJECT_EXTENDED_LIMIT_INFORMATION limits;
+	STARTUPINFOW si;
+	PROCESS_INFORMATION pi;
+	size_t cap = 32768, len = 0; /* CreateProcessW's limit */
+	wchar_t *cmd = calloc(cap, sizeof *cmd), arg[8192];
+	HANDLE job;
+	DWORD code = EX_OSERR;
+	int i;
+
+	if (cmd == NULL)
+		return EX_OSERR;
+	for (i = 0; argv[i] != NULL; i++) {
+		if (!MultiByteToWideChar(CP_UTF8, 0, argv[i], -1, arg, 8192) ||
+		    (len = append_arg(cmd, len, cap, arg)) == 0) {
+			fprintf(stderr, "%s: command line too long\n", progname);
+			free(cmd);
+			return EX_USAGE;
+		}
+	}
+
+	job = CreateJobObjectW(NULL, NULL);
+	memset(&limits, 0, sizeof limits);
+	limits.BasicLimitInformation.LimitFlags = JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE;
+	if (job == NULL || !SetInformationJobObject(job, JobObjectExtendedLimitInformation, &limits,
+						    sizeof limits)) {
+		fprintf(stderr, "%s: cannot create a job object (error %lu)\n", progname,
+			(unsigned long)GetLastError());
+		free(cmd);
+		return EX_OSERR;
+	}
+
+	memset(&si, 0, sizeof si);
+	si.cb = sizeof si;
+	/* Inherit the standard handles (locket's lock handle is not inheritable);
+	 * start suspended so that the command is in the job before it runs. */
+	if (!CreateProcessW(NULL, cmd, NULL, NULL, TRUE, CREATE_SUSPENDED, NULL, NULL, &si, &pi)) {
+		DWORD err = GetLastError();
+		fprintf(stderr, "%s: cannot run %s (error %lu)\n", progname, argv[0], (unsigned long)err);
+		free(cmd);
+		CloseHandle(job);
+		return err == ERROR_FILE_NOT_FOUND || err == ERROR_PATH_NOT_FOUND ? 127 : 126;
+	}
+	free(cmd);
+	if (!AssignProcessToJobObject(job, pi.hProcess)) {
+		fprintf(stderr, "%s: cannot put the command in a job object (error %lu)\n", progname,
+			(unsigned long)GetLastError());
+		TerminateProcess(pi.hProcess, EX_OSERR);
+		CloseHandle(pi.hThread);
+		CloseHandle(pi.hProcess);
+		CloseHandle(job);
+		return EX_OSERR;
+	}
+	SetConsoleCtrlHandler(NULL, TRUE); /* ignore Ctrl-C here; the command gets it */
+	ResumeThread(pi.hThread);
+	CloseHandle(pi.hThread);
+	WaitForSingleObject(pi.hProcess, INFINITE);
+	GetExitCodeProcess(pi.hProcess, &code);
+	SetConsoleCtrlHandler(NULL, FALSE);
+	CloseHandle(pi.hProcess);
+	CloseHandle(job); /* kills whatever the command left running in the job */
+	return (int)code;
+}
