@@ -155,6 +155,12 @@ int main(int argc, char **argv)
 			return EX_USAGE;
 		}
 	}
+	/* flock(1) style: FILE -c 'COMMAND'. */
+	if (shell_command == NULL && optind + 3 == argc &&
+	    (strcmp(argv[optind + 1], "-c") == 0 || strcmp(argv[optind + 1], "--command") == 0)) {
+		shell_command = argv[optind + 2];
+		argc -= 2;
+	}
 	if (optind >= argc || (shell_command == NULL && optind + 1 >= argc) ||
 	    (shell_command != NULL && optind + 1 != argc)) {
 		usage(stderr);

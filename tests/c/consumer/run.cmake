@@ -1,0 +1,38 @@
+# Install the build into a scratch prefix, then build and run a consumer
+# against it: with find_package (shared and static) and with pkg-config.
+file(REMOVE_RECURSE ${WORK_DIR})
+set(prefix ${WORK_DIR}/prefix)
+function(run)
+  execute_process(COMMAND ${ARGV} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "failed (${rc}): ${ARGV}\n${out}\n${err}")
+  endif()
+  set(last_output "${out}" PARENT_SCOPE)
+endfunction()
+
+run(${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${prefix} --component Unspecified)
+run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/c/consumer -B ${WORK_DIR}/build -G ${GENERATOR}
+    -DCMAKE_PREFIX_PATH=${prefix})
+run(${CMAKE_COMMAND} --build ${WORK_DIR}/build)
+foreach(exe consumer_shared consumer_static)
+  run(${WORK_DIR}/build/${exe} ${WORK_DIR}/lock)
+  if(NOT last_output MATCHES "^1\\.0\\.0 ok")
+    message(FATAL_ERROR "${exe} printed: ${last_output}")
+  endif()
+endforeach()
+
+# pkg-config: compile and link by hand, as a Makefile would.
+find_program(PKG_CONFIG pkg-config REQUIRED)
+find_program(CC NAMES cc gcc REQUIRED)
+file(GLOB pcdir ${prefix}/lib*/pkgconfig ${prefix}/lib/*/pkgconfig)
+set(ENV{PKG_CONFIG_PATH} "${pcdir}")
+run(${PKG_CONFIG} --cflags --libs locket)
+string(STRIP "${last_output}" flags)
+separate_arguments(flags UNIX_COMMAND "${flags}")
+get_filename_component(libdir ${pcdir} DIRECTORY)
+run(${CC} ${SOURCE_DIR}/tests/c/consumer/main.c ${flags} -Wl,-rpath,${libdir} -o ${WORK_DIR}/consumer_pc)
+run(${WORK_DIR}/consumer_pc ${WORK_DIR}/lock)
+if(NOT last_output MATCHES "^1\\.0\\.0 ok")
+  message(FATAL_ERROR "pkg-config consumer printed: ${last_output}")
+endif()
+message(STATUS "consumer builds and runs: find_package shared+static, pkg-config")

@@ -1,0 +1,297 @@
+#include "harness.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_TESTS 256
+static struct test_case tests[MAX_TESTS];
+static int test_count;
+static char dir_buf[256];
+
+void test_register(const char *name, test_fn fn)
+{
+	if (test_count < MAX_TESTS)
+		tests[test_count++] = (struct test_case){ name, fn };
+}
+
+void test_fail(const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "FAIL %s:%d: ", file, line);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+void test_skip(const char *why)
+{
+	printf("SKIP: %s\n", why);
+	fflush(stdout);
+	exit(77);
+}
+
+double test_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void remove_tree(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *e;
+	char sub[1024];
+	if (d == NULL) {
+		unlink(path);
+		return;
+	}
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+		remove_tree(sub);
+	}
+	closedir(d);
+	rmdir(path);
+}
+
+static pid_t dir_owner;
+static void remove_test_dir(void)
+{
+	if (dir_buf[0] && getpid() == dir_owner)
+		remove_tree(dir_buf);
+}
+
+const char *test_dir(void)
+{
+	if (dir_buf[0] == '\0') {
+		const char *base = getenv("TMPDIR");
+		snprintf(dir_buf, sizeof dir_buf, "%s/locket-test-XXXXXX", base ? base : "/tmp");
+		if (mkdtemp(dir_buf) == NULL)
+			test_fail(__FILE__, __LINE__, "mkdtemp: %s", strerror(errno));
+		chmod(dir_buf, 0777); /* tests that drop privileges create files here */
+		dir_owner = getpid();
+		atexit(remove_test_dir);
+	}
+	return dir_buf;
+}
+
+const char *test_path(const char *name)
+{
+	static char bufs[4][1024];
+	static int next;
+	char *b = bufs[next++ % 4];
+	snprintf(b, sizeof bufs[0], "%s/%s", test_dir(), name);
+	return b;
+}
+
+child child_start(child_fn fn, const char *arg)
+{
+	int down[2], up[2];
+	child c;
+	fflush(NULL);
+	if (pipe(down) != 0 || pipe(up) != 0)
+		test_fail(__FILE__, __LINE__, "pipe: %s", strerror(errno));
+	c.pid = fork();
+	if (c.pid < 0)
+		test_fail(__FILE__, __LINE__, "fork: %s", strerror(errno));
+	if (c.pid == 0) {
+		FILE *in, *out;
+		close(down[1]);
+		close(up[0]);
+		in = fdopen(down[0], "r");
+		out = fdopen(up[1], "w");
+		setvbuf(out, NULL, _IOLBF, 0);
+		fn(arg, in, out);
+		fflush(out);
+		_exit(0);
+	}
+	close(down[0]);
+	close(up[1]);
+	c.to = fdopen(down[1], "w");
+	c.from = fdopen(up[0], "r");
+	setvbuf(c.to, NULL, _IOLBF, 0);
+	return c;
+}
+
+const char *child_read(child *c)
+{
+	static char line[512];
+	size_t n;
+	if (fgets(line, sizeof line, c->from) == NULL)
+		test_fail(__FILE__, __LINE__, "child %d closed its pipe", (int)c->pid);
+	n = strlen(line);
+	if (n && line[n - 1] == '\n')
+		line[n - 1] = '\0';
+	return line;
+}
+
+void child_say(child *c, const char *line)
+{
+	fprintf(c->to, "%s\n", line);
+	fflush(c->to);
+}
+
+int child_wait(child *c)
+{
+	int status;
+	if (c->to)
+		fclose(c->to);
+	c->to = NULL;
+	while (waitpid(c->pid, &status, 0) < 0)
+		if (errno != EINTR)
+			test_fail(__FILE__, __LINE__, "waitpid: %s", strerror(errno));
+	if (c->from)
+		fclose(c->from);
+	c->from = NULL;
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	return 128 + WTERMSIG(status);
+}
+
+void child_kill9(child *c)
+{
+	kill(c->pid, SIGKILL);
+}
+
+static void holder_main(const char *arg, FILE *in, FILE *out)
+{
+	int shared = strncmp(arg, "shared:", 7) == 0;
+	const char *path = shared ? arg + 7 : arg;
+	char line[64];
+	locket_t *lock;
+	int rc = locket_new(&lock, path, NULL);
+	if (rc == LOCKET_OK)
+		rc = locket_acquire(lock, -1, shared ? LOCKET_SHARED : 0);
+	if (rc != LOCKET_OK) {
+		fprintf(out, "error %s %s\n", locket_error_name(rc), locket_last_error_message());
+		_exit(1);
+	}
+	fprintf(out, "held %d\n", (int)getpid());
+	while (fgets(line, sizeof line, in) != NULL) {
+		if (strncmp(line, "release", 7) == 0) {
+			rc = locket_release(lock);
+			fprintf(out, "released %s\n", locket_error_name(rc));
+		} else if (strncmp(line, "exit", 4) == 0) {
+			_exit(0); /* without releasing: the kernel must */
+		}
+	}
+	/* EOF: the test is done with us. */
+	locket_free(lock);
+}
+
+child start_holder(const char *path, int shared)
+{
+	static char arg[1100];
+	child c;
+	const char *line;
+	snprintf(arg, sizeof arg, "%s%s", shared ? "shared:" : "", path);
+	c = child_start(holder_main, arg);
+	line = child_read(&c);
+	if (strncmp(line, "held", 4) != 0)
+		test_fail(__FILE__, __LINE__, "holder: %s", line);
+	return c;
+}
+
+static void probe_main(const char *path, FILE *in, FILE *out)
+{
+	locket_t *lock;
+	int rc;
+	(void)in;
+	rc = locket_new(&lock, path, NULL);
+	if (rc == LOCKET_OK)
+		rc = locket_acquire(lock, 0, 0);
+	fprintf(out, "%s\n", locket_error_name(rc));
+	locket_free(lock);
+}
+
+void check_held_elsewhere(const char *path, int expect_held)
+{
+	child c = child_start(probe_main, path);
+	char got[64];
+	snprintf(got, sizeof got, "%s", child_read(&c));
+	child_wait(&c);
+	if (strcmp(got, expect_held ? "would_block" : "ok") != 0)
+		test_fail(__FILE__, __LINE__, "another process's try on %s gave %s; expected %s", path, got,
+			  expect_held ? "would_block" : "ok");
+}
+
+int test_system(const char *fmt, ...)
+{
+	char cmd[2048];
+	va_list ap;
+	int status;
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof cmd, fmt, ap);
+	va_end(ap);
+	fflush(NULL);
+	status = system(cmd);
+	if (status == -1)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int run_as_nobody(void (*fn)(void *), void *arg, int *status)
+{
+	pid_t pid;
+	int st;
+	if (geteuid() != 0) {
+		/* Already unprivileged: run as is. */
+		fflush(NULL);
+		pid = fork();
+		if (pid == 0) {
+			fn(arg);
+			_exit(0);
+		}
+	} else {
+		fflush(NULL);
+		pid = fork();
+		if (pid == 0) {
+			if (setgid(65534) != 0 || setuid(65534) != 0)
+				_exit(77);
+			fn(arg);
+			_exit(0);
+		}
+	}
+	if (pid < 0)
+		return 0;
+	waitpid(pid, &st, 0);
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 77)
+		return 0;
+	*status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	int i;
+	if (argc == 2 && strcmp(argv[1], "--list") == 0) {
+		for (i = 0; i < test_count; i++)
+			printf("%s\n", tests[i].name);
+		return 0;
+	}
+	if (argc != 2) {
+		fprintf(stderr, "usage: %s --list | TEST\n", argv[0]);
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	for (i = 0; i < test_count; i++) {
+		if (strcmp(tests[i].name, argv[1]) == 0) {
+			tests[i].fn();
+			printf("PASS %s\n", argv[1]);
+			return 0;
+		}
+	}
+	fprintf(stderr, "no test named %s\n", argv[1]);
+	return 2;
+}

@@ -1,0 +1,92 @@
+/*
+ * A tiny test harness: TEST(name) defines a test; CTest runs each one in its
+ * own process (`locket_tests NAME`), so a crash or hang fails one test only.
+ * Processes that a test needs are forked from the test itself and talk to
+ * it through pipes: every "wait until X" is a read of a line, never a sleep.
+ */
+#ifndef LOCKET_TEST_HARNESS_H
+#define LOCKET_TEST_HARNESS_H
+
+#include "locket.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/types.h>
+
+typedef void (*test_fn)(void);
+struct test_case {
+	const char *name;
+	test_fn fn;
+};
+
+#define TEST(name)                                                                  \
+	static void test_##name(void);                                              \
+	__attribute__((constructor)) static void register_##name(void)              \
+	{                                                                           \
+		test_register(#name, test_##name);                                  \
+	}                                                                           \
+	static void test_##name(void)
+
+void test_register(const char *name, test_fn fn);
+void test_fail(const char *file, int line, const char *fmt, ...) __attribute__((noreturn, format(printf, 3, 4)));
+void test_skip(const char *why) __attribute__((noreturn));
+
+#define CHECK(cond)                                                                 \
+	do {                                                                        \
+		if (!(cond))                                                        \
+			test_fail(__FILE__, __LINE__, "CHECK(%s) failed", #cond);   \
+	} while (0)
+
+/* Check a locket return code; prints both names and the last error message. */
+#define CHECK_RC(expr, want)                                                        \
+	do {                                                                        \
+		int rc_ = (expr), want_ = (want);                                   \
+		if (rc_ != want_)                                                   \
+			test_fail(__FILE__, __LINE__, "%s returned %s, expected %s (%s)", #expr, \
+				  locket_error_name(rc_), locket_error_name(want_),  \
+				  locket_last_error_message());                     \
+	} while (0)
+
+/* A fresh empty directory for this test; removed at exit. */
+const char *test_dir(void);
+/* test_dir()/name, in a static rotating buffer. */
+const char *test_path(const char *name);
+/* Milliseconds on the monotonic clock. */
+double test_now_ms(void);
+
+/* A child process that runs fn(arg, in, out): in is a line reader from the
+ * test, out a line writer to it. */
+typedef struct child {
+	pid_t pid;
+	FILE *to;   /* write lines to the child */
+	FILE *from; /* read lines from the child */
+} child;
+typedef void (*child_fn)(const char *arg, FILE *in, FILE *out);
+child child_start(child_fn fn, const char *arg);
+/* Read one line from the child into a static buffer (without the newline);
+ * fails the test on EOF. */
+const char *child_read(child *c);
+void child_say(child *c, const char *line);
+/* Wait for the child; returns its exit status, or 128+signal. */
+int child_wait(child *c);
+void child_kill9(child *c);
+
+/* A child that opens path, takes the lock (exclusive, or shared if arg
+ * starts with "shared:") and says "held", then releases when told "release"
+ * (answering "released") or exits without releasing when told "exit", or
+ * holds until killed. */
+child start_holder(const char *path, int shared);
+
+/* Fail unless another process (a fresh child) sees the lock as held
+ * (expect_held = 1) or free (0) with a try. */
+void check_held_elsewhere(const char *path, int expect_held);
+
+/* Run a command line with /bin/sh -c; returns the exit status. */
+int test_system(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Run fn in a child whose uid/gid are nobody's (65534); returns 1 if it ran
+ * (the exit status in *status), 0 if privileges cannot be dropped here. */
+int run_as_nobody(void (*fn)(void *), void *arg, int *status);
+
+#endif

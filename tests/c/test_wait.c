@@ -1,0 +1,320 @@
+/* Waiting: deadlines, signals, a lock file that goes away, no inotify. */
+#include "harness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+TEST(try_fails_at_once)
+{
+	child holder = start_holder(test_path("x"), 0);
+	locket_t *w;
+	double t0;
+	CHECK_RC(locket_new(&w, test_path("x"), NULL), LOCKET_OK);
+	t0 = test_now_ms();
+	CHECK_RC(locket_acquire(w, 0, 0), LOCKET_EWOULDBLOCK);
+	CHECK(test_now_ms() - t0 < 1000);
+	CHECK(locket_last_error_code() == LOCKET_EWOULDBLOCK);
+	child_wait(&holder);
+	locket_free(w);
+}
+
+TEST(timeout_is_one_deadline)
+{
+	child holder = start_holder(test_path("x"), 0);
+	locket_t *w;
+	int attempt;
+	CHECK_RC(locket_new(&w, test_path("x"), NULL), LOCKET_OK);
+	for (attempt = 0; attempt < 3; attempt++) {
+		double t0 = test_now_ms(), elapsed;
+		CHECK_RC(locket_acquire(w, 200, attempt == 2 ? LOCKET_INTERRUPTIBLE : 0), LOCKET_ETIMEDOUT);
+		elapsed = test_now_ms() - t0;
+		CHECK(elapsed >= 199);  /* never early */
+		CHECK(elapsed < 2000);  /* and not twice (or ten times) the timeout */
+		CHECK(!locket_locked(w));
+	}
+	CHECK(strstr(locket_last_error_message(), "timed out") != NULL);
+	child_wait(&holder);
+	locket_free(w);
+}
+
+TEST(shared_waiter_times_out_on_exclusive_holder)
+{
+	child holder = start_holder(test_path("x"), 0);
+	locket_t *w;
+	CHECK_RC(locket_new(&w, test_path("x"), NULL), LOCKET_OK);
+	CHECK_RC(locket_acquire(w, 100, LOCKET_SHARED), LOCKET_ETIMEDOUT);
+	child_say(&holder, "release");
+	CHECK(strcmp(child_read(&holder), "released ok") == 0);
+	CHECK_RC(locket_acquire(w, 5000, LOCKET_SHARED), LOCKET_OK);
+	child_wait(&holder);
+	locket_free(w);
+}
+
+static volatile sig_atomic_t signals_seen;
+static void on_signal(int sig)
+{
+	(void)sig;
+	signals_seen++;
+}
+
+struct signaller {
+	pthread_t target;
+	int done; /* set once the waiter's acquire returned */
+	int sig;
+	int go[2];
+};
+
+/* Signal the waiting thread until its acquire returns: a signal that lands
+ * before the wait began is not the end of the test, the next one comes. */
+static void *send_signals(void *arg)
+{
+	struct signaller *s = (struct signaller *)arg;
+	char c;
+	if (read(s->go[0], &c, 1) != 1)
+		return NULL;
+	while (!__atomic_load_n(&s->done, __ATOMIC_SEQ_CST)) {
+		pthread_kill(s->target, s->sig);
+		usleep(20000); /* pacing between signals, not synchronisation */
+	}
+	return NULL;
+}
+
+static void install(int sig, int restart)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = restart ? SA_RESTART : 0;
+	sigaction(sig, &sa, NULL);
+}
+
+static void check_interrupt(int restart, int64_t timeout)
+{
+	child holder = start_holder(test_path("x"), 0);
+	struct signaller s;
+	pthread_t t;
+	locket_t *w;
+	double t0;
+	int rc;
+	install(SIGUSR1, restart);
+	signals_seen = 0;
+	s.target = pthread_self();
+	s.done = 0;
+	s.sig = SIGUSR1;
+	CHECK(pipe(s.go) == 0);
+	CHECK_RC(locket_new(&w, test_path("x"), NULL), LOCKET_OK);
+	CHECK(pthread_create(&t, NULL, send_signals, &s) == 0);
+	CHECK(write(s.go[1], "g", 1) == 1);
+	t0 = test_now_ms();
+	rc = locket_acquire(w, timeout, LOCKET_INTERRUPTIBLE);
+	__atomic_store_n(&s.done, 1, __ATOMIC_SEQ_CST);
+	CHECK_RC(rc, LOCKET_EINTR);
+	CHECK(test_now_ms() - t0 < 5000);
+	CHECK(!locket_locked(w));
+	pthread_join(t, NULL);
+	check_held_elsewhere(test_path("x"), 1); /* still the holder's */
+	/* The handle is still usable. */
+	child_say(&holder, "release");
+	CHECK(strcmp(child_read(&holder), "released ok") == 0);
+	CHECK_RC(locket_acquire(w, 10000, LOCKET_INTERRUPTIBLE), LOCKET_OK);
+	child_wait(&holder);
+	locket_free(w);
+}
+
+TEST(signal_interrupts_interruptible_wait)
+{
+	check_interrupt(0, 60000);
+}
+
+TEST(signal_interrupts_interruptible_wait_despite_sa_restart)
+{
+	check_interrupt(1, 60000);
+}
+
+TEST(signal_interrupts_interruptible_infinite_wait)
+{
+	check_interrupt(1, -1);
+}
+
+TEST(signals_do_not_end_an_uninterruptible_wait)
+{
+	child holder = start_holder(test_path("x"), 0);
+	struct signaller s;
+	pthread_t t;
+	locket_t *w;
+	double t0;
+	int rc;
+	install(SIGUSR1, 0);
+	signals_seen = 0;
+	s.target = pthread_self();
+	s.done = 0;
+	s.sig = SIGUSR1;
+	CHECK(pipe(s.go) == 0);
+	CHECK_RC(locket_new(&w, test_path("x"), NULL), LOCKET_OK);
+	CHECK(pthread_create(&t, NULL, send_signals, &s) == 0);
+	CHECK(write(s.go[1], "g", 1) == 1);
+	t0 = test_now_ms();
+	rc = locket_acquire(w, 1500, 0);
+	__atomic_store_n(&s.done, 1, __ATOMIC_SEQ_CST);
+	CHECK_RC(rc, LOCKET_ETIMEDOUT);
+	CHECK(test_now_ms() - t0 >= 1499); /* the same deadline, not restarted, not cut short */
+	pthread_join(t, NULL);
+	CHECK(signals_seen >= 3);
+	child_wait(&holder);
+	locket_free(w);
+}
+
+static void hand_over_without_inotify(void *arg)
+{
+	/* Use up this user's inotify instances, then wait: the wait must fall
+	 * back to polling, not fail. */
+	const char *path = (const char *)arg;
+	child holder = start_holder(path, 0);
+	locket_t *w;
+	int n = 0;
+	while (inotify_init1(IN_CLOEXEC) >= 0)
+		n++; /* fs.inotify.max_user_instances is 128 by default */
+	if (errno != EMFILE && errno != ENFILE)
+		_exit(3);
+	if (locket_new(&w, path, NULL) != LOCKET_OK)
+		_exit(4);
+	if (locket_acquire(w, 50, 0) != LOCKET_ETIMEDOUT)
+		_exit(5);
+	child_say(&holder, "release");
+	if (strcmp(child_read(&holder), "released ok") != 0)
+		_exit(6);
+	if (locket_acquire(w, 10000, 0) != LOCKET_OK)
+		_exit(7);
+	child_wait(&holder);
+	_exit(n > 0 ? 0 : 8);
+}
+
+TEST(wait_without_inotify_falls_back_to_polling)
+{
+	int status;
+	if (!run_as_nobody(hand_over_without_inotify, (void *)test_path("x"), &status))
+		test_skip("cannot fork a child");
+	CHECK(status == 0);
+}
+
+struct waiter {
+	locket_t *lock;
+	int rc;
+	int started[2];
+};
+
+static void *wait_10s(void *arg)
+{
+	struct waiter *w = (struct waiter *)arg;
+	if (write(w->started[1], "s", 1) != 1)
+		return NULL;
+	w->rc = locket_acquire(w->lock, 10000, 0);
+	return NULL;
+}
+
+static void remove_dir_later(const char *dir, FILE *in, FILE *out)
+{
+	char line[16];
+	(void)out;
+	if (fgets(line, sizeof line, in) == NULL)
+		_exit(1);
+	_exit(test_system("rm -rf '%s'", dir) == 0 ? 0 : 2);
+}
+
+TEST(lock_file_removed_while_waiting)
+{
+	child holder, remover;
+	struct waiter w;
+	pthread_t t;
+	char c;
+	CHECK(mkdir(test_path("d"), 0755) == 0);
+	holder = start_holder(test_path("d/x"), 0);
+	CHECK(pipe(w.started) == 0);
+	CHECK_RC(locket_new(&w.lock, test_path("d/x"), NULL), LOCKET_OK);
+	CHECK(pthread_create(&t, NULL, wait_10s, &w) == 0);
+	CHECK(read(w.started[0], &c, 1) == 1);
+	remover = child_start(remove_dir_later, test_path("d"));
+	child_say(&remover, "go");
+	CHECK(child_wait(&remover) == 0);
+	/* The waiter respects the holder of the removed file... */
+	child_say(&holder, "release");
+	CHECK(strcmp(child_read(&holder), "released ok") == 0);
+	pthread_join(t, NULL);
+	/* ...and then reports that the file is gone, holding nothing. */
+	CHECK_RC(w.rc, LOCKET_ENOENT);
+	CHECK(!locket_locked(w.lock));
+	child_wait(&holder);
+	locket_free(w.lock);
+}
+
+TEST(lock_file_replaced_while_waiting)
+{
+	child holder = start_holder(test_path("x"), 0);
+	struct waiter w;
+	pthread_t t;
+	char c;
+	int fd;
+	CHECK(pipe(w.started) == 0);
+	CHECK_RC(locket_new(&w.lock, test_path("x"), NULL), LOCKET_OK);
+	CHECK(pthread_create(&t, NULL, wait_10s, &w) == 0);
+	CHECK(read(w.started[0], &c, 1) == 1);
+	/* Someone replaces the lock file (what deleting lock files leads to). */
+	fd = open(test_path("new"), O_CREAT | O_WRONLY, 0644);
+	close(fd);
+	CHECK(rename(test_path("new"), test_path("x")) == 0);
+	/* The waiter still waits for the holder of the old file... */
+	child_say(&holder, "release");
+	CHECK(strcmp(child_read(&holder), "released ok") == 0);
+	pthread_join(t, NULL);
+	/* ...and then holds the file that the path names now. */
+	CHECK_RC(w.rc, LOCKET_OK);
+	check_held_elsewhere(test_path("x"), 1);
+	child_wait(&holder);
+	locket_free(w.lock);
+}
+
+TEST(many_waiters_one_winner_each_time)
+{
+	enum { N = 6 };
+	child holder = start_holder(test_path("x"), 0);
+	struct waiter w[N];
+	pthread_t t[N];
+	int i, winners = 0;
+	char c;
+	for (i = 0; i < N; i++) {
+		CHECK(pipe(w[i].started) == 0);
+		CHECK_RC(locket_new(&w[i].lock, test_path("x"), NULL), LOCKET_OK);
+		CHECK(pthread_create(&t[i], NULL, wait_10s, &w[i]) == 0);
+		CHECK(read(w[i].started[0], &c, 1) == 1);
+	}
+	child_say(&holder, "release");
+	CHECK(strcmp(child_read(&holder), "released ok") == 0);
+	/* Each winner passes the lock on; all must get it before their 10 s. */
+	for (;;) {
+		int progressed = 0;
+		for (i = 0; i < N; i++) {
+			if (locket_locked(w[i].lock)) {
+				CHECK_RC(locket_release(w[i].lock), LOCKET_OK);
+				winners++;
+				progressed = 1;
+			}
+		}
+		if (winners == N)
+			break;
+		if (!progressed)
+			usleep(1000); /* polling the test's own state, not the lock */
+	}
+	for (i = 0; i < N; i++) {
+		pthread_join(t[i], NULL);
+		CHECK_RC(w[i].rc, LOCKET_OK);
+		locket_free(w[i].lock);
+	}
+	child_wait(&holder);
+}
