@@ -157,17 +157,20 @@ class Actor:
             self.dead = True
 
     def stop(self):
+        """Ask the driver to exit; returns its exit status (None if it had to be killed)."""
         if self.dead:
-            return
+            return None
+        status = None
         try:
             if self.pending is None:
                 self.proc.stdin.write(b"exit\n")
                 self.proc.stdin.flush()
             self.proc.stdin.close()
-            self.proc.wait(timeout=5)
+            status = self.proc.wait(timeout=10)
         except (BrokenPipeError, subprocess.TimeoutExpired, OSError):
             self.kill()
         self.dead = True
+        return status
 
 
 class Pool:
@@ -199,8 +202,15 @@ class Pool:
         return a
 
     def close(self):
+        """Stops every driver; returns complaints about drivers that did not exit cleanly
+        (a sanitizer's report, for example)."""
+        bad = []
         for a in self.procs.values():
-            a.stop()
+            was_dead = a.dead
+            status = a.stop()
+            if not was_dead and status != 0:
+                bad.append(f"{a.lang} driver exited with status {status} (see its stderr above)")
+        return bad
 
 
 _nobody = None
@@ -493,7 +503,9 @@ def main():
                     del pool.procs[key]
             sys.stdout.flush()
     finally:
-        pool.close()
+        for complaint in pool.close():
+            failed.append("exit")
+            print(f"  FAIL  {complaint}")
         if not args.keep:
             subprocess.run(["chmod", "-R", "u+rwx", root], capture_output=True)
             shutil.rmtree(root, ignore_errors=True)

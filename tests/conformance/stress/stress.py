@@ -176,8 +176,10 @@ def run_round(args, config, langs, rnd, chaos):
         for w in workers:
             if w.actor.pending is not None and not w.actor.dead:
                 w.actor.kill()
-            else:
-                w.actor.stop()
+            elif not w.actor.dead:
+                status = w.actor.stop()
+                if status != 0:
+                    errors.append(f"{w.lang} worker {w.pid} exited with status {status}")
     elapsed = time.monotonic() - t0
     with open(counter) as f:
         final = int(f.read(20))
