@@ -61,6 +61,18 @@ TARGETS = {
 }
 
 
+# The issue's figures for the anchors (measured on the project's reference machine), next to
+# this run's figures for the same thing: (text, suite, metric, impl, value, unit).
+ISSUE_FIGURES = [
+    ("raw flock lock+unlock on a kept descriptor", "c", "uncontended", "raw_flock_kept_fd", 1.2, "us"),
+    ("raw open+flock+unlock+close", "c", "uncontended", "raw_open_flock_close", 5.1, "us"),
+    ("waiter blocked in F_OFD_SETLKW, hand-off p50", "c", "handoff_p50", "ofd_blocking", 18, "us"),
+    ("waiter blocked in F_OFD_SETLKW, hand-off p99", "c", "handoff_p99", "ofd_blocking", 64, "us"),
+    ("1 ms polling waiter, hand-off p50", "c", "handoff_p50", "poll_1ms", 494, "us"),
+    ("1 ms polling waiter, CPU per 2 s of waiting", "c", "waiter_cpu_2s", "poll_1ms", 37, "ms"),
+]
+
+
 def is_locket(impl):
     """Ours: "locket" or "locket_..." ("locket.py" is an anchor)."""
     return re.match(r"locket($|[_ -])", impl, re.IGNORECASE) is not None
@@ -276,6 +288,14 @@ def render(suites, problems, run, png, md_path):
                     f"| `{impl}` | {len(v)} | {fmt(percentile(v, 0.5))} | {fmt(percentile(v, 0.9))} | "
                     f"{fmt(percentile(v, 0.99))} | {fmt(v[-1])} |"
                 )
+        issue = []
+        for text, s_, metric, impl, value, unit in ISSUE_FIGURES:
+            row = next((r for r in data["metrics"] if s_ == suite and r.get("name") == metric and r.get("impl") == impl), None)
+            if row is not None:
+                issue.append(f"| {text} | {fmt(value)} {unit} | {fmt(row['value'])} {row.get('unit', '')} |")
+        if issue:
+            body += ["", "### The issue's figures for the same measurements", "",
+                     "| measurement | issue | this run |", "|---|---:|---:|"] + issue
         if data["notes"]:
             body += ["", "Notes:", ""] + [f"- {n}" for n in data["notes"]]
 
