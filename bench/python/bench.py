@@ -322,16 +322,32 @@ def cpu_main(kind, path):
     """One waiter: CPU and wall time of an acquire whose 2 s timeout expires."""
     signal.signal(signal.SIGALRM, on_alarm)
     impl = Impl("locket" if kind == "locket_async" else kind, path, 2.0)
-    wall, cpu = time.monotonic(), time.process_time()
-    try:
-        if kind == "locket_async":
-            asyncio.run(impl.lock.acquire_async())
-        else:
-            impl.acquire()
-        outcome = "acquired"
-    except BaseException as e:  # noqa: BLE001 - every library has its own timeout error
-        outcome = type(e).__name__
-    cpu, wall = time.process_time() - cpu, time.monotonic() - wall
+
+    def measure(acquire):
+        wall, cpu = time.monotonic(), time.process_time()
+        try:
+            acquire()
+            outcome = "acquired"
+        except BaseException as e:  # noqa: BLE001 - every library has its own timeout error
+            outcome = type(e).__name__
+        return time.process_time() - cpu, time.monotonic() - wall, outcome
+
+    if kind == "locket_async":
+        async def in_loop():  # the running loop's own set-up is not the waiter's cost
+            return await measure_async(impl.lock.acquire_async())
+
+        async def measure_async(waiter):
+            wall, cpu = time.monotonic(), time.process_time()
+            try:
+                await waiter
+                outcome = "acquired"
+            except BaseException as e:  # noqa: BLE001
+                outcome = type(e).__name__
+            return time.process_time() - cpu, time.monotonic() - wall, outcome
+
+        cpu, wall, outcome = asyncio.run(in_loop())
+    else:
+        cpu, wall, outcome = measure(impl.acquire)
     print(json.dumps({"cpu_ms": cpu * 1000, "wall_ms": wall * 1000, "outcome": outcome}))
 
 
@@ -362,7 +378,8 @@ def bench_cpu(tmp, quick):
         rows.append(row("timeout_overshoot_2s", kind, over, "ms", reference=kind == "fcntl_flock_blocking"))
     outcomes = {kind: sorted({r["outcome"] for r in results[kind]}) for kind in kinds}
     notes = ["waiter_cpu_2s: CPU time (process_time, all threads) of one acquire whose 2 s timeout "
-             "expires while this process holds the lock; timeout_overshoot_2s: wall time past 2 s; "
+             "expires while this process holds the lock (locket_async: measured inside the running "
+             "event loop); timeout_overshoot_2s: wall time past 2 s; "
              f"median of {1 if quick else 3}; outcomes: {outcomes}"]
     return rows, notes
 

@@ -73,6 +73,13 @@ _LOCAL_SLICE_MS = 100
 
 _DEFAULT: Any = object()
 
+# Looked up once: the uncontended path counts every attribute access.
+_SHARED = _core.SHARED
+_INTERRUPTIBLE = _core.INTERRUPTIBLE
+_EWOULDBLOCK = _core.EWOULDBLOCK
+_ETIMEDOUT = _core.ETIMEDOUT
+_EINTR = _core.EINTR
+
 
 def _close_reader(loop: asyncio.AbstractEventLoop, sock: socket.socket) -> None:
     loop.remove_reader(sock.fileno())
@@ -269,26 +276,34 @@ class Lock:
             ms = 0
         flags = self._flags
         if shared is not None:
-            flags = _core.INTERRUPTIBLE | (_core.SHARED if shared else 0)
+            flags = _INTERRUPTIBLE | (_SHARED if shared else 0)
+        return self._acquire(ms, flags)
+
+    def _acquire(self, ms: int, flags: int) -> bool:
         h = self._h
         if h is None:
             raise ValueError("I/O operation on closed lock")
-        if ms == 0:
+        if ms < 0:
+            deadline = None
+        elif ms == 0:
             rc = h.acquire(0, flags)
             if rc == 0:
                 return True
-            if rc == _core.EWOULDBLOCK:
+            if rc == _EWOULDBLOCK:
                 raise LockBusy(f"Couldn't lock {self._name}")
             raise _last_error(self._name)
-        deadline = None if ms < 0 else time.monotonic() + ms / 1000
-        if h.locked():
-            return self._wait(h, deadline, flags)  # held through this object
+        else:
+            deadline = time.monotonic() + ms / 1000
+        if flags & _SHARED and h.locked():
+            # Another thread holds a shared lock through this object: C waits
+            # for it on a condition variable, which signals do not end.
+            return self._wait(h, deadline, flags)
         rc = h.acquire(ms, flags)
         if rc == 0:
             return True
-        if rc == _core.ETIMEDOUT:
+        if rc == _ETIMEDOUT:
             raise LockTimeout(f"Couldn't lock {self._name}")
-        if rc != _core.EINTR:
+        if rc != _EINTR:
             raise _last_error(self._name)
         # A signal handler ran and did not raise: wait on until the deadline.
         return self._wait(h, deadline, flags)
@@ -334,11 +349,15 @@ class Lock:
             h.close()
 
     def __enter__(self) -> "Lock":
-        self.acquire()
+        self._acquire(self._ms, self._flags)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self.release()
+        h = self._h  # release(), inlined: this is on every `with`'s path
+        if h is None:
+            raise ValueError("I/O operation on closed lock")
+        if h.release() != 0:
+            raise _last_error(self._name)
 
     # -- asyncio -----------------------------------------------------------
 
