@@ -180,29 +180,36 @@ const char *test_path(const char *name)
 
 /* ---- children ---- */
 
-child child_start(const char *role, const char *args)
+const char *bin_path(const char *name)
+{
+	static char path[4096];
+	wchar_t self[4096];
+	char *s, *slash;
+	if (!GetModuleFileNameW(NULL, self, 4096))
+		test_fail(__FILE__, __LINE__, "GetModuleFileNameW failed");
+	s = test_utf8(self);
+	slash = strrchr(s, '\\');
+	if (slash != NULL)
+		slash[1] = '\0';
+	snprintf(path, sizeof path, "%s%s", s, name);
+	free(s);
+	return path;
+}
+
+/* Start cmd (UTF-16, modified by CreateProcessW) with pipes. */
+static child spawn(wchar_t *cmd, const char *what)
 {
 	SECURITY_ATTRIBUTES inherit = { sizeof inherit, NULL, TRUE };
 	HANDLE in_r, in_w, out_r, out_w;
 	STARTUPINFOW si;
 	PROCESS_INFORMATION pi;
-	wchar_t self[4096], *wargs, *cmd;
 	child c;
-	size_t len;
 
-	if (!GetModuleFileNameW(NULL, self, 4096))
-		test_fail(__FILE__, __LINE__, "GetModuleFileNameW failed");
 	if (!CreatePipe(&in_r, &in_w, &inherit, 0) || !CreatePipe(&out_r, &out_w, &inherit, 0))
 		test_fail(__FILE__, __LINE__, "CreatePipe failed");
 	/* The parent's ends stay here: the child sees EOF when the parent goes. */
 	SetHandleInformation(in_w, HANDLE_FLAG_INHERIT, 0);
 	SetHandleInformation(out_r, HANDLE_FLAG_INHERIT, 0);
-
-	wargs = test_wide(args);
-	len = wcslen(self) + strlen(role) + wcslen(wargs) + 32;
-	cmd = malloc(len * sizeof *cmd);
-	_snwprintf(cmd, len, L"\"%ls\" --child %hs %ls", self, role, wargs);
-	cmd[len - 1] = L'\0';
 
 	memset(&si, 0, sizeof si);
 	si.cb = sizeof si;
@@ -212,16 +219,44 @@ child child_start(const char *role, const char *args)
 	si.hStdError = GetStdHandle(STD_ERROR_HANDLE);
 	/* Inheriting handles on purpose: locket's own handles must not be. */
 	if (!CreateProcessW(NULL, cmd, NULL, NULL, TRUE, 0, NULL, NULL, &si, &pi))
-		test_fail(__FILE__, __LINE__, "CreateProcessW failed for role %s", role);
+		test_fail(__FILE__, __LINE__, "CreateProcessW failed for %s", what);
 	CloseHandle(pi.hThread);
 	CloseHandle(in_r);
 	CloseHandle(out_w);
-	free(cmd);
-	free(wargs);
 	c.process = pi.hProcess;
 	c.pid = pi.dwProcessId;
 	c.to = in_w;
 	c.from = out_r;
+	return c;
+}
+
+child child_start(const char *role, const char *args)
+{
+	char *line = malloc(strlen(args) + strlen(role) + 4200);
+	wchar_t *cmd;
+	child c;
+	sprintf(line, "\"%s\" --child %s %s", bin_path("locket_win_tests.exe"), role, args);
+	cmd = test_wide(line);
+	c = spawn(cmd, role);
+	free(cmd);
+	free(line);
+	return c;
+}
+
+child child_start_exe(const char *name, const char *args)
+{
+	const char *exe = bin_path(name);
+	char *line = malloc(strlen(args) + strlen(exe) + 8);
+	wchar_t *cmd, *wexe = test_wide(exe);
+	child c = { NULL, 0, NULL, NULL };
+	if (GetFileAttributesW(wexe) != INVALID_FILE_ATTRIBUTES) {
+		sprintf(line, "\"%s\" %s", exe, args);
+		cmd = test_wide(line);
+		c = spawn(cmd, name);
+		free(cmd);
+	}
+	free(wexe);
+	free(line);
 	return c;
 }
 

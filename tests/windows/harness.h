@@ -72,6 +72,11 @@ typedef struct child {
 /* Start "--child role args..." (args is one UTF-8 string, quoted by the
  * caller where needed). */
 child child_start(const char *role, const char *args);
+/* Start another program of the build's bin directory (name like "locket.exe"),
+ * also with pipes; NULL-process child (c.process == NULL) if it does not exist. */
+child child_start_exe(const char *name, const char *args);
+/* The full path of a program of the build's bin directory, in a static buffer. */
+const char *bin_path(const char *name);
 /* Read one line from the child (without the newline); fails the test on EOF. */
 const char *child_read(child *c);
 /* Read a line and check it equals want. */

@@ -248,3 +248,19 @@ ROLE(holdreplace)
 	locket_free(lock);
 	return 0;
 }
+
+/* exit N: exit with code N. */
+ROLE(exit)
+{
+	return argc > 0 ? atoi(argv[0]) : 0;
+}
+
+/* sayhold: say "pid N", then live a minute (the test ends it sooner). */
+ROLE(sayhold)
+{
+	(void)argc;
+	(void)argv;
+	role_say("pid %lu", (unsigned long)GetCurrentProcessId());
+	Sleep(60000);
+	return 0;
+}
