@@ -91,7 +91,7 @@ class _NoReader(Exception):
 
 
 # The C-thread waiter of acquire_async() (POSIX builds of _core only).
-_AsyncWait = None if sys.platform == "win32" else getattr(_core, "AsyncWait", None)
+_AsyncWait: Optional[Any] = None if sys.platform == "win32" else getattr(_core, "AsyncWait", None)
 
 _OS_ERRORS = {
     _core.ENOENT: (FileNotFoundError, _errno.ENOENT),
@@ -242,6 +242,9 @@ class Lock:
             return None
         raise _last_error(self._name)
 
+    def _busy_text(self) -> str:
+        return f"Couldn't lock {os.fsdecode(self._name)}"  # locket.py's message
+
     def _handle(self) -> _core.Handle:
         h = self._h
         if h is None:
@@ -290,7 +293,7 @@ class Lock:
             if rc == 0:
                 return True
             if rc == _EWOULDBLOCK:
-                raise LockBusy(f"Couldn't lock {self._name}")
+                raise LockBusy(self._busy_text())
             raise _last_error(self._name)
         else:
             deadline = time.monotonic() + ms / 1000
@@ -302,7 +305,7 @@ class Lock:
         if rc == 0:
             return True
         if rc == _ETIMEDOUT:
-            raise LockTimeout(f"Couldn't lock {self._name}")
+            raise LockTimeout(self._busy_text())
         if rc != _EINTR:
             raise _last_error(self._name)
         # A signal handler ran and did not raise: wait on until the deadline.
@@ -325,7 +328,7 @@ class Lock:
                 return True
             if rc in (_core.ETIMEDOUT, _core.EWOULDBLOCK):
                 if not sliced or (deadline is not None and time.monotonic() >= deadline):
-                    raise LockTimeout(f"Couldn't lock {self._name}")
+                    raise LockTimeout(self._busy_text())
             elif rc != _core.EINTR:
                 raise _last_error(self._name)
 
@@ -381,9 +384,10 @@ class Lock:
         if rc != _core.EWOULDBLOCK:
             raise _last_error(self._name)
         if ms == 0:
-            raise LockBusy(f"Couldn't lock {self._name}")
+            raise LockBusy(self._busy_text())
 
         loop = asyncio.get_running_loop()
+        result: Tuple[int, int, str]
         if _AsyncWait is not None:
             try:
                 result = await self._wait_in_c_thread(loop, h, ms, flags)
@@ -395,7 +399,7 @@ class Lock:
         if code == 0:
             return True
         if code == _core.ETIMEDOUT:
-            raise LockTimeout(f"Couldn't lock {self._name}")
+            raise LockTimeout(self._busy_text())
         raise _error(code, os_error, message, self._name)
 
     @staticmethod
@@ -406,7 +410,7 @@ class Lock:
         event loops): no GIL hand-off on the way back, so the task resumes as
         fast as a blocked thread would."""
         rsock, wsock = socket.socketpair()
-        readable: List[asyncio.Future] = [loop.create_future()]
+        readable: List["asyncio.Future[None]"] = [loop.create_future()]
 
         def on_readable() -> None:
             if not readable[0].done():
@@ -421,7 +425,7 @@ class Lock:
         try:
             fd = wsock.detach()
             try:
-                waiter = _AsyncWait(h, ms, flags, fd)
+                waiter = _AsyncWait(h, ms, flags, fd)  # type: ignore[misc]
             except BaseException:
                 os.close(fd)
                 raise
@@ -441,7 +445,8 @@ class Lock:
                 if waiter.result()[0] == 0:
                     h.release()
                 raise
-            return waiter.result()
+            result: Tuple[int, int, str] = waiter.result()
+            return result
         finally:
             # After the task has resumed: not on the hand-over's path.
             loop.call_soon(_close_reader, loop, rsock)
@@ -452,8 +457,8 @@ class Lock:
     ) -> Tuple[int, int, str]:
         """The portable way: a Python thread waits in slices and hands the
         outcome to the loop with call_soon_threadsafe."""
-        granted = loop.create_future()  # the waiter's outcome, for the task
-        finished = loop.create_future()  # the thread is done, whatever the task did
+        granted: "asyncio.Future[Tuple[int, int, str]]" = loop.create_future()  # for the task
+        finished: "asyncio.Future[None]" = loop.create_future()  # the thread is done
         cancelled = threading.Event()
 
         def deliver(result: Tuple[int, int, str]) -> None:

@@ -48,3 +48,13 @@ class Handle:
     def holder_pid(self) -> int:
         """The holder's pid, 0 when none is seen, or a negative code."""
     def path(self) -> Optional[bytes]: ...
+
+class AsyncWait:
+    """One acquire waited for on a C thread (POSIX); sends a byte on notify_fd
+    (which it takes over and closes) when done."""
+
+    def __init__(self, handle: Handle, timeout_ms: int, flags: int, notify_fd: int) -> None: ...
+    def cancel(self) -> None: ...
+    def done(self) -> int: ...
+    def result(self) -> Optional[Tuple[int, int, str]]:
+        """(code, os_error, message) once done(), else None."""
