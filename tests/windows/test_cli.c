@@ -40,6 +40,9 @@ TEST(cli_passes_exit_code_on)
 		 bin_path("locket_win_tests.exe"));
 	c = cli(args);
 	CHECK(child_wait(&c) == 7);
+	snprintf(args, sizeof args, "\"%s\" -c \"exit 5\"", test_path("lock")); /* cmd.exe /c */
+	c = cli(args);
+	CHECK(child_wait(&c) == 5);
 	snprintf(args, sizeof args, "\"%s\" no-such-program-here", test_path("lock"));
 	c = cli(args);
 	CHECK(child_wait(&c) == 127);
