@@ -12,7 +12,7 @@ mkdir -p "$work"
 "$python" -m venv "$work/venv"
 "$work/venv/bin/python" -m pip install -q --upgrade pip
 "$work/venv/bin/python" -m pip wheel -q --no-deps -w "$work/dist" "$root"
-"$work/venv/bin/python" -m pip install -q "$work"/dist/locket-*.whl pytest
+"$work/venv/bin/python" -m pip install -q "$work"/dist/locket-*.whl pytest mypy
 # The wheel must need nothing at run time but the C runtime.
 so=$(find "$work/venv" -name '__core*.so' | head -n1)
 if ldd "$so" | grep -v -E 'linux-vdso|libc\.so|ld-linux|libpthread|libm\.so' | grep -q '=>'; then

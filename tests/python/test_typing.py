@@ -35,7 +35,9 @@ async def async_use(path: bytes) -> None:
 def test_mypy_strict(tmp_path):
     pytest.importorskip("mypy")
     (tmp_path / "use.py").write_text(USE)
-    env = dict(os.environ, MYPYPATH=PACKAGE_ROOT)
+    env = dict(os.environ)
+    if os.path.basename(PACKAGE_ROOT) not in ("site-packages", "dist-packages"):
+        env["MYPYPATH"] = PACKAGE_ROOT  # a build tree; installed, mypy finds it by py.typed
     for target in (["-p", "locket"], [str(tmp_path / "use.py")]):
         out = subprocess.run(
             [sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(tmp_path / "cache"), *target],
