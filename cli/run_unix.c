@@ -1,6 +1,10 @@
 /*
- * Running the command on POSIX: fork, exec, wait, pass signals on. The
- * signal handlers are the program's, never the library's.
+ * Running the command on POSIX: fork, exec, wait, pass signals on.
+ *
+ * The signals to pass on are blocked and taken with sigwaitinfo() instead of
+ * handled asynchronously: the main loop then sees each one as an ordinary
+ * event, in order with the child's exit (SIGCHLD), with no handler racing
+ * waitpid().
  */
 #include "run.h"
 
@@ -12,28 +16,38 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t child_pid;
+static const int forwarded[] = { SIGTERM, SIGHUP, SIGUSR1, SIGUSR2 };
 
-static void forward_signal(int sig)
+static int exit_status(int status)
 {
-	if (child_pid > 0)
-		kill((pid_t)child_pid, sig);
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return EX_OSERR;
 }
 
 /* Start argv[0] with the lock held; returns its exit status, shell style. */
 int locket_cli_run(char **argv)
 {
-	static const int forwarded[] = { SIGTERM, SIGHUP, SIGUSR1, SIGUSR2 };
-	struct sigaction sa, ignore, old_int, old_quit;
+	struct sigaction ignore, old_int, old_quit;
+	sigset_t waited, old_mask;
 	pid_t parent = getpid(), pid;
-	int status;
 	size_t i;
 
+	/* Ctrl-C and Ctrl-\ reach the command from the terminal; locket stays
+	 * to release the lock once the command is gone (as system(3) does). */
 	memset(&ignore, 0, sizeof ignore);
 	ignore.sa_handler = SIG_IGN;
 	sigemptyset(&ignore.sa_mask);
 	sigaction(SIGINT, &ignore, &old_int);
 	sigaction(SIGQUIT, &ignore, &old_quit);
+
+	sigemptyset(&waited);
+	sigaddset(&waited, SIGCHLD);
+	for (i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++)
+		sigaddset(&waited, forwarded[i]);
+	sigprocmask(SIG_BLOCK, &waited, &old_mask);
 
 	pid = fork();
 	if (pid < 0) {
@@ -43,6 +57,7 @@ int locket_cli_run(char **argv)
 	if (pid == 0) {
 		sigaction(SIGINT, &old_int, NULL);
 		sigaction(SIGQUIT, &old_quit, NULL);
+		sigprocmask(SIG_SETMASK, &old_mask, NULL);
 		/* If locket dies, the lock goes with it: so must the command. */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (getppid() != parent)
@@ -52,23 +67,17 @@ int locket_cli_run(char **argv)
 		_exit(errno == ENOENT ? 127 : 126);
 	}
 
-	child_pid = pid;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = forward_signal;
-	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = SA_RESTART;
-	for (i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++)
-		sigaction(forwarded[i], &sa, NULL);
-
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR) {
+	for (;;) {
+		int status, sig;
+		pid_t done = waitpid(pid, &status, WNOHANG);
+		if (done == pid)
+			return exit_status(status);
+		if (done < 0 && errno != EINTR) {
 			fprintf(stderr, "%s: waitpid: %s\n", progname, strerror(errno));
 			return EX_OSERR;
 		}
+		sig = sigwaitinfo(&waited, NULL);
+		if (sig > 0 && sig != SIGCHLD)
+			kill(pid, sig); /* pass it on; the lock stays until the command exits */
 	}
-	if (WIFEXITED(status))
-		return WEXITSTATUS(status);
-	if (WIFSIGNALED(status))
-		return 128 + WTERMSIG(status);
-	return EX_OSERR;
 }

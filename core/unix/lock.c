@@ -19,17 +19,23 @@
  * another NFS client, a FUSE mount). Without inotify (the per-user instance
  * limit) the wait degrades to a backoff poll, never to a failure.
  *
- * poll() returns EINTR after any signal handler, whatever SA_RESTART says,
+ * ppoll() returns EINTR after any signal handler, whatever SA_RESTART says,
  * which is what lets an interruptible wait end on Ctrl-C in interpreters
- * that install their handler with SA_RESTART (Lua 5.1).
+ * that install their handler with SA_RESTART (Lua 5.1). An interruptible
+ * wait blocks signals in its own thread between polls and lets ppoll()
+ * unblock them atomically, so a signal that arrives just before the poll is
+ * not slept through: it stays pending and ends the poll at once.
  */
 #include "internal.h"
 
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/file.h>
 #include <sys/inotify.h>
+#include <time.h>
 #include <unistd.h>
 
 /* The inotify instance is kept per handle between waits: closing one costs
@@ -102,6 +108,7 @@ int locket__os_lock(locket__fd lfd, const char *path, int shared, int64_t deadli
 	const int fd = (int)lfd, op = shared ? LOCK_SH : LOCK_EX;
 	int rc = try_lock(fd, op, path), ifd, watching = 0;
 	int64_t retry_ms = RETRY_CEILING_MS, poll_ms = RETRY_FLOOR_MS;
+	sigset_t caller_mask;
 
 	if (rc != LOCKET_EWOULDBLOCK)
 		return rc;
@@ -126,8 +133,14 @@ int locket__os_lock(locket__fd lfd, const char *path, int shared, int64_t deadli
 	}
 	ifd = (*waiter)->inotify_fd;
 
+	if (interruptible) {
+		sigset_t all;
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &caller_mask);
+	}
 	for (;;) {
 		struct pollfd pfd;
+		struct timespec ts;
 		int64_t now, wait_ms;
 		int n;
 
@@ -141,11 +154,13 @@ int locket__os_lock(locket__fd lfd, const char *path, int shared, int64_t deadli
 		}
 		rc = try_lock(fd, op, path);
 		if (rc != LOCKET_EWOULDBLOCK)
-			return rc;
+			break;
 
 		now = locket__now_ms();
-		if (now >= deadline)
-			return timed_out(path, op);
+		if (now >= deadline) {
+			rc = timed_out(path, op);
+			break;
+		}
 		if (watching) {
 			wait_ms = retry_ms;
 		} else {
@@ -158,12 +173,18 @@ int locket__os_lock(locket__fd lfd, const char *path, int shared, int64_t deadli
 		pfd.fd = watching ? ifd : -1;
 		pfd.events = POLLIN;
 		pfd.revents = 0;
-		n = poll(&pfd, 1, (int)wait_ms);
+		ts.tv_sec = (time_t)(wait_ms / 1000);
+		ts.tv_nsec = (long)(wait_ms % 1000) * 1000000L;
+		n = ppoll(&pfd, 1, &ts, interruptible ? &caller_mask : NULL);
 		if (n < 0) {
-			if (errno != EINTR)
-				return locket__fail_os(errno, "cannot wait for lock file", path);
-			if (interruptible)
-				return locket__fail(LOCKET_EINTR, "interrupted while waiting for '%s'", path);
+			if (errno != EINTR) {
+				rc = locket__fail_os(errno, "cannot wait for lock file", path);
+				break;
+			}
+			if (interruptible) {
+				rc = locket__fail(LOCKET_EINTR, "interrupted while waiting for '%s'", path);
+				break;
+			}
 			continue;
 		}
 		if (n > 0)
@@ -171,4 +192,7 @@ int locket__os_lock(locket__fd lfd, const char *path, int shared, int64_t deadli
 		else if (retry_ms < RETRY_CEILING_MS)
 			retry_ms = retry_ms * 2 > RETRY_CEILING_MS ? RETRY_CEILING_MS : retry_ms * 2;
 	}
+	if (interruptible)
+		pthread_sigmask(SIG_SETMASK, &caller_mask, NULL);
+	return rc;
 }
