@@ -41,7 +41,7 @@ def test_mypy_strict(tmp_path):
     for target in (["-p", "locket"], [str(tmp_path / "use.py")]):
         out = subprocess.run(
             [sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(tmp_path / "cache"), *target],
-            cwd=PACKAGE_ROOT, env=env, capture_output=True, text=True, timeout=300,
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
         )
         assert out.returncode == 0, out.stdout + out.stderr
 
