@@ -79,6 +79,7 @@ _INTERRUPTIBLE = _core.INTERRUPTIBLE
 _EWOULDBLOCK = _core.EWOULDBLOCK
 _ETIMEDOUT = _core.ETIMEDOUT
 _EINTR = _core.EINTR
+_monotonic = time.monotonic
 
 
 def _close_reader(loop: asyncio.AbstractEventLoop, sock: socket.socket) -> None:
@@ -296,7 +297,7 @@ class Lock:
                 raise LockBusy(self._busy_text())
             raise _last_error(self._name)
         else:
-            deadline = time.monotonic() + ms / 1000
+            deadline = _monotonic() + ms / 1000
         if flags & _SHARED and h.locked():
             # Another thread holds a shared lock through this object: C waits
             # for it on a condition variable, which signals do not end.
