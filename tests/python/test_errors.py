@@ -180,3 +180,51 @@ def test_directory_removed_before_acquire(tmp_path):
     with pytest.raises(FileNotFoundError):
         lock.acquire()
     assert not lock.locked()
+
+
+READONLY_CHILD = """
+import sys, locket
+lock = locket.Lock(sys.argv[1])
+try:
+    lock.acquire(timeout=0)
+    print("got")
+    lock.release()
+except locket.LockBusy:
+    print("busy")
+"""
+
+
+@pytest.mark.skipif(not _can_drop_privileges(), reason="needs root and setpriv to run a child as nobody")
+def test_file_that_another_user_can_only_read_is_lockable(tmp_path):
+    """An existing lock file is opened without O_CREAT (fs.protected_regular in
+    sticky /tmp) and read-only where it cannot be written: still a real lock."""
+    os.chmod(tmp_path, 0o1777)
+    os.chmod(tmp_path.parent, 0o755)
+    path = tmp_path / "lock"
+    path.touch()
+    os.chmod(path, 0o644)
+
+    def as_nobody():
+        out = subprocess.run(
+            NOBODY + [sys.executable, "-c", READONLY_CHILD, str(path)],
+            env=child_env(), capture_output=True, text=True, timeout=60,
+        )
+        if not out.stdout and "Permission denied" in out.stderr:
+            pytest.skip("nobody cannot run this Python: " + out.stderr.strip()[:200])
+        assert out.returncode == 0, out.stderr
+        return out.stdout.strip()
+
+    assert as_nobody() == "got"
+    with locket.Lock(path):
+        assert as_nobody() == "busy"
+    assert path.stat().st_mode & 0o777 == 0o644
+
+
+def test_umask_is_left_alone(tmp_path):
+    old = os.umask(0o027)
+    try:
+        locket.Lock(tmp_path / "lock", mode=0o666)
+        assert os.umask(0o027) == 0o027
+    finally:
+        os.umask(old)
+    assert (tmp_path / "lock").stat().st_mode & 0o777 == 0o640
