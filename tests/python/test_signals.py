@@ -141,3 +141,31 @@ def test_sigint_while_a_thread_of_the_same_process_holds_the_same_object(lock_pa
     child.wait_blocked()
     os.kill(child.pid, signal.SIGINT)
     child.expect("interrupted True", timeout=10)  # still held by the other acquire
+
+
+ASYNC_CHILD = """
+import asyncio, sys, locket
+lock = locket.Lock(sys.argv[1])
+async def main():
+    print("waiting", flush=True)
+    async with lock:
+        print("acquired", flush=True)
+try:
+    asyncio.run(main())
+except KeyboardInterrupt:
+    print("interrupted", lock.locked(), flush=True)
+"""
+
+
+def test_sigint_cancels_an_async_wait(lock_path, children):
+    holder = locket.Lock(lock_path)
+    holder.acquire()
+    child = children(ASYNC_CHILD, lock_path)
+    child.expect("waiting")
+    child.wait_blocked()
+    sent = time.monotonic()
+    os.kill(child.pid, signal.SIGINT)
+    child.expect("interrupted False", timeout=10)
+    assert time.monotonic() - sent < 5
+    assert child.wait() == 0
+    holder.release()

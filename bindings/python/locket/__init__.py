@@ -527,6 +527,8 @@ class Lock:
                     stacklevel=2,
                     source=self,
                 )
+        except Exception:  # noqa: BLE001 - interpreter shutdown: still release below
+            pass
         finally:
             h.close()
 
