@@ -527,9 +527,7 @@ class Lock:
                     stacklevel=2,
                     source=self,
                 )
-        except Exception:  # noqa: BLE001 - interpreter shutdown: still release below
-            pass
-        finally:
+        finally:  # even if the warning is turned into an error (-W error)
             h.close()
 
     def __repr__(self) -> str:
