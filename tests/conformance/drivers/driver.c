@@ -171,6 +171,7 @@ struct stress {
 	const char *lock, *log, *counter, *stop;
 	long iters;
 	int read_pct, hold_ms, index;
+	locket_t *handle; /* shared with another thread, or NULL: the thread opens its own */
 	long acquisitions;
 	int rc;
 };
@@ -195,11 +196,12 @@ static long long read_counter(int fd)
 static void *stress_thread(void *arg)
 {
 	struct stress *s = arg;
-	locket_t *lock = NULL;
+	locket_t *lock = s->handle;
 	int logfd = open(s->log, O_WRONLY | O_APPEND | O_CLOEXEC);
 	int cfd = open(s->counter, O_RDWR | O_CLOEXEC);
 	unsigned int seed = (unsigned int)(my_pid() * 31 + s->index);
-	s->rc = locket_new(&lock, s->lock, NULL);
+	if (!lock)
+		s->rc = locket_new(&lock, s->lock, NULL);
 	if (logfd < 0 || cfd < 0)
 		s->rc = LOCKET_EIO;
 	for (long seq = 0; s->rc == LOCKET_OK && seq < s->iters; seq++) {
@@ -229,7 +231,8 @@ static void *stress_thread(void *arg)
 		}
 		s->rc = locket_release(lock);
 	}
-	locket_free(lock);
+	if (lock != s->handle)
+		locket_free(lock);
 	if (logfd >= 0)
 		close(logfd);
 	if (cfd >= 0)
@@ -251,8 +254,16 @@ static void run_stress(char **tok, int n)
 		answer("protocol_error", 0, "stress LOCK LOG COUNTER STOP THREADS ITERS READ_PCT HOLD_MS");
 		return;
 	}
+	locket_t *pair = NULL;
+	/* Threads 0 and 1 share one handle: at most one of them may be inside at a time. */
+	if (threads >= 2 && (rc = locket_new(&pair, tok[1], NULL)) != LOCKET_OK) {
+		answer(locket_error_name(rc), now_ms() - t0, "0");
+		return;
+	}
 	for (int i = 0; i < threads; i++) {
-		struct stress init = {tok[1], tok[2], tok[3], tok[4], atol(tok[6]), atoi(tok[7]), atoi(tok[8]), i, 0, 0};
+		struct stress init = {.lock = tok[1], .log = tok[2], .counter = tok[3], .stop = tok[4],
+				      .iters = atol(tok[6]), .read_pct = atoi(tok[7]), .hold_ms = atoi(tok[8]),
+				      .index = i, .handle = i < 2 ? pair : NULL};
 		st[i] = init;
 		if (pthread_create(&t[i], NULL, stress_thread, &st[i]) != 0)
 			abort();
@@ -263,6 +274,7 @@ static void run_stress(char **tok, int n)
 		if (st[i].rc != LOCKET_OK)
 			rc = st[i].rc;
 	}
+	locket_free(pair);
 	snprintf(buf, sizeof buf, "%ld", total);
 	answer(locket_error_name(rc), now_ms() - t0, buf);
 }

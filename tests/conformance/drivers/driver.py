@@ -57,13 +57,12 @@ def release_in_thread(lock):
     return box["rc"]
 
 
-def stress_thread(index, lock_path, log, counter, stop, iters, read_pct, hold_ms, out):
-    """One stress thread: its own Lock, exclusive sections increment the counter file, shared ones
+def stress_thread(index, lock, log, counter, stop, iters, read_pct, hold_ms, out):
+    """One stress thread: a Lock (threads 0 and 1 share one), exclusive sections increment the counter file, shared ones
     read it twice; every enter/exit is one O_APPEND write (format in docs/conformance.md)."""
     import random
     rnd = random.Random(os.getpid() * 31 + index)
     pid = os.getpid()
-    lock = locket.lock_file(lock_path)
     logfd = os.open(log, os.O_WRONLY | os.O_APPEND)
     cfd = os.open(counter, os.O_RDWR)
     n = 0
@@ -88,7 +87,6 @@ def stress_thread(index, lock_path, log, counter, stop, iters, read_pct, hold_ms
     except Exception as e:  # noqa: BLE001 - reported by name
         out[index] = (error_name(e), n)
     finally:
-        lock.close()
         os.close(logfd)
         os.close(cfd)
 
@@ -97,12 +95,17 @@ def stress(words):
     lock_path, log, counter, stop = words[1:5]
     threads, iters, read_pct, hold_ms = int(words[5]), int(words[6]), int(words[7]), int(words[8])
     out = {}
-    ts = [threading.Thread(target=stress_thread, args=(i, lock_path, log, counter, stop, iters, read_pct, hold_ms, out))
+    pair = locket.lock_file(lock_path)  # threads 0 and 1 share it: at most one of them inside
+    locks = [pair if i < 2 else locket.lock_file(lock_path) for i in range(threads)]
+    ts = [threading.Thread(target=stress_thread,
+                           args=(i, locks[i], log, counter, stop, iters, read_pct, hold_ms, out))
           for i in range(threads)]
     for t in ts:
         t.start()
     for t in ts:
         t.join()
+    for lock in locks:
+        lock.close()
     bad = [r for r, _ in out.values() if r != "ok"]
     return (bad[0] if bad else "ok"), sum(n for _, n in out.values())
 
