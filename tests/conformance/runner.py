@@ -392,8 +392,16 @@ NOT_INJECTABLE = {
 }
 
 
+# Binding directories (bindings/<dir>) and the driver languages that stand for them.
+BINDING_DIRS = {"swig": [], "python": ["python"], "lua": ["lua5.4", "lua5.3", "lua5.1", "luajit", "lua"]}
+
+
 def check_completeness(config, langs, matrix_file):
     problems = []
+    bindings = os.path.join(HERE, "..", "..", "bindings")
+    for d in sorted(os.listdir(bindings)) if os.path.isdir(bindings) else []:
+        if os.path.isdir(os.path.join(bindings, d)) and d not in BINDING_DIRS:
+            problems.append(f"bindings/{d} has no conformance driver (add one to tests/conformance/drivers)")
     built = [lang for lang in langs.split(",") if lang]
     for lang in built:
         entry = config.get(lang)
