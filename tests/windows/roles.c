@@ -149,7 +149,7 @@ ROLE(holdspawn)
 	if ((rc = locket_acquire(lock, -1, 0)) != LOCKET_OK)
 		die("acquire", rc);
 	GetModuleFileNameW(NULL, self, 4096);
-	_snwprintf(cmd, 4200, L"\"%ls\" --child sleeper", self);
+	_snwprintf(cmd, 4200, L"\"%ls\" --child sleeper \"%hs\"", self, argv[0]);
 	cmd[4199] = L'\0';
 	memset(&si, 0, sizeof si);
 	si.cb = sizeof si;
@@ -162,11 +162,34 @@ ROLE(holdspawn)
 	return 0;
 }
 
-/* sleeper: lives a minute (the test kills it sooner). */
+/* sleeper [PATH]: with PATH, says "inherited" if it holds a handle of
+ * that file from its parent (handle values are kept across inheritance),
+ * else "clean"; then lives a minute (the test kills it sooner). */
 ROLE(sleeper)
 {
-	(void)argc;
-	(void)argv;
+	if (argc > 0) {
+		BY_HANDLE_FILE_INFORMATION want, got;
+		wchar_t *w = test_wide(argv[0]);
+		HANDLE own = CreateFileW(w, 0, 7, NULL, OPEN_EXISTING, 0, NULL);
+		int found = 0;
+		uintptr_t v;
+		free(w);
+		if (own == INVALID_HANDLE_VALUE || !GetFileInformationByHandle(own, &want)) {
+			role_say("error sleeper %lu", (unsigned long)GetLastError());
+			return 3;
+		}
+		for (v = 4; v < 4096 && !found; v += 4) {
+			HANDLE h = (HANDLE)v;
+			if (h != own && GetFileType(h) == FILE_TYPE_DISK &&
+			    GetFileInformationByHandle(h, &got) &&
+			    got.nFileIndexLow == want.nFileIndexLow &&
+			    got.nFileIndexHigh == want.nFileIndexHigh &&
+			    got.dwVolumeSerialNumber == want.dwVolumeSerialNumber)
+				found = 1;
+		}
+		CloseHandle(own);
+		role_say(found ? "inherited" : "clean");
+	}
 	Sleep(60000);
 	return 0;
 }
