@@ -27,6 +27,11 @@
 
 #include "run.h"
 
+#ifdef _WIN32
+#include <windows.h>
+#include <shellapi.h>
+#endif
+
 const char *progname = "locket";
 
 static void usage(FILE *out)
@@ -56,9 +61,16 @@ static void usage(FILE *out)
 
 static double now_seconds(void)
 {
+#ifdef _WIN32
+	LARGE_INTEGER c, f;
+	QueryPerformanceCounter(&c);
+	QueryPerformanceFrequency(&f);
+	return (double)c.QuadPart / (double)f.QuadPart;
+#else
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+#endif
 }
 
 /* Seconds to milliseconds, rounding up so that -w 0.0001 still waits. */
@@ -68,7 +80,7 @@ static int parse_timeout(const char *text, int64_t *out_ms)
 	double s;
 	errno = 0;
 	s = strtod(text, &end);
-	if (errno != 0 || end == text || *end != '\0' || isnan(s) || s < 0)
+	if (errno != 0 || end == text || *end != '\0' || !(s >= 0)) /* also NaN */
 		return -1;
 	if (s >= 9.2e15) /* beyond int64 milliseconds: forever */
 		*out_ms = -1;
@@ -115,6 +127,23 @@ int main(int argc, char **argv)
 	locket_t *lock;
 	double started;
 
+#ifdef _WIN32
+	{
+		/* The arguments in UTF-8, as locket expects paths: the C runtime's
+		 * argv is in the ANSI code page. */
+		wchar_t **wargv = CommandLineToArgvW(GetCommandLineW(), &argc);
+		argv = (char **)calloc((size_t)argc + 1, sizeof *argv);
+		for (int i = 0; wargv != NULL && argv != NULL && i < argc; i++) {
+			int n = WideCharToMultiByte(CP_UTF8, 0, wargv[i], -1, NULL, 0, NULL, NULL);
+			argv[i] = (char *)malloc((size_t)n);
+			if (argv[i] == NULL)
+				return EX_OSERR;
+			WideCharToMultiByte(CP_UTF8, 0, wargv[i], -1, argv[i], n, NULL, NULL);
+		}
+		if (wargv == NULL || argv == NULL)
+			return EX_OSERR;
+	}
+#endif
 	while ((opt = getopt_long(argc, argv, "+xsnw:E:c:vhV", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'x':
@@ -168,8 +197,13 @@ int main(int argc, char **argv)
 	}
 	path = argv[optind];
 	if (shell_command != NULL) {
+#ifdef _WIN32
+		shell_argv[0] = (char *)"cmd.exe";
+		shell_argv[1] = (char *)"/c";
+#else
 		shell_argv[0] = (char *)"/bin/sh";
 		shell_argv[1] = (char *)"-c";
+#endif
 		shell_argv[2] = (char *)shell_command;
 		shell_argv[3] = NULL;
 		command = shell_argv;

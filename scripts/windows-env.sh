@@ -15,8 +15,7 @@ win_log() { printf '[windows] %s\n' "$*" >&2; }
 # Configure (once) and build with at most 2 jobs. Extra arguments go to cmake's configure.
 win_build() {
 	local args=(-DLOCKET_BUILD_PYTHON=OFF -DLOCKET_BUILD_LUA=OFF -DLOCKET_BUILD_BENCH=OFF)
-	# The CLI builds once its Windows half (cli/run_win.c) exists.
-	[ -f "$locket_root/cli/run_win.c" ] || args+=(-DLOCKET_BUILD_CLI=OFF)
+	args+=(-DLOCKET_BUILD_CLI=ON)
 	command -v x86_64-w64-mingw32-gcc >/dev/null || { win_log "mingw-w64 missing: scripts/install-deps.sh"; return 1; }
 	if ! cmake -S "$locket_root" -B "$LOCKET_WIN_BUILD" -G Ninja \
 		-DCMAKE_TOOLCHAIN_FILE="$locket_root/cmake/toolchain-mingw64.cmake" \

@@ -1,5 +1,3 @@
-/* PROPOSED cli/run_win.c (not built from here): move it to cli/ when the lead agrees.
- * Tested under Wine with cli/locket_cli.c as of 2026-11-26 (see docs/windows.md). */
 /*
  * Running the command on Windows: CreateProcessW, wait, exit code. The
  * command runs in a job object that kills it when locket's last handle to
