@@ -50,7 +50,9 @@ static int64_t deadline_after(int64_t timeout_ms)
 		return LOCKET__FOREVER;
 	if (timeout_ms == 0)
 		return 0;
-	now = locket__now_ms();
+	/* The clock counts whole milliseconds: the call began somewhere inside
+	 * the current one, so one more keeps the wait from ending early. */
+	now = locket__now_ms() + 1;
 	if (timeout_ms >= LOCKET__FOREVER - now)
 		return LOCKET__FOREVER;
 	return now + timeout_ms;
