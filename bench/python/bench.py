@@ -274,7 +274,7 @@ def bench_handoff(tmp, quick):
     rng = random.Random(1)
     try:
         while any(k["left"] for k in kinds.values()):
-            for kind, k in kinds.items():
+            for k in kinds.values():
                 if not k["left"]:
                     continue
                 k["left"] -= 1

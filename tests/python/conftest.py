@@ -11,9 +11,8 @@ import textwrap
 import threading
 import time
 
-import pytest
-
 import locket
+import pytest
 
 # The C library's deadlines have millisecond resolution: a timed wait may end
 # up to a millisecond before its timeout (measured here with a finer clock).

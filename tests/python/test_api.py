@@ -9,9 +9,8 @@ import time
 import warnings
 from fractions import Fraction
 
-import pytest
-
 import locket
+import pytest
 from conftest import EARLY, held_elsewhere
 
 

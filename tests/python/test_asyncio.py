@@ -4,9 +4,8 @@ task leaves nothing held."""
 import asyncio
 import time
 
-import pytest
-
 import locket
+import pytest
 from conftest import EARLY, held_elsewhere, try_in_other_process
 
 

@@ -5,9 +5,8 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
-
 import locket
+import pytest
 from conftest import child_env
 
 # Verbatim from locket.py's README (only perform_action is defined first).

@@ -8,11 +8,9 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
-
-import pytest
 
 import locket
+import pytest
 from conftest import child_env, held_elsewhere, wait_thread_blocked
 
 
@@ -73,7 +71,9 @@ def test_name_too_long(tmp_path):
     assert info.value.errno == errno.ENAMETOOLONG or isinstance(info.value, ValueError)
 
 
-@pytest.mark.parametrize("mode, error", [(-1, ValueError), (0o10000, ValueError), ("644", TypeError), (True, TypeError)])
+@pytest.mark.parametrize(
+    "mode, error", [(-1, ValueError), (0o10000, ValueError), ("644", TypeError), (True, TypeError)]
+)
 def test_bad_mode(lock_path, mode, error):
     with pytest.raises(error):
         locket.Lock(lock_path, mode=mode)

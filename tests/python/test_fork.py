@@ -5,9 +5,8 @@ import gc
 import json
 import os
 
-import pytest
-
 import locket
+import pytest
 from conftest import held_elsewhere, try_in_other_process
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")

@@ -6,10 +6,9 @@ import subprocess
 import sys
 import time
 
-import pytest
-
 import locket
-from conftest import held_elsewhere, try_in_other_process
+import pytest
+from conftest import child_env, held_elsewhere, try_in_other_process
 
 
 def test_other_process_is_refused_while_held(lock_path):
@@ -147,9 +146,10 @@ def test_holder_pid_of_another_process(lock_path, holder):
 
 
 def test_exit_without_release_frees_the_lock(lock_path):
+    script = "import sys, locket; l = locket.lock_file(sys.argv[1]); l.acquire(); sys.exit(0)"
     out = subprocess.run(
-        [sys.executable, "-c", "import sys, locket; l = locket.lock_file(sys.argv[1]); l.acquire(); sys.exit(0)", lock_path],
-        env=__import__("conftest").child_env(),
+        [sys.executable, "-c", script, lock_path],
+        env=child_env(),
         capture_output=True,
         text=True,
         timeout=60,

@@ -4,9 +4,8 @@ exclude each other, and any thread may release."""
 import threading
 import time
 
-import pytest
-
 import locket
+import pytest
 from conftest import EARLY, held_elsewhere, try_in_other_process, wait_thread_blocked
 
 

@@ -5,9 +5,8 @@ import os
 import subprocess
 import sys
 
-import pytest
-
 import locket
+import pytest
 from conftest import PACKAGE_ROOT
 
 USE = '''
