@@ -8,14 +8,13 @@ i-th language. The scenario format and the driver protocol are in docs/conforman
 Standard library only.
 """
 import argparse
+import itertools
 import json
 import os
 import re
 import selectors
-import shlex
 import shutil
 import signal
-import stat
 import subprocess
 import sys
 import tempfile
@@ -426,7 +425,6 @@ def check_completeness(config, langs, matrix_file):
     arities = sorted({len(s.lang_actors) for s in scenarios})
     with open(matrix_file) as f:
         registered = {line.strip() for line in f if line.strip()}
-    import itertools
     for k in arities:
         for combo in itertools.product(built, repeat=k):
             if ",".join(combo) not in registered:
