@@ -15,7 +15,13 @@ fi
 work=$(mktemp -d /tmp/locket-lua-win.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/lists/partial"
-echo 'deb-src http://deb.debian.org/debian bookworm main' >"$work/src.list"
+# The same archive and suite the system's apt uses for binaries, as deb-src.
+read -r uri suite < <(
+	{ sed -n 's/^URIs:[[:space:]]*//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -n1 |
+		tr '\n' ' '; . /etc/os-release && echo "$VERSION_CODENAME"; } ||
+	awk '$1 == "deb" && $3 !~ /security|updates/ { print $2, $3; exit }' /etc/apt/sources.list)
+[ -n "${uri:-}" ] && [ -n "${suite:-}" ] || { echo "no Debian apt source found" >&2; exit 1; }
+echo "deb-src $uri $suite main" >"$work/src.list"
 apt_opts=(-o "Dir::Etc::SourceList=$work/src.list" -o Dir::Etc::SourceParts=/nonexistent
 	-o "Dir::State::Lists=$work/lists" -o APT::Sandbox::User=root -o DPkg::Lock::Timeout=300)
 (cd "$work" && apt-get "${apt_opts[@]}" update -qq && apt-get "${apt_opts[@]}" source --download-only lua5.4) >&2
