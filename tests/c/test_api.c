@@ -289,3 +289,19 @@ TEST(permission_denied)
 	CHECK(run_as_nobody(open_as_nobody, (void *)test_path("private"), &status));
 	CHECK(status == -LOCKET_EACCES);
 }
+
+/* Run under LD_PRELOAD=fault_inject with LOCKET_FAULT=enolck (see CMakeLists). */
+TEST(fault_enolck_is_not_supported_not_contention)
+{
+	locket_t *lock;
+	if (getenv("LOCKET_FAULT") == NULL)
+		test_skip("needs the fault-injection preload");
+	CHECK_RC(locket_new(&lock, test_path("x"), NULL), LOCKET_OK);
+	CHECK_RC(locket_acquire(lock, 0, 0), LOCKET_ENOTSUP);
+	CHECK(locket_last_os_error() == ENOLCK);
+	CHECK_RC(locket_acquire(lock, 5000, 0), LOCKET_ENOTSUP); /* at once, not after 5 s */
+	CHECK_RC(locket_acquire(lock, -1, 0), LOCKET_ENOTSUP);
+	CHECK(!locket_locked(lock));
+	CHECK_RC(locket_release(lock), LOCKET_ENOTHELD);
+	locket_free(lock);
+}

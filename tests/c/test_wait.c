@@ -318,3 +318,47 @@ TEST(many_waiters_one_winner_each_time)
 	}
 	child_wait(&holder);
 }
+
+/* Run under LD_PRELOAD=fault_inject with LOCKET_FAULT=eintr:3: a blocking
+ * wait that is not interruptible retries after EINTR and still gets the lock.
+ * The preload tells us (a byte on a pipe) when it has injected the EINTRs; only
+ * then does the holder release, so the wait really was blocked. */
+struct release_on_cue {
+	int cue;
+	child *holder;
+};
+
+static void *release_after_cue(void *arg)
+{
+	struct release_on_cue *r = (struct release_on_cue *)arg;
+	char c;
+	if (read(r->cue, &c, 1) == 1) {
+		child_say(r->holder, "release");
+		child_read(r->holder);
+	}
+	return NULL;
+}
+
+TEST(fault_eintr_in_blocking_wait_is_retried)
+{
+	child holder;
+	locket_t *w;
+	struct release_on_cue r;
+	pthread_t t;
+	int cue[2];
+	char fdnum[16];
+	if (getenv("LOCKET_FAULT") == NULL)
+		test_skip("needs the fault-injection preload");
+	CHECK(pipe(cue) == 0);
+	snprintf(fdnum, sizeof fdnum, "%d", cue[1]);
+	setenv("LOCKET_FAULT_NOTIFY_FD", fdnum, 1);
+	holder = start_holder(test_path("x"), 0);
+	CHECK_RC(locket_new(&w, test_path("x"), NULL), LOCKET_OK);
+	r.cue = cue[0];
+	r.holder = &holder;
+	CHECK(pthread_create(&t, NULL, release_after_cue, &r) == 0);
+	CHECK_RC(locket_acquire(w, -1, 0), LOCKET_OK);
+	pthread_join(t, NULL);
+	child_wait(&holder);
+	locket_free(w);
+}

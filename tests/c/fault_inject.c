@@ -1,0 +1,42 @@
+/*
+ * LD_PRELOAD fault injection for the C tests: makes flock() fail the way
+ * filesystems and signals make it fail, without needing such a filesystem.
+ *   LOCKET_FAULT=enolck      every flock() fails with ENOLCK (NFS lock manager down)
+ *   LOCKET_FAULT=eintr:N     the first N blocking flock() calls fail with EINTR;
+ *                            then, if LOCKET_FAULT_NOTIFY_FD is set, a byte is
+ *                            written to that descriptor (the test's cue)
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+__attribute__((visibility("default"))) int flock(int fd, int op);
+
+int flock(int fd, int op)
+{
+	static int (*real_flock)(int, int);
+	static int eintr_left = -1;
+	const char *fault = getenv("LOCKET_FAULT");
+	if (real_flock == NULL)
+		real_flock = (int (*)(int, int))dlsym(RTLD_NEXT, "flock");
+	if (fault != NULL && strcmp(fault, "enolck") == 0 && !(op & LOCK_UN)) {
+		errno = ENOLCK;
+		return -1;
+	}
+	if (fault != NULL && strncmp(fault, "eintr:", 6) == 0 && !(op & (LOCK_NB | LOCK_UN))) {
+		if (eintr_left < 0)
+			eintr_left = atoi(fault + 6);
+		if (eintr_left > 0) {
+			const char *notify = getenv("LOCKET_FAULT_NOTIFY_FD");
+			if (--eintr_left == 0 && notify != NULL && write(atoi(notify), "!", 1) != 1)
+				abort();
+			errno = EINTR;
+			return -1;
+		}
+	}
+	return real_flock(fd, op);
+}
