@@ -66,13 +66,47 @@
  * An interruptible wait that a signal ended: run the Python signal handlers
  * now, with the GIL held again. If one raises (KeyboardInterrupt for
  * SIGINT), the call raises it; the lock is not held (locket_acquire()
- * leaves nothing held on failure). Otherwise the caller sees LOCKET_EINTR
- * and waits on with the time that remains.
+ * leaves nothing held on failure). Otherwise wait on, here, with the time
+ * that remains: one deadline for the call, and LOCKET_EINTR never reaches
+ * Python.
  */
+%{
+#ifdef _WIN32
+#include <windows.h>
+static int64_t locket_py_now_us(void)
+{
+	return (int64_t)GetTickCount64() * 1000;
+}
+#else
+#include <time.h>
+static int64_t locket_py_now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+#endif
+%}
 %exception locket_box::acquire {
-	$action
-	if (result == LOCKET_EINTR && PyErr_CheckSignals() != 0)
-		SWIG_fail;
+	/* arg2 is the timeout in ms (a vDSO clock read costs ~25 ns). */
+	int64_t timeout_us = arg2 > 0 ? arg2 * 1000 : 0;
+	int64_t start_us = arg2 > 0 ? locket_py_now_us() : 0;
+	int retried = 0;
+	for (;;) {
+		$action
+		if (result != LOCKET_EINTR)
+			break;
+		if (PyErr_CheckSignals() != 0)
+			SWIG_fail;
+		if (timeout_us > 0) {
+			int64_t left_us = timeout_us - (locket_py_now_us() - start_us);
+			arg2 = left_us > 0 ? (left_us + 999) / 1000 : 0;
+		}
+		retried = 1;
+	}
+	/* The deadline passed during a handler: a timeout, not a failed try. */
+	if (retried && arg2 == 0 && timeout_us > 0 && result == LOCKET_EWOULDBLOCK)
+		result = LOCKET_ETIMEDOUT;
 }
 
 /* Module functions without the C prefix: locket._core.error_name(), ... */
@@ -141,12 +175,6 @@ typedef struct locket_async_wait {
 } locket_async_wait;
 
 #ifndef _WIN32
-static int64_t locket_py_now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static void locket_py_async_unref(locket_async_wait *w)
 {

@@ -91,13 +91,17 @@ class Child:
 def wait_blocked(stat_file, timeout=10):
     """Poll a /proc/.../stat file until its task sleeps (state S)."""
     deadline = time.monotonic() + timeout
+    state = "?"
     while time.monotonic() < deadline:
-        with open(stat_file) as f:
-            state = f.read().rsplit(")", 1)[1].split()[0]
+        try:
+            with open(stat_file) as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            pytest.fail(f"{stat_file}: the task is gone")
         if state == "S":
             return
         time.sleep(0.001)
-    pytest.fail(f"{stat_file} never blocked")
+    pytest.fail(f"{stat_file} never blocked (last state {state})")
 
 
 def wait_thread_blocked(native_id, timeout=10):

@@ -78,7 +78,6 @@ _SHARED = _core.SHARED
 _INTERRUPTIBLE = _core.INTERRUPTIBLE
 _EWOULDBLOCK = _core.EWOULDBLOCK
 _ETIMEDOUT = _core.ETIMEDOUT
-_EINTR = _core.EINTR
 _monotonic = time.monotonic
 
 
@@ -287,51 +286,40 @@ class Lock:
         h = self._h
         if h is None:
             raise ValueError("I/O operation on closed lock")
-        if ms < 0:
-            deadline = None
-        elif ms == 0:
-            rc = h.acquire(0, flags)
-            if rc == 0:
-                return True
-            if rc == _EWOULDBLOCK:
-                raise LockBusy(self._busy_text())
-            raise _last_error(self._name)
-        else:
-            deadline = _monotonic() + ms / 1000
-        if flags & _SHARED and h.locked():
+        if flags & _SHARED and ms != 0 and h.locked():
             # Another thread holds a shared lock through this object: C waits
             # for it on a condition variable, which signals do not end.
-            return self._wait(h, deadline, flags)
+            return self._wait_sliced(h, ms, flags)
+        # Signal handlers run inside this call (see locket_python.i): it
+        # returns with the lock, or raises what a handler raised, or fails.
         rc = h.acquire(ms, flags)
         if rc == 0:
             return True
         if rc == _ETIMEDOUT:
             raise LockTimeout(self._busy_text())
-        if rc != _EINTR:
-            raise _last_error(self._name)
-        # A signal handler ran and did not raise: wait on until the deadline.
-        return self._wait(h, deadline, flags)
+        if rc == _EWOULDBLOCK:
+            raise LockBusy(self._busy_text())
+        raise _last_error(self._name)
 
-    def _wait(self, h: _core.Handle, deadline: Optional[float], flags: int) -> bool:
-        """Wait until the deadline, in slices while this object holds the lock
-        (a wait on another thread's shared hold of this object is not ended
-        by signals in C)."""
+    def _wait_sliced(self, h: _core.Handle, ms: int, flags: int) -> bool:
+        """Wait in slices while this object holds the lock, so that Python
+        signal handlers (Ctrl-C) get to run; one deadline for all slices."""
+        deadline = None if ms < 0 else _monotonic() + ms / 1000
         while True:
             if deadline is None:
                 left = -1
             else:
-                left = max(0, math.ceil((deadline - time.monotonic()) * 1000))
+                left = max(0, math.ceil((deadline - _monotonic()) * 1000))
             sliced = left != 0 and h.locked()
             if sliced:
                 left = _LOCAL_SLICE_MS if left < 0 else min(left, _LOCAL_SLICE_MS)
             rc = h.acquire(left, flags)
             if rc == 0:
                 return True
-            if rc in (_core.ETIMEDOUT, _core.EWOULDBLOCK):
-                if not sliced or (deadline is not None and time.monotonic() >= deadline):
-                    raise LockTimeout(self._busy_text())
-            elif rc != _core.EINTR:
+            if rc not in (_ETIMEDOUT, _EWOULDBLOCK):
                 raise _last_error(self._name)
+            if not sliced or (deadline is not None and _monotonic() >= deadline):
+                raise LockTimeout(self._busy_text())
 
     def release(self) -> None:
         """Release the lock. Any thread may call it.
