@@ -107,8 +107,14 @@ int locket__os_open(const char *path, const locket_options *opts, locket__fd *ou
 	*out = LOCKET__NO_FD;
 	for (;;) {
 		fd = open(path, O_RDWR | base);
-		if (fd < 0 && (errno == EACCES || errno == EROFS || errno == EPERM))
+		if (fd < 0 && (errno == EACCES || errno == EROFS || errno == EPERM)) {
+			/* A directory opens read-only (read-write fails with EISDIR). */
 			fd = open(path, O_RDONLY | base);
+			if (fd >= 0 && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+				close(fd);
+				return locket__fail_os(EISDIR, "cannot use a directory as a lock file", path);
+			}
+		}
 		if (fd >= 0 || errno != ENOENT || (opts->flags & LOCKET_NO_CREATE))
 			break;
 		fd = open(path, O_RDWR | O_CREAT | O_EXCL | base, (mode_t)opts->file_mode);
@@ -120,10 +126,6 @@ int locket__os_open(const char *path, const locket_options *opts, locket__fd *ou
 		if (err == ENOENT && (opts->flags & LOCKET_NO_CREATE))
 			return locket__fail_os(err, "lock file does not exist", path);
 		return locket__fail_os(err, "cannot open lock file", path);
-	}
-	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-		close(fd);
-		return locket__fail_os(EISDIR, "cannot use a directory as a lock file", path);
 	}
 	*out = (locket__fd)fd;
 	return LOCKET_OK;

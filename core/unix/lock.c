@@ -14,9 +14,11 @@
  * unlock and then close, so the close event means "try again". The kernel
  * reports a close before it drops the locks of a descriptor closed without
  * unlocking (a killed holder, a holder that only closes), so a try that
- * fails right after an event is retried after 1, 2, 4... ms, and a plain
- * retry every 100 ms covers releases that make no event here (a holder on
- * another NFS client, a FUSE mount). Without inotify (the per-user instance
+ * fails right after an event is retried after 1, 2, 4... ms, and retries
+ * after 100 ms, backing off to every 500 ms, cover releases that make no
+ * event here (a holder on another NFS client, a FUSE mount). Each wake-up
+ * costs tens of microseconds of CPU on a VM, which is why the fallback backs
+ * off instead of ticking. Without inotify (the per-user instance
  * limit) the wait degrades to a backoff poll, never to a failure.
  *
  * ppoll() returns EINTR after any signal handler, whatever SA_RESTART says,
@@ -44,8 +46,9 @@ struct locket__waiter {
 	int inotify_fd; /* -1 when inotify is unavailable: poll with backoff */
 };
 
-#define RETRY_FLOOR_MS 1    /* first retry after an event whose try failed */
-#define RETRY_CEILING_MS 100 /* longest wait without an event */
+#define RETRY_FLOOR_MS 1     /* first retry after an event whose try failed */
+#define RETRY_FIRST_MS 100   /* first retry without any event */
+#define RETRY_CEILING_MS 500 /* longest wait without an event */
 #define POLL_CEILING_MS 16  /* longest sleep when there is no inotify */
 
 #define WATCH_MASK (IN_CLOSE_WRITE | IN_CLOSE_NOWRITE | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF)
@@ -107,7 +110,7 @@ int locket__os_lock(locket__fd lfd, const char *path, int shared, int64_t deadli
 {
 	const int fd = (int)lfd, op = shared ? LOCK_SH : LOCK_EX;
 	int rc = try_lock(fd, op, path), ifd, watching = 0;
-	int64_t retry_ms = RETRY_CEILING_MS, poll_ms = RETRY_FLOOR_MS;
+	int64_t retry_ms = RETRY_FIRST_MS, poll_ms = RETRY_FLOOR_MS;
 	sigset_t caller_mask;
 
 	if (rc != LOCKET_EWOULDBLOCK)
