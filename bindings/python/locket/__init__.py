@@ -62,9 +62,10 @@ class NotHeldError(LockError, RuntimeError):
     """release() of a lock this object does not hold (RuntimeError like threading.Lock)."""
 
 
-# One wait of Lock.acquire_async() is cut into slices this long so that a
-# cancelled task's helper thread notices within one slice. A release wakes
-# the waiter at once whatever the slice.
+# Where the C-thread waiter is missing (Windows), acquire_async()'s helper
+# thread waits in slices this long so that it notices a cancellation within
+# one slice (the C thread slices the same way, LOCKET_PY_SLICE_MS). A release
+# wakes the waiter at once whatever the slice.
 _ASYNC_SLICE_MS = 100
 # A wait inside one process on a shared lock held through the same object is
 # a condition-variable wait in C, which signals do not end: slice it so that
