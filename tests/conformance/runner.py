@@ -28,6 +28,10 @@ ERROR_NAMES = ["ok", "would_block", "timeout", "not_held", "interrupted", "inval
                "permission_denied", "is_a_directory", "not_supported", "out_of_memory", "io_error"]
 
 
+# Actor kinds played by a command-line tool through drivers/flock_driver.py, not by a binding.
+TOOL_ACTORS = ("flock", "cli")
+
+
 class Failure(Exception):
     pass
 
@@ -42,7 +46,7 @@ class Scenario:
     def __init__(self, path):
         self.path = path
         self.name = os.path.splitext(os.path.basename(path))[0]
-        self.actors = []      # (name, kind) with kind "lang", "nobody" or "flock"
+        self.actors = []      # (name, kind) with kind "lang", "nobody", "flock" or "cli"
         self.skips = []       # (actor, language prefix, reason)
         self.covers = []
         self.setup = []
@@ -73,7 +77,7 @@ class Scenario:
 
     @property
     def lang_actors(self):
-        return [a for a, kind in self.actors if kind != "flock"]
+        return [a for a, kind in self.actors if kind not in TOOL_ACTORS]
 
     def expected_names(self):
         """Every error name this scenario expects somewhere (for the coverage check)."""
@@ -306,8 +310,10 @@ def run_scenario(sc, langs, pool, root, log):
     os.chmod(d, 0o777)  # actors that drop privileges work here too
     actors = {}
     for slot, (name, kind) in enumerate(sc.actors):
-        if kind == "flock":
-            actors[name] = pool.get(("flock", name), name, "flock", False)
+        if kind in TOOL_ACTORS:
+            if kind not in pool.config:
+                raise Skip(f"no '{kind}' actor configured (not built)")
+            actors[name] = pool.get((kind, name), name, kind, False)
         else:
             lang = assign[name]
             actors[name] = pool.get((slot, lang, kind), name, lang, kind == "nobody")
@@ -316,7 +322,7 @@ def run_scenario(sc, langs, pool, root, log):
     pids = {}
 
     def pid_of(name):
-        if name not in pids or actors[name].lang == "flock":
+        if name not in pids or actors[name].lang in TOOL_ACTORS:
             pids[name] = actors[name].call("pid").split()[2]
         return pids[name]
 
@@ -382,7 +388,7 @@ def run_scenario(sc, langs, pool, root, log):
 REQUIRED_COVERS = """uncontended contended_wait contended_timeout timeout0 release_thread release_unlocked
     reacquire_same_handle two_handles path_spellings shared_exclusive kill9 holder flock_interop bad_inputs
     use_after_close permission interrupted bad_timeouts close no_truncate removed_directory locked fork
-    exec_inherit unrelated_close removed_file replaced_file""".split()
+    exec_inherit unrelated_close removed_file replaced_file cli_interop""".split()
 # Error names no scenario can provoke from a driver on Linux, and why.
 NOT_INJECTABLE = {
     "not_supported": "needs a filesystem without flock (NFS with ENOLCK) or Windows' holder lookup",

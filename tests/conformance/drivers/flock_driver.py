@@ -1,17 +1,20 @@
 #!/usr/bin/env python3
-"""Conformance actor backed by util-linux flock(1), for interop scenarios.
+"""Conformance actor backed by util-linux flock(1), for interop scenarios; with --program, any
+program with flock(1)'s options and exit status (the locket CLI).
 
 Speaks the driver protocol (docs/conformance.md) for open, acquire, release, locked, pid, reset.
 "acquire" runs `flock [-s] [-n|-w S] PATH sh -c 'echo locked; exec cat'`: flock(1) prints nothing and
 exits 1 on contention or timeout, so the "locked" line says that the lock is held; "release" closes
 cat's stdin, which ends cat and then flock(1), the lock going with the last descriptor.
 """
+import argparse
 import os
 import subprocess
 import sys
 import time
 
 handles = {}  # name -> {"path": str, "proc": Popen or None}
+PROGRAM = "flock"
 
 
 def answer(result, elapsed=0.0, value=None):
@@ -29,7 +32,7 @@ def release(h):
 def run(words):
     cmd = words[0]
     if cmd == "hello":
-        return answer("ok", 0, "flock")
+        return answer("ok", 0, os.path.basename(PROGRAM))
     if cmd == "pid":
         held = [h["proc"].pid for h in handles.values() if h["proc"]]
         return answer("ok", 0, held[0] if held else os.getpid())
@@ -50,7 +53,7 @@ def run(words):
     if cmd == "acquire":
         if h["proc"]:
             return answer("unsupported", 0, "flock(1) actor: acquire while holding")
-        argv = ["flock", "-s" if "shared" in words[3:] else "-x"]
+        argv = [PROGRAM, "-s" if "shared" in words[3:] else "-x"]
         if words[2] == "0":
             argv.append("-n")
         elif words[2] != "forever":
@@ -65,7 +68,7 @@ def run(words):
         rc = p.wait()
         if rc == 1:
             return answer("would_block" if words[2] == "0" else "timeout", elapsed)
-        return answer("io_error", elapsed, f"flock exited {rc}")
+        return answer("io_error", elapsed, f"{PROGRAM} exited {rc}")
     if cmd == "release":
         if not h["proc"]:
             return answer("not_held", 0)
@@ -82,6 +85,10 @@ def run(words):
 
 
 def main():
+    global PROGRAM
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--program", default="flock", help="flock(1) or a program with its options")
+    PROGRAM = ap.parse_args().program
     for line in sys.stdin:
         words = line.split()
         if not words:
