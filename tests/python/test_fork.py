@@ -12,6 +12,10 @@ from conftest import held_elsewhere, try_in_other_process
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 
 
+def exit_code(status):
+    return os.WEXITSTATUS(status) if os.WIFEXITED(status) else -os.WTERMSIG(status)
+
+
 def in_child(fn):
     """Run fn() in a forked child; return what it returns (JSON)."""
     r, w = os.pipe()
@@ -36,7 +40,7 @@ def in_child(fn):
     os.close(r)
     _, status = os.waitpid(pid, 0)
     result = json.loads(b"".join(chunks))
-    assert os.waitstatus_to_exitcode(status) == 0, result
+    assert exit_code(status) == 0, result
     return result
 
 
@@ -106,7 +110,7 @@ def test_child_can_take_the_lock_once_the_parent_releases(lock_path):
     os.write(w, b"x")
     os.close(w)
     _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
+    assert exit_code(status) == 0
     assert not lock.locked()
 
 
