@@ -164,6 +164,7 @@ static PyObject *locket_py_last_error(PyObject *self, PyObject *args)
 
 typedef struct locket_async_wait {
 	locket_t *handle;
+	PyObject *owner; /* the Handle object: kept alive while the thread may use handle */
 	int64_t timeout_ms;
 	unsigned int flags;
 	int notify_fd;
@@ -237,30 +238,45 @@ typedef struct locket_async_wait {
 	/* Start waiting, taking over notify_fd; NULL (an exception in Python,
 	 * notify_fd not taken) on Windows, for a closed handle or without memory
 	 * or a thread. */
-	locket_async_wait(locket_box *box, int64_t timeout_ms, unsigned int flags, int notify_fd) {
+	locket_async_wait(PyObject *handle, int64_t timeout_ms, unsigned int flags, int notify_fd) {
 		locket_async_wait *w;
+		locket_box *box = NULL;
 #ifdef _WIN32
 		return NULL;
 #endif
-		if (box == NULL || box->handle == NULL)
+		if (!SWIG_IsOK(SWIG_ConvertPtr(handle, (void **)&box, SWIGTYPE_p_locket_box, 0)) ||
+		    box == NULL || box->handle == NULL)
 			return NULL;
 		w = (locket_async_wait *)calloc(1, sizeof *w);
 		if (w == NULL)
 			return NULL;
 		w->handle = box->handle;
+		w->owner = handle;
 		w->timeout_ms = timeout_ms;
 		w->flags = flags;
 		w->notify_fd = notify_fd;
 		w->refs = 2;
+		Py_INCREF(handle);
 #ifndef _WIN32
 		if (PyThread_start_new_thread(locket_py_async_run, w) == PYTHREAD_INVALID_THREAD_ID) {
+			Py_DECREF(handle);
 			free(w);
 			return NULL;
 		}
 #endif
 		return w;
 	}
-	~locket_async_wait() { locket_py_async_unref($self); }
+	/* Normally the thread is done by now (the Python side waits for its
+	 * byte). If not (a task dropped with its loop), tell it to stop and
+	 * leave the Handle referenced for good: the thread may still use it,
+	 * and dropping the reference would need the GIL on that thread. */
+	~locket_async_wait() {
+		if (__atomic_load_n(&$self->done, __ATOMIC_ACQUIRE))
+			Py_DECREF($self->owner);
+		else
+			__atomic_store_n(&$self->cancelled, 1, __ATOMIC_RELEASE);
+		locket_py_async_unref($self);
+	}
 	/* End the wait within one slice; a grant after this is released. */
 	void cancel() { __atomic_store_n(&$self->cancelled, 1, __ATOMIC_RELEASE); }
 	int done() { return __atomic_load_n(&$self->done, __ATOMIC_ACQUIRE); }

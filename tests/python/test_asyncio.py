@@ -2,6 +2,7 @@
 task leaves nothing held."""
 
 import asyncio
+import gc
 import time
 
 import locket
@@ -179,3 +180,20 @@ def test_async_bad_path_errors(tmp_path):
                 pass
 
     run(main())
+
+
+def test_task_dropped_with_its_loop(lock_path, holder):
+    """A waiting task whose loop is closed and which is then collected must
+    not crash the process nor keep the lock once the holder releases."""
+    child = holder(lock_path)
+    loop = asyncio.new_event_loop()
+    lock = locket.Lock(lock_path)
+    task = loop.create_task(lock.acquire_async())
+    loop.run_until_complete(asyncio.sleep(0.05))
+    loop.close()
+    loop.set_exception_handler(None)
+    del task, lock
+    gc.collect()
+    child.send("release")
+    child.expect("released")
+    locket.Lock(lock_path).acquire(timeout=10)  # the abandoned waiter gave it up

@@ -438,8 +438,10 @@ class Lock:
             result: Tuple[int, int, str] = waiter.result()
             return result
         finally:
-            # After the task has resumed: not on the hand-over's path.
-            loop.call_soon(_close_reader, loop, rsock)
+            try:  # after the task has resumed: not on the hand-over's path
+                loop.call_soon(_close_reader, loop, rsock)
+            except RuntimeError:  # the loop is closed (a task dropped with it)
+                rsock.close()
 
     @staticmethod
     async def _wait_in_python_thread(
