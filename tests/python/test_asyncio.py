@@ -65,7 +65,7 @@ def test_cancelling_a_waiting_task_leaves_nothing_held(lock_path, holder):
 
     async def main():
         waiter = asyncio.ensure_future(lock.acquire_async())
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.05)  # usually inside the wait by then; either way must hold
         waiter.cancel()
         with pytest.raises(asyncio.CancelledError):
             await waiter
@@ -90,7 +90,7 @@ def test_cancel_racing_the_grant_leaves_nothing_held(lock_path):
         for i in range(30):
             holder.acquire()
             waiter = asyncio.ensure_future(lock.acquire_async())
-            await asyncio.sleep(0.002 * (i % 5))
+            await asyncio.sleep(0.002 * (i % 5))  # release at varying phases of the wait
             holder.release()
             waiter.cancel()
             try:
@@ -145,7 +145,7 @@ def test_many_async_waiters_all_get_through(lock_path, holder):
 
     async def main():
         tasks = [asyncio.ensure_future(work(n)) for n in range(5)]
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(0.02)  # most are waiting by then; either way all get through
         child.send("release")
         await asyncio.gather(*tasks)
 
@@ -190,7 +190,7 @@ def test_task_dropped_with_its_loop(lock_path, holder):
     lock = locket.Lock(lock_path)
     task = loop.create_task(lock.acquire_async())
     task._log_destroy_pending = False  # the point of the test: no log noise
-    loop.run_until_complete(asyncio.sleep(0.05))
+    loop.run_until_complete(asyncio.sleep(0.05))  # let it start waiting
     loop.close()
     del task, lock
     gc.collect()
