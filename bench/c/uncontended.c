@@ -83,7 +83,7 @@ static const struct impl {
 	{ "locket_timeout_0", op_locket_try, 0, 0 },
 	{ "locket_new_acquire_release_free", op_locket_new_free, 0, 1 },
 };
-enum { N_IMPLS = sizeof impls / sizeof impls[0], MAX_ROUNDS = 32 };
+enum { N_IMPLS = sizeof impls / sizeof impls[0], MAX_ROUNDS = 64 };
 
 int bench_uncontended(const bench_config *cfg)
 {
@@ -97,7 +97,7 @@ int bench_uncontended(const bench_config *cfg)
 		fprintf(stderr, "uncontended: cannot open %s: %s\n", path, locket_last_error_message());
 		return -1;
 	}
-	int rounds = cfg->quick ? 3 : 15, iters = cfg->quick ? 2000 : 10000;
+	int rounds = cfg->quick ? 3 : 40, iters = cfg->quick ? 2000 : 2500;
 	static double per_op[N_IMPLS][MAX_ROUNDS];
 	int failed[N_IMPLS] = { 0 };
 	/* Round 0 warms up; the order rotates so that no implementation always runs first. */
