@@ -108,6 +108,14 @@ void locket__os_waiter_free(locket__waiter *w);
 int locket__os_lock(locket__fd fd, const char *path, int shared, int64_t deadline_ms,
 		    int interruptible, locket__waiter **waiter);
 
+/* For attempts (event loops): make sure *waiter exists and watches path
+ * (adding the watch when *watch_fd < 0 or the file was replaced), and drain
+ * its queued events. *watch_fd becomes what the loop should poll for
+ * readability, or -1 when the OS has nothing to poll (then only tries find
+ * the release). Returns 1 if events were drained, else 0. Never fails: a
+ * waiter that cannot watch degrades to tries. */
+int locket__os_waiter_watch(locket__waiter **waiter, const char *path, int *watch_fd);
+
 /* After a wait: is fd still the file that path names? 1: yes; 0: the file
  * was replaced (path names another file now); or a negative locket_error,
  * recorded (LOCKET_ENOENT when the path is gone). An OS that cannot tell

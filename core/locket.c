@@ -199,9 +199,47 @@ static int lock_file(locket_t *lock, int shared, int64_t deadline, int interrupt
 	}
 }
 
+/* The kernel lock on fd is ours; now the handle's slot. It is only ever
+ * taken here when two threads of this process hold shared locks through
+ * one handle (an exclusive kernel lock excludes the slot's holder already),
+ * or when it was inherited through fork(). On failure fd is unlocked and
+ * closed, unless keep_fd, when it is only unlocked. */
+static int take_slot(locket_t *lock, locket__fd fd, int64_t deadline, int keep_fd)
+{
+	int64_t pid = locket__os_pid();
+	locket__mutex_lock(&lock->mu);
+	while (lock->slot_fd != LOCKET__NO_FD) {
+		if (lock->slot_pid != pid) {
+			locket__os_close(lock->slot_fd); /* the parent's copy: never unlock */
+			lock->slot_fd = LOCKET__NO_FD;
+			break;
+		}
+		if (deadline == 0 ||
+		    locket__cond_wait(&lock->slot_freed, &lock->mu, deadline) == LOCKET_ETIMEDOUT) {
+			if (lock->slot_fd == LOCKET__NO_FD)
+				break;
+			locket__mutex_unlock(&lock->mu);
+			if (keep_fd)
+				locket__os_unlock(fd);
+			else
+				drop_fd(fd, 1);
+			if (deadline == 0)
+				return locket__fail(LOCKET_EWOULDBLOCK,
+						    "'%s' is held through this handle", lock->path);
+			return locket__fail(LOCKET_ETIMEDOUT,
+					    "timed out waiting for '%s' (held through this handle)",
+					    lock->path);
+		}
+	}
+	lock->slot_fd = fd;
+	lock->slot_pid = pid;
+	locket__mutex_unlock(&lock->mu);
+	return LOCKET_OK;
+}
+
 int locket_acquire(locket_t *lock, int64_t timeout_ms, unsigned int flags)
 {
-	int64_t deadline, pid;
+	int64_t deadline;
 	locket__fd fd;
 	int rc;
 
@@ -215,37 +253,139 @@ int locket_acquire(locket_t *lock, int64_t timeout_ms, unsigned int flags)
 		       (flags & LOCKET_INTERRUPTIBLE) != 0, &fd);
 	if (rc != LOCKET_OK)
 		return rc;
+	return take_slot(lock, fd, deadline, 0);
+}
 
-	/* The kernel lock is ours; now the handle's slot. It is only ever
-	 * taken here when two threads of this process hold shared locks
-	 * through one handle (an exclusive kernel lock excludes the slot's
-	 * holder already), or when it was inherited through fork(). */
-	pid = locket__os_pid();
+/*
+ * Attempts: an acquisition that an event loop drives. Unlike a series of
+ * locket_acquire(lock, 0) tries, an attempt keeps its descriptor open
+ * between tries: a try that opened and closed the file would itself make
+ * a close event and wake every other waiter, and two such waiters would
+ * keep waking each other.
+ */
+struct locket_attempt {
+	locket_t *lock;
+	int shared;
+	locket__fd fd;           /* open, unlocked between tries */
+	locket__waiter *waiter;  /* borrowed from the handle, or our own */
+	int watch_fd;            /* what to poll, or -1 */
+	int retry_ms;            /* longest wait before the next try */
+};
+
+#define ATTEMPT_RETRY_FIRST_MS 100
+#define ATTEMPT_RETRY_CEILING_MS 500
+
+int locket_attempt_start(locket_attempt_t **out, locket_t *lock, unsigned int flags)
+{
+	locket_attempt_t *a;
+	int rc;
+
+	if (out == NULL)
+		return locket__fail(LOCKET_EINVAL, "locket_attempt_start: out is NULL");
+	*out = NULL;
+	if (lock == NULL)
+		return locket__fail(LOCKET_EINVAL, "locket_attempt_start: lock is NULL");
+	if (flags & ~LOCKET_SHARED)
+		return locket__fail(LOCKET_EINVAL, "locket_attempt_start: unknown flags 0x%x", flags);
+	a = (locket_attempt_t *)calloc(1, sizeof *a);
+	if (a == NULL)
+		return locket__fail(LOCKET_ENOMEM, "out of memory starting an attempt");
+	a->lock = lock;
+	a->shared = (flags & LOCKET_SHARED) != 0;
+	a->watch_fd = -1;
+	a->retry_ms = ATTEMPT_RETRY_FIRST_MS;
+	rc = locket__os_open(lock->path, &lock->opts, &a->fd);
+	if (rc != LOCKET_OK) {
+		free(a);
+		return rc;
+	}
 	locket__mutex_lock(&lock->mu);
-	while (lock->slot_fd != LOCKET__NO_FD) {
-		if (lock->slot_pid != pid) {
-			locket__os_close(lock->slot_fd); /* the parent's copy: never unlock */
-			lock->slot_fd = LOCKET__NO_FD;
-			break;
-		}
-		if (deadline == 0 ||
-		    locket__cond_wait(&lock->slot_freed, &lock->mu, deadline) == LOCKET_ETIMEDOUT) {
-			if (lock->slot_fd == LOCKET__NO_FD)
-				break;
-			locket__mutex_unlock(&lock->mu);
-			drop_fd(fd, 1);
-			if (deadline == 0)
-				return locket__fail(LOCKET_EWOULDBLOCK,
-						    "'%s' is held through this handle", lock->path);
-			return locket__fail(LOCKET_ETIMEDOUT,
-					    "timed out waiting for '%s' (held through this handle)",
-					    lock->path);
+	a->waiter = lock->waiter;
+	lock->waiter = NULL;
+	locket__mutex_unlock(&lock->mu);
+
+	rc = locket_attempt_try(a);
+	if (rc == LOCKET_EWOULDBLOCK) {
+		*out = a;
+		return rc;
+	}
+	locket_attempt_free(a);
+	return rc;
+}
+
+int locket_attempt_fd(const locket_attempt_t *a)
+{
+	return a == NULL ? -1 : a->watch_fd;
+}
+
+int locket_attempt_retry_ms(const locket_attempt_t *a)
+{
+	return a == NULL ? 0 : a->retry_ms;
+}
+
+int locket_attempt_try(locket_attempt_t *a)
+{
+	int rc, events;
+	if (a == NULL)
+		return locket__fail(LOCKET_EINVAL, "locket_attempt_try: attempt is NULL");
+	if (a->fd == LOCKET__NO_FD)
+		return locket__fail(LOCKET_EINVAL, "locket_attempt_try: the attempt is finished");
+	/* Watch (and drain) before the try, as a blocking wait does. */
+	events = locket__os_waiter_watch(&a->waiter, a->lock->path, &a->watch_fd);
+	rc = locket__os_lock(a->fd, a->lock->path, a->shared, 0, 0, NULL);
+	if (rc == LOCKET_OK) {
+		int same = locket__os_same_file(a->fd, a->lock->path);
+		if (same == 1) {
+			rc = take_slot(a->lock, a->fd, 0, 1);
+			if (rc == LOCKET_OK) {
+				a->fd = LOCKET__NO_FD; /* the handle holds it now */
+				return LOCKET_OK;
+			}
+		} else {
+			locket__os_unlock(a->fd);
+			if (same < 0)
+				return same;
+			/* Replaced: go on with the file the path names now. */
+			locket__os_close(a->fd);
+			a->fd = LOCKET__NO_FD;
+			rc = locket__os_open(a->lock->path, &a->lock->opts, &a->fd);
+			if (rc != LOCKET_OK)
+				return rc;
+			a->watch_fd = -1;
+			events = 1;
+			rc = locket__fail(LOCKET_EWOULDBLOCK, "'%s' was replaced", a->lock->path);
 		}
 	}
-	lock->slot_fd = fd;
-	lock->slot_pid = pid;
-	locket__mutex_unlock(&lock->mu);
-	return LOCKET_OK;
+	if (rc == LOCKET_EWOULDBLOCK) {
+		/* After an event retry soon (a killed holder's close comes before its
+		 * lock goes); without one back off, as locket__os_lock does. */
+		if (events)
+			a->retry_ms = 1;
+		else
+			a->retry_ms = a->retry_ms * 2 > ATTEMPT_RETRY_CEILING_MS ? ATTEMPT_RETRY_CEILING_MS
+										: a->retry_ms * 2;
+		if (a->watch_fd < 0 && a->retry_ms > 16)
+			a->retry_ms = 16; /* nothing to poll: only tries find the release */
+	}
+	return rc;
+}
+
+void locket_attempt_free(locket_attempt_t *a)
+{
+	locket__waiter *spare;
+	if (a == NULL)
+		return;
+	if (a->fd != LOCKET__NO_FD)
+		locket__os_close(a->fd); /* never locked between tries */
+	spare = a->waiter;
+	locket__mutex_lock(&a->lock->mu);
+	if (a->lock->waiter == NULL) {
+		a->lock->waiter = spare;
+		spare = NULL;
+	}
+	locket__mutex_unlock(&a->lock->mu);
+	locket__os_waiter_free(spare);
+	free(a);
 }
 
 int locket_release(locket_t *lock)

@@ -203,6 +203,75 @@ LOCKET_EXTERN(int) locket_acquire(locket_t *lock, int64_t timeout_ms, unsigned i
  */
 LOCKET_EXTERN(int) locket_release(locket_t *lock);
 
+/*
+ * Attempts: acquiring from an event loop (asyncio, libuv, cqueues...).
+ *
+ * An attempt is an acquisition that the caller's loop drives instead of a
+ * blocking wait:
+ *
+ *     locket_attempt_t *a;
+ *     int rc = locket_attempt_start(&a, lock, 0);
+ *     while (rc == LOCKET_EWOULDBLOCK) {
+ *         wait until locket_attempt_fd(a) is readable (if it is >= 0), or
+ *         locket_attempt_retry_ms(a) milliseconds have passed, whichever first;
+ *         rc = locket_attempt_try(a);
+ *     }
+ *     locket_attempt_free(a);   // rc == LOCKET_OK: the handle now holds the lock
+ *
+ * The deadline is the caller's: stop trying and free the attempt. An
+ * attempt keeps one descriptor of the lock file open (unlocked) while it
+ * lasts, so that its own tries do not wake other waiters.
+ */
+typedef struct locket_attempt locket_attempt_t;
+
+/**
+ * Start acquiring lock without waiting: one try.
+ *
+ * @param out    receives the attempt when the lock is held elsewhere
+ *               (LOCKET_EWOULDBLOCK); NULL otherwise.
+ * @param flags  0 or LOCKET_SHARED.
+ * @return LOCKET_OK (the handle holds the lock; no attempt to free);
+ *         LOCKET_EWOULDBLOCK (*out is an attempt to drive and free);
+ *         LOCKET_EINVAL (NULL argument, unknown flags); the errors of
+ *         locket_acquire().
+ * Thread-safe with respect to the handle; an attempt belongs to one thread
+ * at a time.
+ */
+LOCKET_EXTERN(int) locket_attempt_start(locket_attempt_t **out, locket_t *lock, unsigned int flags);
+
+/**
+ * A descriptor that becomes readable when a release may have happened (on
+ * Linux an inotify instance watching the lock file), or -1 when there is
+ * none (Windows; Linux without inotify): then rely on retry_ms alone.
+ * May change after each locket_attempt_try(). Do not read or close it.
+ */
+LOCKET_EXTERN(int) locket_attempt_fd(const locket_attempt_t *attempt);
+
+/**
+ * The longest the caller should wait before the next locket_attempt_try(),
+ * in milliseconds: short (1 ms, doubling) right after a possible release,
+ * longer (100 ms, doubling up to 500 ms) while nothing happens. It covers
+ * releases that make no event, such as a holder on another NFS client.
+ */
+LOCKET_EXTERN(int) locket_attempt_retry_ms(const locket_attempt_t *attempt);
+
+/**
+ * Try again (and consume the events that made the descriptor readable).
+ * @return LOCKET_OK: the handle holds the lock; free the attempt.
+ *         LOCKET_EWOULDBLOCK: still held elsewhere; wait again.
+ *         LOCKET_EINVAL: NULL, or the attempt already succeeded.
+ *         LOCKET_ENOENT: the lock file was removed. Other errors as
+ *         locket_acquire(). After an error the attempt is finished.
+ */
+LOCKET_EXTERN(int) locket_attempt_try(locket_attempt_t *attempt);
+
+/**
+ * End an attempt, successful or not (a lock it obtained stays held by the
+ * handle). Does nothing for NULL. Must be called before locket_free() of
+ * the handle.
+ */
+LOCKET_EXTERN(void) locket_attempt_free(locket_attempt_t *attempt);
+
 /**
  * 1 if this handle holds its lock in the calling process, else 0 (also for
  * NULL, and in a forked child). Thread-safe.

@@ -79,24 +79,55 @@ static int try_lock(int fd, int op, const char *path)
 	return locket__fail_os(errno, "cannot lock", path);
 }
 
-/* Discard queued events; returns 1 if the watch is gone (file removed or
- * replaced) and must be added again. */
+#define DRAINED_ANY 1  /* there were events */
+#define DRAINED_LOST 2 /* the watch is gone (file removed or replaced): add it again */
+
+/* Discard queued events; returns DRAINED_* bits. */
 static int drain_events(int ifd)
 {
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-	int lost = 0;
+	int seen = 0;
 	for (;;) {
 		ssize_t n = read(ifd, buf, sizeof buf);
 		char *p;
 		if (n <= 0)
-			return lost;
+			return seen;
+		seen |= DRAINED_ANY;
 		for (p = buf; p < buf + n;) {
 			const struct inotify_event *ev = (const struct inotify_event *)(void *)p;
 			if (ev->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF | IN_Q_OVERFLOW))
-				lost = 1;
+				seen |= DRAINED_LOST;
 			p += sizeof *ev + ev->len;
 		}
 	}
+}
+
+static locket__waiter *waiter_new(void)
+{
+	locket__waiter *w = (locket__waiter *)malloc(sizeof *w);
+	if (w != NULL)
+		w->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	return w;
+}
+
+int locket__os_waiter_watch(locket__waiter **waiter, const char *path, int *watch_fd)
+{
+	int drained = 0;
+	if (*waiter == NULL)
+		*waiter = waiter_new();
+	if (*waiter == NULL || (*waiter)->inotify_fd < 0) {
+		*watch_fd = -1;
+		return 0;
+	}
+	if (*watch_fd >= 0)
+		drained = drain_events(*watch_fd);
+	if (*watch_fd < 0 || (drained & DRAINED_LOST)) {
+		int ifd = (*waiter)->inotify_fd;
+		*watch_fd = inotify_add_watch(ifd, path, WATCH_MASK) >= 0 ? ifd : -1;
+		if (*watch_fd >= 0)
+			drained |= drain_events(ifd); /* stale events from earlier waits */
+	}
+	return (drained & DRAINED_ANY) != 0;
 }
 
 static int timed_out(const char *path, int op)
@@ -127,13 +158,8 @@ int locket__os_lock(locket__fd lfd, const char *path, int shared, int64_t deadli
 		return LOCKET_OK;
 	}
 
-	if (*waiter == NULL) {
-		locket__waiter *w = (locket__waiter *)malloc(sizeof *w);
-		if (w == NULL)
-			return locket__fail(LOCKET_ENOMEM, "out of memory waiting for '%s'", path);
-		w->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-		*waiter = w;
-	}
+	if (*waiter == NULL && (*waiter = waiter_new()) == NULL)
+		return locket__fail(LOCKET_ENOMEM, "out of memory waiting for '%s'", path);
 	ifd = (*waiter)->inotify_fd;
 
 	if (interruptible) {
@@ -152,7 +178,7 @@ int locket__os_lock(locket__fd lfd, const char *path, int shared, int64_t deadli
 		if (ifd >= 0) {
 			if (!watching)
 				watching = inotify_add_watch(ifd, path, WATCH_MASK) >= 0;
-			if (watching && drain_events(ifd))
+			if (watching && (drain_events(ifd) & DRAINED_LOST))
 				watching = inotify_add_watch(ifd, path, WATCH_MASK) >= 0;
 		}
 		rc = try_lock(fd, op, path);
