@@ -323,6 +323,29 @@ static int run(char **tok, int n)
 		answer(pid > 0 ? "ok" : "io_error", 0, buf);
 		return 0;
 	}
+#else
+	if (strcmp(cmd, "spawn_child") == 0) {
+		/* A long-lived child (this driver, sleeping) that inherits every
+		 * inheritable handle of the process. */
+		wchar_t self[MAX_PATH + 1], cmdline[MAX_PATH + 32];
+		STARTUPINFOW si;
+		PROCESS_INFORMATION pi;
+		char buf[32];
+		BOOL ok;
+		memset(&si, 0, sizeof si);
+		si.cb = sizeof si;
+		GetModuleFileNameW(NULL, self, MAX_PATH + 1);
+		_snwprintf(cmdline, MAX_PATH + 32, L"\"%ls\" --sleep", self);
+		cmdline[MAX_PATH + 31] = L'\0';
+		ok = CreateProcessW(NULL, cmdline, NULL, NULL, TRUE, 0, NULL, NULL, &si, &pi);
+		if (ok) {
+			CloseHandle(pi.hThread);
+			CloseHandle(pi.hProcess);
+		}
+		snprintf(buf, sizeof buf, "%lu", ok ? (unsigned long)pi.dwProcessId : 0UL);
+		answer(ok ? "ok" : "io_error", 0, buf);
+		return 0;
+	}
 #endif
 #ifndef _WIN32
 	if (strcmp(cmd, "stress") == 0) {
@@ -442,11 +465,15 @@ static int run(char **tok, int n)
 	return 0;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	char line[4096];
 
 #ifdef _WIN32
+	if (argc > 1 && strcmp(argv[1], "--sleep") == 0) {
+		Sleep(60000); /* the child of spawn_child */
+		return 0;
+	}
 	/* Lines end in "\n" on every OS: the runner reads them byte for byte. */
 	_setmode(_fileno(stdin), _O_BINARY);
 	_setmode(_fileno(stdout), _O_BINARY);
@@ -456,6 +483,8 @@ int main(void)
 	sa.sa_handler = on_signal; /* no SA_RESTART: the wait must see EINTR */
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
+	(void)argc;
+	(void)argv;
 #endif
 	for (;;) {
 		char *tok[MAX_TOKENS];
