@@ -244,6 +244,7 @@ LOCKET_EXTERN(int) locket_attempt_start(locket_attempt_t **out, locket_t *lock, 
  * Linux an inotify instance watching the lock file), or -1 when there is
  * none (Windows; Linux without inotify): then rely on retry_ms alone.
  * May change after each locket_attempt_try(). Do not read or close it.
+ * -1 for NULL. Same thread rules as locket_attempt_try().
  */
 LOCKET_EXTERN(int) locket_attempt_fd(const locket_attempt_t *attempt);
 
@@ -252,6 +253,7 @@ LOCKET_EXTERN(int) locket_attempt_fd(const locket_attempt_t *attempt);
  * in milliseconds: short (1 ms, doubling) right after a possible release,
  * longer (100 ms, doubling up to 500 ms) while nothing happens. It covers
  * releases that make no event, such as a holder on another NFS client.
+ * 0 for NULL. Same thread rules as locket_attempt_try().
  */
 LOCKET_EXTERN(int) locket_attempt_retry_ms(const locket_attempt_t *attempt);
 
@@ -262,6 +264,8 @@ LOCKET_EXTERN(int) locket_attempt_retry_ms(const locket_attempt_t *attempt);
  *         LOCKET_EINVAL: NULL, or the attempt already succeeded.
  *         LOCKET_ENOENT: the lock file was removed. Other errors as
  *         locket_acquire(). After an error the attempt is finished.
+ * An attempt may be used by one thread at a time (any thread); the handle
+ * may meanwhile be used by others.
  */
 LOCKET_EXTERN(int) locket_attempt_try(locket_attempt_t *attempt);
 
@@ -307,14 +311,18 @@ LOCKET_EXTERN(const char *) locket_path(const locket_t *lock);
  * "not_held", "interrupted", "invalid_argument", "not_found",
  * "permission_denied", "is_a_directory", "not_supported", "out_of_memory",
  * "io_error"), or "unknown". Never allocates; the string is static.
+ * Thread-safe.
  */
 LOCKET_EXTERN(const char *) locket_error_name(int code);
 
 /**
  * A short English description of an error code, such as "timed out waiting
- * for the lock". Never allocates; the string is static.
+ * for the lock". Never allocates; the string is static. Thread-safe.
  */
 LOCKET_EXTERN(const char *) locket_strerror(int code);
+
+/* The last error: kept per thread, so these are thread-safe and each thread
+ * sees only its own failures. */
 
 /** The code of the last failure on this thread (LOCKET_OK if none yet). */
 LOCKET_EXTERN(int) locket_last_error_code(void);
@@ -333,10 +341,11 @@ LOCKET_EXTERN(int) locket_last_os_error(void);
  */
 LOCKET_EXTERN(const char *) locket_last_error_message(void);
 
-/** The library's version string, e.g. "1.0.0" (may differ from the header's). */
+/** The library's version string, e.g. "1.0.0" (may differ from the header's).
+ *  Static; thread-safe. */
 LOCKET_EXTERN(const char *) locket_version(void);
 
-/** The library's version as MAJOR * 10000 + MINOR * 100 + PATCH. */
+/** The library's version as MAJOR * 10000 + MINOR * 100 + PATCH. Thread-safe. */
 LOCKET_EXTERN(int) locket_version_number(void);
 
 #ifdef __cplusplus
