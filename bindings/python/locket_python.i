@@ -109,6 +109,12 @@ static int64_t locket_py_now_us(void)
 		result = LOCKET_ETIMEDOUT;
 }
 
+/* Attempts on the handle end before it is freed (see Attempt below). */
+%exception locket_box::close {
+	locket_py_finish_attempts(arg1);
+	$action
+}
+
 /* Module functions without the C prefix: locket._core.error_name(), ... */
 %rename(error_name) locket_error_name;
 %rename(strerror) locket_strerror;
@@ -139,153 +145,97 @@ static PyObject *locket_py_last_error(PyObject *self, PyObject *args)
 %}
 
 /*
- * AsyncWait (POSIX): one acquire for asyncio, waited for on a C thread that
- * never takes the GIL. When the wait ends, the thread sends one byte on
- * notify_fd (a socket it then closes: it owns it from the constructor on)
- * and the event loop, watching the other end with loop.add_reader, wakes:
- * the hand-over costs one wake-up of the loop and no GIL hand-off between
- * threads. The
- * wait runs in slices so that cancel() ends it within one slice; a grant
- * that meets a cancellation is released by the thread itself.
+ * Attempt: an acquisition that the asyncio loop drives (locket_attempt_*):
+ * the loop watches fd() and tries again when it is readable or after
+ * retry_ms(). Every call is non-blocking and keeps the GIL.
  *
- * Lifetime: the Python object and the thread each hold a reference; the
- * last to let go frees it. The Python side keeps the Handle open until
- * done() (locket/__init__.py waits for the byte even after a cancellation).
+ * The object holds a reference to its Handle, so the handle outlives it
+ * unless Handle.close() frees it first: close() finishes every attempt on
+ * its handle before freeing it (locket_attempt_free() must come first), and
+ * try_() of a finished attempt returns EINVAL. The live attempts are a list
+ * that only GIL holders touch.
  */
 %{
-#include "pythread.h"
-#ifndef _WIN32
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
-#endif
+typedef struct locket_py_attempt {
+	locket_attempt_t *attempt; /* NULL once finished */
+	locket_box *box;
+	PyObject *owner; /* the Handle object */
+	int status;      /* locket_attempt_start()'s result */
+	struct locket_py_attempt *prev, *next;
+} locket_py_attempt;
 
-#define LOCKET_PY_SLICE_MS 100
+static locket_py_attempt *locket_py_attempts;
 
-typedef struct locket_async_wait {
-	locket_t *handle;
-	PyObject *owner; /* the Handle object: kept alive while the thread may use handle */
-	int64_t timeout_ms;
-	unsigned int flags;
-	int notify_fd;
-	int refs;      /* atomic */
-	int cancelled; /* atomic */
-	int done;      /* atomic; the fields below are valid once set */
-	int rc, os_error;
-	char message[512];
-} locket_async_wait;
-
-#ifndef _WIN32
-
-static void locket_py_async_unref(locket_async_wait *w)
+static void locket_py_attempt_finish(locket_py_attempt *a)
 {
-	if (__atomic_sub_fetch(&w->refs, 1, __ATOMIC_ACQ_REL) == 0)
-		free(w);
+	locket_attempt_free(a->attempt);
+	a->attempt = NULL;
 }
 
-static void locket_py_async_run(void *arg)
+/* Before Handle.close() frees the handle (with the GIL held). */
+static void locket_py_finish_attempts(locket_box *box)
 {
-	locket_async_wait *w = (locket_async_wait *)arg;
-	/* In microseconds: a wait never ends before the deadline, whatever the
-	 * rounding of each slice. */
-	int64_t deadline = w->timeout_ms < 0 ? -1 : locket_py_now_us() + w->timeout_ms * 1000;
-	int rc;
-	char byte = 1;
-
-	for (;;) {
-		int64_t slice = LOCKET_PY_SLICE_MS;
-		if (deadline >= 0) {
-			int64_t left_us = deadline - locket_py_now_us();
-			int64_t left = left_us <= 0 ? 0 : (left_us + 999) / 1000;
-			if (left < slice)
-				slice = left;
-		}
-		rc = locket_acquire(w->handle, slice, w->flags);
-		if (rc == LOCKET_OK || (rc != LOCKET_ETIMEDOUT && rc != LOCKET_EWOULDBLOCK))
-			break;
-		if (__atomic_load_n(&w->cancelled, __ATOMIC_ACQUIRE))
-			break;
-		if (deadline >= 0 && locket_py_now_us() >= deadline) {
-			rc = LOCKET_ETIMEDOUT;
-			break;
-		}
-	}
-	if (rc == LOCKET_OK && __atomic_load_n(&w->cancelled, __ATOMIC_ACQUIRE)) {
-		locket_release(w->handle);
-		rc = LOCKET_ETIMEDOUT;
-	}
-	if (rc != LOCKET_OK) {
-		const char *msg = locket_last_error_message();
-		w->os_error = locket_last_os_error();
-		strncpy(w->message, msg, sizeof w->message - 1);
-	}
-	w->rc = rc == LOCKET_EWOULDBLOCK ? LOCKET_ETIMEDOUT : rc;
-	__atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
-	/* MSG_NOSIGNAL: a reader that went away must not raise SIGPIPE. */
-	while (send(w->notify_fd, &byte, 1, MSG_NOSIGNAL) < 0 && errno == EINTR)
-		;
-	close(w->notify_fd);
-	locket_py_async_unref(w);
+	locket_py_attempt *a;
+	for (a = locket_py_attempts; a != NULL; a = a->next)
+		if (a->box == box)
+			locket_py_attempt_finish(a);
 }
-#endif
 %}
 
-%rename(AsyncWait) locket_async_wait;
-typedef struct locket_async_wait {
-} locket_async_wait;
+%rename(Attempt) locket_py_attempt;
+typedef struct locket_py_attempt {
+	%immutable;
+	/* locket_attempt_start()'s result: OK (held at once), EWOULDBLOCK
+	 * (drive this attempt) or an error (read last_error() now). */
+	int status;
+	%mutable;
+} locket_py_attempt;
 
-%extend locket_async_wait {
-	/* Start waiting, taking over notify_fd; NULL (an exception in Python,
-	 * notify_fd not taken) on Windows, for a closed handle or without memory
-	 * or a thread. */
-	locket_async_wait(PyObject *handle, int64_t timeout_ms, unsigned int flags, int notify_fd) {
-		locket_async_wait *w;
+%extend locket_py_attempt {
+	locket_py_attempt(PyObject *handle, unsigned int flags) {
+		locket_py_attempt *a;
 		locket_box *box = NULL;
-#ifdef _WIN32
-		return NULL;
-#endif
-		if (!SWIG_IsOK(SWIG_ConvertPtr(handle, (void **)&box, SWIGTYPE_p_locket_box, 0)) ||
-		    box == NULL || box->handle == NULL)
-			return NULL;
-		w = (locket_async_wait *)calloc(1, sizeof *w);
-		if (w == NULL)
-			return NULL;
-		w->handle = box->handle;
-		w->owner = handle;
-		w->timeout_ms = timeout_ms;
-		w->flags = flags;
-		w->notify_fd = notify_fd;
-		w->refs = 2;
-		Py_INCREF(handle);
-#ifndef _WIN32
-		if (PyThread_start_new_thread(locket_py_async_run, w) == PYTHREAD_INVALID_THREAD_ID) {
-			Py_DECREF(handle);
-			free(w);
+		if (!SWIG_IsOK(SWIG_ConvertPtr(handle, (void **)&box, SWIGTYPE_p_locket_box, 0)) || box == NULL) {
+			PyErr_SetString(PyExc_TypeError, "Attempt needs a Handle");
 			return NULL;
 		}
-#endif
-		return w;
+		a = (locket_py_attempt *)calloc(1, sizeof *a);
+		if (a == NULL) {
+			PyErr_NoMemory();
+			return NULL;
+		}
+		a->status = locket_attempt_start(&a->attempt, box->handle, flags);
+		a->box = box;
+		a->owner = handle;
+		Py_INCREF(handle);
+		a->next = locket_py_attempts;
+		if (a->next != NULL)
+			a->next->prev = a;
+		locket_py_attempts = a;
+		return a;
 	}
-	/* Normally the thread is done by now (the Python side waits for its
-	 * byte). If not (a task dropped with its loop), tell it to stop and
-	 * leave the Handle referenced for good: the thread may still use it,
-	 * and dropping the reference would need the GIL on that thread. */
-	~locket_async_wait() {
-		if (__atomic_load_n(&$self->done, __ATOMIC_ACQUIRE))
-			Py_DECREF($self->owner);
+	~locket_py_attempt() {
+		locket_py_attempt_finish($self);
+		if ($self->prev != NULL)
+			$self->prev->next = $self->next;
 		else
-			__atomic_store_n(&$self->cancelled, 1, __ATOMIC_RELEASE);
-		locket_py_async_unref($self);
+			locket_py_attempts = $self->next;
+		if ($self->next != NULL)
+			$self->next->prev = $self->prev;
+		Py_DECREF($self->owner);
+		free($self);
 	}
-	/* End the wait within one slice; a grant after this is released. */
-	void cancel() { __atomic_store_n(&$self->cancelled, 1, __ATOMIC_RELEASE); }
-	int done() { return __atomic_load_n(&$self->done, __ATOMIC_ACQUIRE); }
-	/* (code, os_error, message) once done(): code OK means the lock is held. */
-	PyObject *result() {
-		if (!__atomic_load_n(&$self->done, __ATOMIC_ACQUIRE))
-			Py_RETURN_NONE;
-		return Py_BuildValue("(iiN)", $self->rc, $self->os_error,
-				     PyUnicode_DecodeUTF8($self->message, (Py_ssize_t)strlen($self->message),
-							  "surrogateescape"));
+	/* Readable when a release may have happened; -1: none (poll by retry_ms()). */
+	int fd() { return locket_attempt_fd($self->attempt); }
+	int retry_ms() { return locket_attempt_retry_ms($self->attempt); }
+	/* OK: the handle holds the lock. EWOULDBLOCK: wait again. Else an error
+	 * (EINVAL also when finished). Anything but EWOULDBLOCK finishes it. */
+	int try_() {
+		int rc = locket_attempt_try($self->attempt);
+		if (rc != LOCKET_EWOULDBLOCK)
+			locket_py_attempt_finish($self);
+		return rc;
 	}
+	/* End the attempt now (a lock it obtained stays held). Idempotent. */
+	void close() { locket_py_attempt_finish($self); }
 }

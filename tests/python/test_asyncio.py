@@ -3,22 +3,12 @@ task leaves nothing held."""
 
 import asyncio
 import gc
+import os
 import time
 
 import locket
 import pytest
 from conftest import EARLY, held_elsewhere, try_in_other_process
-
-
-@pytest.fixture(autouse=True, params=["c_thread", "python_thread"])
-def waiter_kind(request, monkeypatch):
-    """Every test runs with both waiters: the C thread that wakes the loop
-    through a socket (POSIX), and the portable Python thread."""
-    if request.param == "python_thread":
-        monkeypatch.setattr(locket, "_AsyncWait", None)
-    elif locket._AsyncWait is None:
-        pytest.skip("no C-thread waiter in this build")
-    return request.param
 
 
 def run(coro):
@@ -197,3 +187,197 @@ def test_task_dropped_with_its_loop(lock_path, holder):
     child.send("release")
     child.expect("released")
     locket.Lock(lock_path).acquire(timeout=10)  # the abandoned waiter gave it up
+
+
+def test_ticker_keeps_running_while_waiting(lock_path, holder):
+    """Another task of the loop runs throughout the wait; then the release
+    across processes hands the lock over."""
+    child = holder(lock_path)
+    lock = locket.Lock(lock_path)
+
+    async def main():
+        ticks = 0
+
+        async def ticker():
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.001)
+                ticks += 1
+
+        t = asyncio.ensure_future(ticker())
+        waiter = asyncio.ensure_future(lock.acquire_async())
+        while ticks < 50:  # the loop is not blocked: the ticker advances
+            await asyncio.sleep(0.001)
+        assert not waiter.done()
+        child.send("release")
+        assert await waiter is True
+        assert lock.locked() and held_elsewhere(lock_path)
+        lock.release()
+        t.cancel()
+
+    run(main())
+
+
+def test_two_locks_in_one_loop_both_get_it(lock_path, holder):
+    """Two Lock objects on one file (two handles), waiting in one loop: each
+    gets the lock in turn, and their tries do not wake each other into a spin."""
+    child = holder(lock_path)
+    a, b = locket.Lock(lock_path), locket.Lock(lock_path)
+    tries = []
+    real_try = locket._AsyncWaiter._try
+
+    def counting_try(self):
+        tries.append(self)
+        real_try(self)
+
+    async def main(monkeypatch):
+        monkeypatch.setattr(locket._AsyncWaiter, "_try", counting_try)
+        inside = []
+
+        async def work(lock, name):
+            async with lock:
+                inside.append(name)
+                assert len(inside) == 1, inside  # exclusive
+                await asyncio.sleep(0.01)
+                inside.remove(name)
+            return name
+
+        tasks = [asyncio.ensure_future(work(a, "a")), asyncio.ensure_future(work(b, "b"))]
+        await asyncio.sleep(1)
+        # Backing off from 100 ms, each tries a few times a second; waiters that
+        # woke each other would have tried thousands of times.
+        assert len(tries) < 100, len(tries)
+        assert not any(t.done() for t in tasks)
+        child.send("release")
+        assert sorted(await asyncio.gather(*tasks)) == ["a", "b"]
+
+    with pytest.MonkeyPatch.context() as mp:
+        run(main(mp))
+    assert not a.locked() and not b.locked() and not held_elsewhere(lock_path)
+
+
+def test_killed_holder_hands_over(lock_path, holder):
+    child = holder(lock_path)
+    lock = locket.Lock(lock_path)
+
+    async def main():
+        waiter = asyncio.ensure_future(lock.acquire_async(timeout=30))
+        await asyncio.sleep(0.02)
+        assert not waiter.done()
+        child.kill()  # SIGKILL: the kernel drops the holder's lock
+        assert await waiter is True
+        assert lock.locked()
+        lock.release()
+
+    run(main())
+
+
+def test_shared_waiters_wait_for_the_writer_then_share(lock_path, holder):
+    child = holder(lock_path)  # exclusive
+    r1, r2 = locket.Lock(lock_path, shared=True), locket.Lock(lock_path, shared=True)
+
+    async def main():
+        w1 = asyncio.ensure_future(r1.acquire_async())
+        w2 = asyncio.ensure_future(r2.acquire_async())
+        await asyncio.sleep(0.02)
+        assert not w1.done() and not w2.done()
+        child.send("release")
+        await asyncio.gather(w1, w2)
+        assert r1.locked() and r2.locked()  # both at once: shared
+        assert try_in_other_process(lock_path) == "busy"  # excludes a writer
+        r1.release()
+        r2.release()
+
+    run(main())
+    assert try_in_other_process(lock_path) == "got"
+
+
+def test_async_shared_through_one_object(lock_path):
+    """Two tasks taking the same shared Lock object: the second waits for the
+    first's release (one object holds its lock once), then gets it."""
+    lock = locket.Lock(lock_path, shared=True)
+
+    async def main():
+        await lock.acquire_async()
+        second = asyncio.ensure_future(lock.acquire_async())
+        await asyncio.sleep(0.02)
+        assert not second.done()
+        lock.release()
+        await second
+        assert lock.locked()
+        lock.release()
+
+    run(main())
+
+
+def test_async_try_and_timeout_in_one_deadline(lock_path, holder):
+    holder(lock_path)
+    lock = locket.Lock(lock_path)
+
+    async def main():
+        with pytest.raises(locket.LockBusy):
+            await lock.acquire_async(timeout=0)
+        start = time.monotonic()
+        with pytest.raises(locket.LockTimeout):
+            await lock.acquire_async(timeout=0.25)
+        assert 0.25 - EARLY <= time.monotonic() - start < 1.5
+        assert not lock.locked()
+
+    run(main())
+
+
+def test_close_during_wait_raises_and_frees(lock_path, holder):
+    child = holder(lock_path)
+    lock = locket.Lock(lock_path)
+
+    async def main():
+        waiter = asyncio.ensure_future(lock.acquire_async())
+        await asyncio.sleep(0.02)
+        lock.close()
+        with pytest.raises(ValueError, match="closed"):
+            await waiter
+
+    run(main())
+    child.send("release")
+    child.expect("released")
+    assert try_in_other_process(lock_path) == "got"
+
+
+def test_lock_removed_during_wait(tmp_path, holder):
+    """The directory goes away while the task waits: an error, nothing held."""
+    d = tmp_path / "d"
+    d.mkdir()
+    path = str(d / "lock")
+    child = holder(path)
+    lock = locket.Lock(path, create=False)
+
+    async def main():
+        waiter = asyncio.ensure_future(lock.acquire_async(timeout=30))
+        await asyncio.sleep(0.02)
+        os.unlink(path)
+        d.rmdir()
+        child.send("release")
+        with pytest.raises(FileNotFoundError):
+            await waiter
+        assert not lock.locked()
+
+    run(main())
+
+
+def test_handle_close_finishes_its_attempts(lock_path, holder):
+    """The low-level guard: Handle.close() ends a live Attempt first, which
+    then reports EINVAL instead of touching the freed handle."""
+    holder(lock_path)
+    h = locket._core.Handle(lock_path.encode(), 0o666, 0)
+    attempt = locket._core.Attempt(h, 0)
+    assert attempt.status == locket._core.EWOULDBLOCK
+    assert attempt.fd() >= 0 and attempt.retry_ms() > 0
+    assert attempt.try_() == locket._core.EWOULDBLOCK
+    h.close()
+    assert attempt.try_() == locket._core.EINVAL
+    assert attempt.fd() == -1
+    attempt.close()
+    del h
+    gc.collect()
+    del attempt  # freed after its handle box: no crash
+    gc.collect()

@@ -23,12 +23,11 @@ import errno as _errno
 import math
 import numbers
 import os
-import socket
 import sys
 import threading
 import time
 import warnings
-from typing import Any, List, Optional, Tuple, Union
+from typing import Any, Optional, Set, Union
 
 from . import _core
 
@@ -62,11 +61,9 @@ class NotHeldError(LockError, RuntimeError):
     """release() of a lock this object does not hold (RuntimeError like threading.Lock)."""
 
 
-# Where the C-thread waiter is missing (Windows), acquire_async()'s helper
-# thread waits in slices this long so that it notices a cancellation within
-# one slice (the C thread slices the same way, LOCKET_PY_SLICE_MS). A release
-# wakes the waiter at once whatever the slice.
-_ASYNC_SLICE_MS = 100
+# With nothing to watch (a loop without add_reader), acquire_async() tries
+# at least this often (what the C library does where it has no descriptor).
+_POLL_S = 0.016
 # A wait inside one process on a shared lock held through the same object is
 # a condition-variable wait in C, which signals do not end: slice it so that
 # Ctrl-C is seen.
@@ -81,18 +78,6 @@ _EWOULDBLOCK = _core.EWOULDBLOCK
 _ETIMEDOUT = _core.ETIMEDOUT
 _monotonic = time.monotonic
 
-
-def _close_reader(loop: asyncio.AbstractEventLoop, sock: socket.socket) -> None:
-    loop.remove_reader(sock.fileno())
-    sock.close()
-
-
-class _NoReader(Exception):
-    """The running event loop cannot watch a socket (add_reader)."""
-
-
-# The C-thread waiter of acquire_async() (POSIX builds of _core only).
-_AsyncWait: Optional[Any] = None if sys.platform == "win32" else getattr(_core, "AsyncWait", None)
 
 _OS_ERRORS = {
     _core.ENOENT: (FileNotFoundError, _errno.ENOENT),
@@ -148,6 +133,86 @@ def _last_error(filename: Any) -> BaseException:
     return _error(code, os_error, message, filename)
 
 
+class _AsyncWaiter:
+    """Drives one Attempt from an event loop: a try whenever its descriptor
+    turns readable (a release may have happened) or its retry delay passes,
+    until the lock is held, an error, or the deadline (loop clock)."""
+
+    __slots__ = ("lock", "loop", "attempt", "deadline", "future", "fd", "timer")
+
+    def __init__(
+        self, lock: "Lock", loop: asyncio.AbstractEventLoop, attempt: Any, deadline: Optional[float]
+    ) -> None:
+        self.lock = lock
+        self.loop = loop
+        self.attempt = attempt
+        self.deadline = deadline
+        self.future: "asyncio.Future[None]" = loop.create_future()
+        self.fd = -1
+        self.timer: Optional[asyncio.TimerHandle] = None
+        self._arm()
+
+    def _arm(self) -> None:
+        """Watch the attempt's descriptor (it may change after a try) and
+        set the retry timer."""
+        if self.timer is not None:
+            self.timer.cancel()
+        fd = self.attempt.fd()
+        delay = self.attempt.retry_ms() / 1000
+        if fd != self.fd:
+            if self.fd >= 0:
+                self.loop.remove_reader(self.fd)
+                self.fd = -1
+            if fd >= 0:
+                try:
+                    self.loop.add_reader(fd, self._try)
+                    self.fd = fd
+                except NotImplementedError:  # a loop without add_reader: poll
+                    pass
+        if self.fd < 0:
+            delay = min(delay, _POLL_S)
+        if self.deadline is not None:
+            delay = min(delay, max(0.0, self.deadline - self.loop.time()))
+        self.timer = self.loop.call_later(delay, self._try)
+
+    def _try(self) -> None:
+        if self.future.done():  # cancelled: stop() follows
+            return
+        rc = self.attempt.try_()
+        if rc == 0:
+            self.future.set_result(None)  # the reader and timer go after the task resumed
+        elif rc != _EWOULDBLOCK:
+            if self.lock._h is None:
+                self.future.set_exception(ValueError("I/O operation on closed lock"))
+            else:
+                self.future.set_exception(_last_error(self.lock._name))
+        elif self.deadline is not None and self.loop.time() >= self.deadline:
+            self.future.set_exception(LockTimeout(self.lock._busy_text()))
+        else:
+            self._arm()
+
+    def granted(self) -> bool:
+        f = self.future
+        return f.done() and not f.cancelled() and f.exception() is None
+
+    def abort(self) -> None:
+        """The lock was closed during the wait (on the loop's thread)."""
+        self.stop()
+        if not self.future.done():
+            self.future.set_exception(ValueError("I/O operation on closed lock"))
+
+    def stop(self) -> None:
+        """Stop watching and end the attempt. Idempotent."""
+        self.lock._waiters.discard(self)
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if self.fd >= 0:
+            self.loop.remove_reader(self.fd)  # nothing (False) once the loop is closed
+            self.fd = -1
+        self.attempt.close()
+
+
 class Lock:
     """A lock on one file, for threads and processes alike.
 
@@ -167,7 +232,7 @@ class Lock:
     shared: default lock mode of acquire(): True takes a shared (reader) lock.
     """
 
-    __slots__ = ("_h", "_ms", "_flags", "_timeout", "_shared", "_name", "__weakref__")
+    __slots__ = ("_h", "_ms", "_flags", "_timeout", "_shared", "_name", "_waiters", "__weakref__")
 
     def __init__(
         self,
@@ -180,6 +245,7 @@ class Lock:
         mode: int = 0o666,
     ) -> None:
         self._h: Optional[_core.Handle] = None
+        self._waiters: Set[_AsyncWaiter] = set()  # acquire_async() waits in progress
         name = os.fspath(path)
         raw = os.fsencode(name)
         if b"\0" in raw:
@@ -336,10 +402,28 @@ class Lock:
             raise _last_error(self._name)
 
     def close(self) -> None:
-        """Release the lock if held and free the handle. Idempotent."""
+        """Release the lock if held and free the handle. Idempotent.
+
+        Tasks waiting in acquire_async() get ValueError.
+        """
         h, self._h = self._h, None
         if h is not None:
-            h.close()
+            self._abort_waiters()
+            h.close()  # ends the waiters' attempts first, whatever the thread
+
+    def _abort_waiters(self) -> None:
+        for waiter in list(self._waiters):
+            try:
+                running = asyncio.get_running_loop()
+            except RuntimeError:
+                running = None
+            if running is waiter.loop:
+                waiter.abort()
+            else:
+                try:
+                    waiter.loop.call_soon_threadsafe(waiter.abort)
+                except RuntimeError:  # the loop is closed
+                    pass
 
     def __enter__(self) -> "Lock":
         self._acquire(self._ms, self._flags)
@@ -359,142 +443,43 @@ class Lock:
     ) -> bool:
         """acquire() for asyncio: waits without blocking the event loop.
 
-        The wait runs in a helper thread, blocked in the kernel like
-        acquire(). Cancelling the awaiting task ends the wait and leaves the
-        lock not held (a grant that raced the cancellation is released).
+        The loop itself waits: it watches a descriptor that the release of
+        the lock makes readable (Linux) and tries again then, or after a
+        short delay (Windows, and releases that make no event). Cancelling
+        the awaiting task ends the wait and leaves the lock not held.
         """
         ms = self._ms if timeout is _DEFAULT else _timeout_ms(timeout)
-        flags = self._flags & ~_core.INTERRUPTIBLE
+        flags = self._flags & ~_INTERRUPTIBLE
         if shared is not None:
-            flags = _core.SHARED if shared else 0
+            flags = _SHARED if shared else 0
         h = self._handle()
         rc = h.acquire(0, flags)
         if rc == 0:
             return True
-        if rc != _core.EWOULDBLOCK:
+        if rc != _EWOULDBLOCK:
             raise _last_error(self._name)
         if ms == 0:
             raise LockBusy(self._busy_text())
-
         loop = asyncio.get_running_loop()
-        result: Tuple[int, int, str]
-        if _AsyncWait is not None:
-            try:
-                result = await self._wait_in_c_thread(loop, h, ms, flags)
-            except _NoReader:
-                result = await self._wait_in_python_thread(loop, h, ms, flags)
-        else:
-            result = await self._wait_in_python_thread(loop, h, ms, flags)
-        code, os_error, message = result
-        if code == 0:
+        deadline = None if ms < 0 else loop.time() + ms / 1000
+        attempt = _core.Attempt(h, flags)  # tries once more
+        rc = attempt.status
+        if rc == 0:
             return True
-        if code == _core.ETIMEDOUT:
-            raise LockTimeout(self._busy_text())
-        raise _error(code, os_error, message, self._name)
-
-    @staticmethod
-    async def _wait_in_c_thread(
-        loop: asyncio.AbstractEventLoop, h: _core.Handle, ms: int, flags: int
-    ) -> Tuple[int, int, str]:
-        """Wait on a C thread that signals the loop through a socket (POSIX
-        event loops): no GIL hand-off on the way back, so the task resumes as
-        fast as a blocked thread would."""
-        rsock, wsock = socket.socketpair()
-        readable: List["asyncio.Future[None]"] = [loop.create_future()]
-
-        def on_readable() -> None:
-            if not readable[0].done():
-                readable[0].set_result(None)
-
+        if rc != _EWOULDBLOCK:
+            raise _last_error(self._name)
+        waiter = _AsyncWaiter(self, loop, attempt, deadline)
+        self._waiters.add(waiter)  # until stop(): close() stops it first
         try:
-            loop.add_reader(rsock.fileno(), on_readable)
-        except NotImplementedError:  # e.g. the proactor loop on Windows
-            rsock.close()
-            wsock.close()
-            raise _NoReader() from None
-        try:
-            fd = wsock.detach()
-            try:
-                waiter = _AsyncWait(h, ms, flags, fd)  # type: ignore[misc]
-            except BaseException:
-                os.close(fd)
-                raise
-            try:
-                await readable[0]
-            except asyncio.CancelledError:
-                # End the wait, then wait for the thread to say so (at most
-                # one slice): a grant that raced the cancellation is given back.
-                waiter.cancel()
-                while True:
-                    readable[0] = loop.create_future()
-                    try:
-                        await asyncio.shield(readable[0])
-                        break
-                    except asyncio.CancelledError:
-                        waiter.cancel()
-                if waiter.result()[0] == 0:
-                    h.release()
-                raise
-            result: Tuple[int, int, str] = waiter.result()
-            return result
-        finally:
-            try:  # after the task has resumed: not on the hand-over's path
-                loop.call_soon(_close_reader, loop, rsock)
-            except RuntimeError:  # the loop is closed (a task dropped with it)
-                rsock.close()
-
-    @staticmethod
-    async def _wait_in_python_thread(
-        loop: asyncio.AbstractEventLoop, h: _core.Handle, ms: int, flags: int
-    ) -> Tuple[int, int, str]:
-        """The portable way: a Python thread waits in slices and hands the
-        outcome to the loop with call_soon_threadsafe."""
-        granted: "asyncio.Future[Tuple[int, int, str]]" = loop.create_future()  # for the task
-        finished: "asyncio.Future[None]" = loop.create_future()  # the thread is done
-        cancelled = threading.Event()
-
-        def deliver(result: Tuple[int, int, str]) -> None:
-            # On the loop thread. A grant nobody awaits any more is given back.
-            if not granted.done():
-                granted.set_result(result)
-            elif result[0] == 0:
+            await waiter.future
+        except BaseException:
+            waiter.stop()
+            if waiter.granted():  # the grant raced a cancellation: give it back
                 h.release()
-            finished.set_result(None)
-
-        def wait() -> None:
-            deadline = None if ms < 0 else time.monotonic() + ms / 1000
-            while True:
-                if deadline is None:
-                    left = _ASYNC_SLICE_MS
-                else:
-                    left = max(0, math.ceil((deadline - time.monotonic()) * 1000))
-                    left = min(left, _ASYNC_SLICE_MS)
-                code = h.acquire(left, flags)
-                if code in (_core.ETIMEDOUT, _core.EWOULDBLOCK) and not cancelled.is_set():
-                    if deadline is None or time.monotonic() < deadline:
-                        continue
-                    code = _core.ETIMEDOUT
-                result = _core.last_error() if code not in (0, _core.ETIMEDOUT, _core.EWOULDBLOCK) else (code, 0, "")
-                if result[0] == _core.EWOULDBLOCK:
-                    result = (_core.ETIMEDOUT, 0, "")
-                try:
-                    loop.call_soon_threadsafe(deliver, result)
-                except RuntimeError:  # the loop is closed: nobody will take the lock
-                    if code == 0:
-                        h.release()
-                return
-
-        threading.Thread(target=wait, name="locket-async-wait", daemon=True).start()
-        try:
-            return await granted
-        except asyncio.CancelledError:
-            cancelled.set()
-            while not finished.done():
-                try:
-                    await asyncio.shield(finished)
-                except asyncio.CancelledError:
-                    pass
             raise
+        # Unwatching costs a syscall and some Python: let the task run first.
+        loop.call_soon(waiter.stop)
+        return True
 
     async def __aenter__(self) -> "Lock":
         await self.acquire_async()

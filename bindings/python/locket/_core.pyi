@@ -51,12 +51,22 @@ class Handle:
         """The holder's pid, 0 when none is seen, or a negative code."""
     def path(self) -> Optional[bytes]: ...
 
-class AsyncWait:
-    """One acquire waited for on a C thread (POSIX); sends a byte on notify_fd
-    (which it takes over and closes) when done."""
+class Attempt:
+    """locket_attempt_*: an acquisition that an event loop drives. Holds a
+    reference to its Handle; Handle.close() finishes it first."""
 
-    def __init__(self, handle: Handle, timeout_ms: int, flags: int, notify_fd: int) -> None: ...
-    def cancel(self) -> None: ...
-    def done(self) -> int: ...
-    def result(self) -> Optional[Tuple[int, int, str]]:
-        """(code, os_error, message) once done(), else None."""
+    @property
+    def status(self) -> int:
+        """locket_attempt_start()'s result: OK (held at once), EWOULDBLOCK
+        (drive this attempt) or an error (read last_error() now)."""
+    def __init__(self, handle: Handle, flags: int) -> None: ...
+    def fd(self) -> int:
+        """Readable when a release may have happened; -1 when there is none.
+        May change after each try_()."""
+    def retry_ms(self) -> int:
+        """The longest wait before the next try_(), in milliseconds."""
+    def try_(self) -> int:
+        """OK (the handle holds the lock), EWOULDBLOCK (wait again) or an
+        error (EINVAL when finished). Anything but EWOULDBLOCK finishes it."""
+    def close(self) -> None:
+        """Finish the attempt now (a lock it obtained stays held). Idempotent."""
