@@ -381,3 +381,34 @@ def test_handle_close_finishes_its_attempts(lock_path, holder):
     gc.collect()
     del attempt  # freed after its handle box: no crash
     gc.collect()
+
+
+def test_next_wait_right_after_a_grant_is_watched(lock_path, holder):
+    """A grant leaves its clean-up (unwatching the descriptor) for after the
+    task resumed; a new wait on the same object at once reuses the handle's
+    descriptor, and must stay watched (else only the retry timer wakes it)."""
+    child = holder(lock_path)
+    lock, other = locket.Lock(lock_path), locket.Lock(lock_path)
+    seen = []
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        loop.call_later(0.02, child.send, "release")
+        await lock.acquire_async()
+        lock.release()
+        other.acquire()
+
+        def probe():
+            try:
+                (w,) = [w for w in lock._waiters if not w.future.done()]
+                key = loop._selector.get_map().get(w.fd)  # None: not watched
+                seen.append(key is not None and key.data[0]._callback == w._try)
+            finally:
+                other.release()
+
+        loop.call_later(0.02, probe)
+        await lock.acquire_async()  # in the same step as the grant above
+        lock.release()
+
+    run(main())
+    assert seen == [True]
