@@ -462,8 +462,9 @@ class Lock:
             raise LockBusy(self._busy_text())
         loop = asyncio.get_running_loop()
         deadline = None if ms < 0 else loop.time() + ms / 1000
-        for done in [w for w in self._waiters if w.future.done()]:
-            done.stop()  # its descriptor (the handle's) may be the new attempt's
+        for w in list(self._waiters):
+            if w.loop is loop and w.future.done():
+                w.stop()  # its descriptor (the handle's) may be the new attempt's
         attempt = _core.Attempt(h, flags)  # tries once more
         rc = attempt.status
         if rc == 0:
