@@ -186,7 +186,8 @@ def test_task_dropped_with_its_loop(lock_path, holder):
     gc.collect()
     child.send("release")
     child.expect("released")
-    locket.Lock(lock_path).acquire(timeout=10)  # the abandoned waiter gave it up
+    with locket.Lock(lock_path, timeout=10):  # the abandoned waiter gave it up
+        pass
 
 
 def test_ticker_keeps_running_while_waiting(lock_path, holder):
