@@ -99,6 +99,10 @@ static int drain_events(int ifd)
 				seen |= DRAINED_LOST;
 			p += sizeof *ev + ev->len;
 		}
+		/* A read that did not fill half the buffer took all there was; a
+		 * later event makes the descriptor readable again anyway. */
+		if ((size_t)n < sizeof buf / 2)
+			return seen;
 	}
 }
 
@@ -124,8 +128,10 @@ int locket__os_waiter_watch(locket__waiter **waiter, const char *path, int *watc
 	if (*watch_fd < 0 || (drained & DRAINED_LOST)) {
 		int ifd = (*waiter)->inotify_fd;
 		*watch_fd = inotify_add_watch(ifd, path, WATCH_MASK) >= 0 ? ifd : -1;
-		if (*watch_fd >= 0)
-			drained |= drain_events(ifd); /* stale events from earlier waits */
+		/* Events queued before this watch (earlier waits, this handle's own
+		 * releases) say nothing about the holder the next try will meet. */
+		if (*watch_fd >= 0 && !(drained & DRAINED_LOST))
+			drain_events(ifd);
 	}
 	return (drained & DRAINED_ANY) != 0;
 }
