@@ -116,6 +116,12 @@ int locket__os_lock(locket__fd fd, const char *path, int shared, int64_t deadlin
  * waiter that cannot watch degrades to tries. */
 int locket__os_waiter_watch(locket__waiter **waiter, const char *path, int *watch_fd);
 
+/* 1 if the last locket__os_lock() wait through w watched fd's own file from
+ * before its first try and saw no sign of it being replaced or removed, so
+ * that the core may skip locket__os_same_file() after the grant (it sits on
+ * the hand-off's critical path). 0 whenever unsure. */
+int locket__os_wait_verified(const locket__waiter *w);
+
 /* After a wait: is fd still the file that path names? 1: yes; 0: the file
  * was replaced (path names another file now); or a negative locket_error,
  * recorded (LOCKET_ENOENT when the path is gone). An OS that cannot tell

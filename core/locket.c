@@ -143,7 +143,7 @@ void locket_free(locket_t *lock)
 /* Wait in the kernel for the lock on fd, lending the handle's kept waiter to
  * this thread for the duration. */
 static int wait_for_lock(locket_t *lock, locket__fd fd, int shared, int64_t deadline,
-			 int interruptible)
+			 int interruptible, int *verified)
 {
 	locket__waiter *w;
 	int rc;
@@ -154,6 +154,7 @@ static int wait_for_lock(locket_t *lock, locket__fd fd, int shared, int64_t dead
 	locket__mutex_unlock(&lock->mu);
 
 	rc = locket__os_lock(fd, lock->path, shared, deadline, interruptible, &w);
+	*verified = rc == LOCKET_OK && locket__os_wait_verified(w);
 
 	locket__mutex_lock(&lock->mu);
 	if (lock->waiter == NULL) {
@@ -173,6 +174,7 @@ static int lock_file(locket_t *lock, int shared, int64_t deadline, int interrupt
 {
 	for (;;) {
 		locket__fd fd;
+		int verified = 0;
 		int rc = locket__os_open(lock->path, &lock->opts, &fd);
 		if (rc != LOCKET_OK)
 			return rc;
@@ -182,9 +184,9 @@ static int lock_file(locket_t *lock, int shared, int64_t deadline, int interrupt
 			return LOCKET_OK;
 		}
 		if (rc == LOCKET_EWOULDBLOCK && deadline != 0)
-			rc = wait_for_lock(lock, fd, shared, deadline, interruptible);
+			rc = wait_for_lock(lock, fd, shared, deadline, interruptible, &verified);
 		if (rc == LOCKET_OK) {
-			int same = locket__os_same_file(fd, lock->path);
+			int same = verified ? 1 : locket__os_same_file(fd, lock->path);
 			if (same == 1) {
 				*out = fd;
 				return LOCKET_OK;

@@ -44,6 +44,8 @@
  * milliseconds (an SRCU grace period), creating one ~10 us. */
 struct locket__waiter {
 	int inotify_fd; /* -1 when inotify is unavailable: poll with backoff */
+	int verified;   /* the last wait watched fd's own file throughout and saw it
+			   neither replaced nor removed (see locket__os_wait_verified) */
 };
 
 #define RETRY_FLOOR_MS 1     /* first retry after an event whose try failed */
@@ -52,6 +54,11 @@ struct locket__waiter {
 #define POLL_CEILING_MS 16  /* longest sleep when there is no inotify */
 
 #define WATCH_MASK (IN_CLOSE_WRITE | IN_CLOSE_NOWRITE | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF)
+
+int locket__os_wait_verified(const locket__waiter *w)
+{
+	return w != NULL && w->verified;
+}
 
 void locket__os_waiter_free(locket__waiter *w)
 {
@@ -79,8 +86,9 @@ static int try_lock(int fd, int op, const char *path)
 	return locket__fail_os(errno, "cannot lock", path);
 }
 
-#define DRAINED_ANY 1  /* there were events */
-#define DRAINED_LOST 2 /* the watch is gone (file removed or replaced): add it again */
+#define DRAINED_ANY 1     /* there were events */
+#define DRAINED_LOST 2    /* the watch is gone (file removed or replaced): add it again */
+#define DRAINED_CHANGED 4 /* links or metadata changed: the file may have been replaced */
 
 /* Discard queued events; returns DRAINED_* bits. */
 static int drain_events(int ifd)
@@ -96,7 +104,9 @@ static int drain_events(int ifd)
 		for (p = buf; p < buf + n;) {
 			const struct inotify_event *ev = (const struct inotify_event *)(void *)p;
 			if (ev->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF | IN_Q_OVERFLOW))
-				seen |= DRAINED_LOST;
+				seen |= DRAINED_LOST | DRAINED_CHANGED;
+			if (ev->mask & IN_ATTRIB)
+				seen |= DRAINED_CHANGED;
 			p += sizeof *ev + ev->len;
 		}
 		/* A read that did not fill half the buffer took all there was; a
@@ -109,8 +119,10 @@ static int drain_events(int ifd)
 static locket__waiter *waiter_new(void)
 {
 	locket__waiter *w = (locket__waiter *)malloc(sizeof *w);
-	if (w != NULL)
+	if (w != NULL) {
 		w->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+		w->verified = 0;
+	}
 	return w;
 }
 
@@ -150,6 +162,8 @@ int locket__os_lock(locket__fd lfd, const char *path, int shared, int64_t deadli
 	int64_t retry_ms = RETRY_FIRST_MS, poll_ms = RETRY_FLOOR_MS;
 	sigset_t caller_mask;
 
+	if (waiter != NULL && *waiter != NULL)
+		(*waiter)->verified = 0; /* until this wait shows otherwise */
 	if (rc != LOCKET_EWOULDBLOCK)
 		return rc;
 	if (deadline == 0)
@@ -182,9 +196,18 @@ int locket__os_lock(locket__fd lfd, const char *path, int shared, int64_t deadli
 		/* Watch before trying: a release between the try and the poll then
 		 * still leaves an event in the queue. */
 		if (ifd >= 0) {
-			if (!watching)
+			int drained = 0;
+			if (!watching) {
 				watching = inotify_add_watch(ifd, path, WATCH_MASK) >= 0;
-			if (watching && (drain_events(ifd) & DRAINED_LOST))
+				/* The watch follows the path's file: if that is fd's, changes
+				 * to it will show, and the core need not stat after the grant. */
+				(*waiter)->verified = watching && locket__os_same_file(lfd, path) == 1;
+			}
+			if (watching)
+				drained = drain_events(ifd);
+			if (drained & DRAINED_CHANGED)
+				(*waiter)->verified = 0;
+			if (drained & DRAINED_LOST)
 				watching = inotify_add_watch(ifd, path, WATCH_MASK) >= 0;
 		}
 		rc = try_lock(fd, op, path);
