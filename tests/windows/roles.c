@@ -17,6 +17,16 @@ static void die(const char *what, int rc)
 	exit(3);
 }
 
+/* A handle on path, or the role ends with the error. */
+static locket_t *open_or_die(const char *path)
+{
+	locket_t *lock;
+	int rc = locket_new(&lock, path, NULL);
+	if (rc != LOCKET_OK)
+		die("new", rc);
+	return lock;
+}
+
 /* hold PATH MODE: acquire, say "locked", release on any line (or EOF). */
 ROLE(hold)
 {
@@ -24,8 +34,7 @@ ROLE(hold)
 	int rc;
 	if (argc < 2)
 		return 2;
-	if ((rc = locket_new(&lock, argv[0], NULL)) != LOCKET_OK)
-		die("new", rc);
+	lock = open_or_die(argv[0]);
 	if ((rc = locket_acquire(lock, -1, mode_flags(argv[1]))) != LOCKET_OK)
 		die("acquire", rc);
 	role_say("locked");
@@ -45,8 +54,7 @@ ROLE(holdfor)
 	int rc;
 	if (argc < 3)
 		return 2;
-	if ((rc = locket_new(&lock, argv[0], NULL)) != LOCKET_OK)
-		die("new", rc);
+	lock = open_or_die(argv[0]);
 	if ((rc = locket_acquire(lock, -1, 0)) != LOCKET_OK)
 		die("acquire", rc);
 	role_say("locked");
@@ -125,8 +133,7 @@ ROLE(try)
 	int rc;
 	if (argc < 2)
 		return 2;
-	if ((rc = locket_new(&lock, argv[0], NULL)) != LOCKET_OK)
-		die("new", rc);
+	lock = open_or_die(argv[0]);
 	rc = locket_acquire(lock, 0, mode_flags(argv[1]));
 	role_say("%s", locket_error_name(rc));
 	locket_free(lock);
@@ -144,8 +151,7 @@ ROLE(holdspawn)
 	int rc;
 	if (argc < 1)
 		return 2;
-	if ((rc = locket_new(&lock, argv[0], NULL)) != LOCKET_OK)
-		die("new", rc);
+	lock = open_or_die(argv[0]);
 	if ((rc = locket_acquire(lock, -1, 0)) != LOCKET_OK)
 		die("acquire", rc);
 	GetModuleFileNameW(NULL, self, 4096);
@@ -208,8 +214,7 @@ ROLE(worker)
 	n = atoi(argv[2]);
 	timeout = atoll(argv[3]);
 	occ = test_wide(argv[1]);
-	if ((rc = locket_new(&lock, argv[0], NULL)) != LOCKET_OK)
-		die("new", rc);
+	lock = open_or_die(argv[0]);
 	role_say("ready");
 	for (i = 0; i < n; i++) {
 		HANDLE inside;
@@ -245,8 +250,7 @@ ROLE(holdreplace)
 	int rc;
 	if (argc < 2)
 		return 2;
-	if ((rc = locket_new(&lock, argv[0], NULL)) != LOCKET_OK)
-		die("new", rc);
+	lock = open_or_die(argv[0]);
 	if ((rc = locket_acquire(lock, -1, 0)) != LOCKET_OK)
 		die("acquire", rc);
 	role_say("locked");
