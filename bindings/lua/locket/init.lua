@@ -118,11 +118,27 @@ function M.lock_file(path, opts)
 	return setmetatable({ _h = h, _ms = ms, _flags = (shared and SHARED or 0) + INTERRUPTIBLE }, Lock)
 end
 
-local function acquire(self, timeout, level)
+local function acquire(self, timeout, level, opts)
 	local h = check(self, level + 1)
-	local ms = self._ms
+	local ms, flags = self._ms, self._flags
 	if timeout ~= nil then
 		ms = to_ms(timeout, "timeout", level + 1)
+	end
+	if opts ~= nil then
+		if type(opts) ~= "table" then
+			error("bad options (table expected, got " .. type(opts) .. ")", level + 1)
+		end
+		for k in pairs(opts) do
+			if k ~= "shared" then
+				error("unknown acquire option '" .. tostring(k) .. "'", level + 1)
+			end
+		end
+		if opts.shared ~= nil then
+			if type(opts.shared) ~= "boolean" then
+				error("bad option 'shared' (boolean expected, got " .. type(opts.shared) .. ")", level + 1)
+			end
+			flags = (opts.shared and SHARED or 0) + INTERRUPTIBLE
+		end
 	end
 	if h:locked() ~= 0 then
 		-- Waiting would wait for ourselves (Lua has one thread per state).
@@ -130,7 +146,7 @@ local function acquire(self, timeout, level)
 	end
 	-- Interruptible: on Ctrl-C the core returns at once and lua.c's hook
 	-- raises "interrupted!" at the next Lua instruction.
-	local rc = h:acquire(ms, self._flags)
+	local rc = h:acquire(ms, flags)
 	if rc == 0 then
 		return true
 	end
@@ -138,11 +154,12 @@ local function acquire(self, timeout, level)
 end
 
 --- Take the lock: wait at most timeout seconds (default: the lock_file
--- option; 0 tries once; nil/math.huge waits forever). Returns true, or nil,
+-- option; 0 tries once; nil/math.huge waits forever). opts.shared, when
+-- given, overrides the lock_file option for this call. Returns true, or nil,
 -- message, code ("timeout", "would_block", "interrupted", "not_found"...).
 -- Raises if this lock object already holds the lock.
-function Lock:acquire(timeout)
-	return acquire(self, timeout, 2)
+function Lock:acquire(timeout, opts)
+	return acquire(self, timeout, 2, opts)
 end
 
 --- Release the lock. Returns true; raises if this lock object does not hold it.

@@ -171,14 +171,8 @@ local function run(w)
 		return "protocol_error", "unknown_handle"
 	end
 	if cmd == "acquire" then
-		local saved = lock._flags
-		if has(w, "shared") then
-			-- The Lua API chooses the mode per lock object (lock_file's "shared"
-			-- option); the protocol chooses it per call.
-			lock._flags = core.SHARED + core.INTERRUPTIBLE
-		end
-		local ok, msg, code = lock:acquire(to_seconds(w[3]))
-		lock._flags = saved
+		local opts = has(w, "shared") and { shared = true } or nil
+		local ok, _, code = lock:acquire(to_seconds(w[3]), opts)
 		return ok and "ok" or code
 	elseif cmd == "release" then
 		local ok, _, code = lock:release()
