@@ -3,7 +3,6 @@
 -- (docs/conformance.md). The binding's nil, message, code failures already carry the
 -- core's error name; errors it raises (misuse) are mapped to names here.
 local locket = require "locket"
-local core = require "locket.core"
 
 -- A monotonic clock where luaposix has one (not for every runtime); "-" tells
 -- the runner to time the call itself.
