@@ -142,7 +142,8 @@ LOCKET_EXTERN(void) locket_options_init(locket_options *opts);
  * The file is opened once here (and created with opts->file_mode when
  * missing, unless LOCKET_NO_CREATE) so that a bad path fails now, not at the
  * first acquire. locket never truncates, writes, or deletes the file, and
- * never keeps a descriptor open while the lock is not held.
+ * keeps no descriptor open while the lock is not held (but during an
+ * attempt, see below).
  *
  * @param out   receives the new handle; set to NULL on failure.
  * @param path  UTF-8 path of the lock file; relative paths are resolved
