@@ -230,20 +230,28 @@ static void *wait_in_thread(void *arg)
 	return NULL;
 }
 
+/* Hold w->lock with flags, start a thread waiting (20 s) on the same handle
+ * with the same flags, release from this thread; returns the waiter's result. */
+static int hand_over_within_handle(struct waiter_arg *w, unsigned flags)
+{
+	pthread_t t;
+	char c;
+	CHECK(pipe(w->started_pipe) == 0);
+	CHECK_RC(locket_new(&w->lock, test_path("x"), NULL), LOCKET_OK);
+	CHECK_RC(locket_acquire(w->lock, -1, flags), LOCKET_OK);
+	w->timeout = 20000;
+	w->flags = flags;
+	CHECK(pthread_create(&t, NULL, wait_in_thread, w) == 0);
+	CHECK(read(w->started_pipe[0], &c, 1) == 1);
+	CHECK_RC(locket_release(w->lock), LOCKET_OK);
+	pthread_join(t, NULL);
+	return w->rc;
+}
+
 TEST(thread_waiting_on_same_handle_wakes_on_release)
 {
 	struct waiter_arg w = { 0 };
-	pthread_t t;
-	char c;
-	CHECK(pipe(w.started_pipe) == 0);
-	CHECK_RC(locket_new(&w.lock, test_path("x"), NULL), LOCKET_OK);
-	CHECK_RC(locket_acquire(w.lock, -1, 0), LOCKET_OK);
-	w.timeout = 20000;
-	CHECK(pthread_create(&t, NULL, wait_in_thread, &w) == 0);
-	CHECK(read(w.started_pipe[0], &c, 1) == 1);
-	CHECK_RC(locket_release(w.lock), LOCKET_OK);
-	pthread_join(t, NULL);
-	CHECK_RC(w.rc, LOCKET_OK);
+	CHECK_RC(hand_over_within_handle(&w, 0), LOCKET_OK);
 	CHECK(locket_locked(w.lock));
 	check_held_elsewhere(test_path("x"), 1);
 	locket_free(w.lock);
@@ -252,18 +260,7 @@ TEST(thread_waiting_on_same_handle_wakes_on_release)
 TEST(shared_waiter_on_same_handle_wakes_on_release)
 {
 	struct waiter_arg w = { 0 };
-	pthread_t t;
-	char c;
-	CHECK(pipe(w.started_pipe) == 0);
-	CHECK_RC(locket_new(&w.lock, test_path("x"), NULL), LOCKET_OK);
-	CHECK_RC(locket_acquire(w.lock, -1, LOCKET_SHARED), LOCKET_OK);
-	w.timeout = 20000;
-	w.flags = LOCKET_SHARED;
-	CHECK(pthread_create(&t, NULL, wait_in_thread, &w) == 0);
-	CHECK(read(w.started_pipe[0], &c, 1) == 1);
-	CHECK_RC(locket_release(w.lock), LOCKET_OK);
-	pthread_join(t, NULL);
-	CHECK_RC(w.rc, LOCKET_OK);
+	CHECK_RC(hand_over_within_handle(&w, LOCKET_SHARED), LOCKET_OK);
 	CHECK(locket_locked(w.lock));
 	CHECK_RC(locket_release(w.lock), LOCKET_OK);
 	CHECK_RC(locket_release(w.lock), LOCKET_ENOTHELD);
