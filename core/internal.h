@@ -67,7 +67,45 @@ void locket__cond_broadcast(locket__cond *c);
  * deadline passed. */
 int locket__cond_wait(locket__cond *c, locket__mutex *m, int64_t deadline_ms);
 
+/* ---- OS layer: process-wide state (unix/process.c, win/process.c) ---- */
+
+/* The lock that guards the core's registry of live handles: a plain static
+ * mutex, usable before anything is initialised. After fork() the child
+ * makes it new with locket__registry_reinit(). */
+void locket__registry_lock(void);
+void locket__registry_unlock(void);
+void locket__registry_reinit(void);
+
+/* Register prepare/parent/child as fork handlers, once per process
+ * (pthread_atfork); a no-op where there is no fork(). */
+void locket__os_fork_handlers(void (*prepare)(void), void (*parent)(void), void (*child)(void));
+
+/* In a forked child, forget the wait engine's per-process state (never
+ * unlocking anything). */
+void locket__os_wait_atfork_child(void);
+
+/* Make a mutex or condition variable new, whatever state it was left in
+ * (a forked child's copies, which the parent's other threads may have held
+ * or waited on). */
+void locket__mutex_reinit(locket__mutex *m);
+void locket__cond_reinit(locket__cond *c);
+
+/* Sleep for ms milliseconds without sleep-polling anything else. With
+ * interruptible, a signal handler that runs on this thread ends it early:
+ * returns LOCKET_EINTR (unrecorded); else LOCKET_OK. */
+int locket__os_sleep_ms(int64_t ms, int interruptible);
+
 /* ---- OS layer: files and locks ---- */
+
+/* An internal locket_options flag for locket__os_open: open for writing
+ * too (for filesystems whose locks need it; see locket__os_lock_needs_write). */
+#define LOCKET__OPEN_WRITE 0x80000000u
+
+/* 1 if a lock that failed with this OS error on a read-only descriptor may
+ * succeed on a read-write one (Linux NFS emulates flock with byte-range
+ * locks, which need write access for an exclusive lock: EBADF, or EIO
+ * before Linux 3.4, as flock(1) knows). */
+int locket__os_lock_needs_write(int os_error);
 
 /* An absolute form of path (relative paths joined to the working
  * directory; nothing else resolved), malloc'd into *out. */
@@ -75,7 +113,11 @@ int locket__os_abspath(const char *path, char **out);
 
 /* Open (and, unless LOCKET_NO_CREATE, create with opts->file_mode) the lock
  * file: never truncating, close-on-exec / not inheritable, refusing
- * directories with LOCKET_EISDIR. */
+ * directories with LOCKET_EISDIR. Read-only unless opts->flags has
+ * LOCKET__OPEN_WRITE (where the OS distinguishes). Returns
+ * LOCKET_EWOULDBLOCK (recorded) when the open would block on another
+ * program's lease: the open has begun breaking it, so a later open may
+ * succeed. */
 int locket__os_open(const char *path, const locket_options *opts, locket__fd *out);
 
 /* Release a lock held through fd (without closing it). */

@@ -23,25 +23,165 @@
  * two threads of one handle both hold a shared lock: the second one waits on
  * a condition variable for the slot.
  *
- * fork(): the child inherits the slot (and a copy of the descriptor, which
- * shares the parent's lock). The slot remembers the pid that filled it, so a
- * child sees the handle as not held, cannot release the parent's lock
- * (LOCKET_ENOTHELD), and only ever closes its copy without unlocking.
+ * fork(): a flock lock belongs to the open file description, and a forked
+ * child's copy of the descriptor keeps it alive: if the parent then died,
+ * the child would keep a lock that it cannot see, release or re-take. So
+ * every descriptor a handle opens is recorded in the handle (open_fds), and
+ * a pthread_atfork child handler closes them all in the child, without
+ * unlocking (unlocking would drop the parent's lock), and empties every slot.
+ * The prepare handler takes the registry of handles and every handle's
+ * mutex, and descriptors are opened and closed with the handle's mutex held,
+ * so a fork never sees a handle half-way: whatever the parent's other
+ * threads were doing, the child gets unlocked mutexes, empty slots and no
+ * lock descriptors. The slot also remembers the pid that filled it, which
+ * covers children made without the handlers (raw clone(), _Fork()): they see
+ * the handle as not held and never unlock the parent's lock.
  */
 #include "internal.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+/* A descriptor of the lock file that a handle has open, on the handle's
+ * open_fds list (see fork() above). */
+struct open_fd {
+	locket__fd fd;
+	struct open_fd *next;
+};
+
 struct locket {
 	char *path;               /* absolute path, fixed at creation */
 	locket_options opts;      /* fixed at creation */
-	locket__mutex mu;         /* guards slot_fd, slot_pid, waiter */
+	locket__mutex mu;         /* guards everything below */
 	locket__cond slot_freed;  /* broadcast whenever slot_fd is emptied */
 	locket__fd slot_fd;       /* descriptor holding the lock, or LOCKET__NO_FD */
 	int64_t slot_pid;         /* process that filled slot_fd */
+	struct open_fd slot_ref;  /* slot_fd's entry on open_fds */
+	struct open_fd *open_fds; /* every descriptor of the file this handle has open */
+	int slot_inherited;       /* the slot was emptied by fork_child() */
 	locket__waiter *waiter;   /* kept OS wait state; NULL while borrowed */
+	locket_t *prev, *next;    /* the registry of live handles */
 };
+
+/* ---- the registry of handles, and fork() ---- */
+
+static locket_t *registry; /* guarded by locket__registry_lock() */
+
+/* Open the lock file and record the descriptor on the handle, atomically
+ * with respect to fork(). A write open is asked for where a read-only
+ * descriptor could not take the lock (see lock_file). */
+static int open_tracked(locket_t *lock, int writable, struct open_fd *ref)
+{
+	locket_options o = lock->opts;
+	int rc;
+	if (writable)
+		o.flags |= LOCKET__OPEN_WRITE;
+	locket__mutex_lock(&lock->mu);
+	rc = locket__os_open(lock->path, &o, &ref->fd);
+	if (rc == LOCKET_OK) {
+		ref->next = lock->open_fds;
+		lock->open_fds = ref;
+	}
+	locket__mutex_unlock(&lock->mu);
+	return rc;
+}
+
+/* Take ref off the handle's list; the caller holds the mutex. */
+static void untrack(locket_t *lock, struct open_fd *ref)
+{
+	struct open_fd **p;
+	for (p = &lock->open_fds; *p != NULL; p = &(*p)->next) {
+		if (*p == ref) {
+			*p = ref->next;
+			break;
+		}
+	}
+	ref->fd = LOCKET__NO_FD;
+}
+
+/* Close a descriptor of the handle; unlock first when the lock on it is
+ * this process's. Returns the unlock result. */
+static int close_tracked(locket_t *lock, struct open_fd *ref, int unlock)
+{
+	int rc = LOCKET_OK;
+	locket__fd fd = ref->fd;
+	if (fd == LOCKET__NO_FD)
+		return rc; /* closed in a forked child by fork_child() */
+	if (unlock)
+		rc = locket__os_unlock(fd);
+	locket__mutex_lock(&lock->mu);
+	if (ref->fd != LOCKET__NO_FD) {
+		locket__os_close(fd);
+		untrack(lock, ref);
+	}
+	locket__mutex_unlock(&lock->mu);
+	return rc;
+}
+
+static void fork_prepare(void)
+{
+	locket_t *l;
+	locket__registry_lock();
+	for (l = registry; l != NULL; l = l->next)
+		locket__mutex_lock(&l->mu);
+}
+
+static void fork_parent(void)
+{
+	locket_t *l;
+	for (l = registry; l != NULL; l = l->next)
+		locket__mutex_unlock(&l->mu);
+	locket__registry_unlock();
+}
+
+/* In the child, the only thread: nothing the parent's other threads were
+ * doing can be finished here, so start every handle afresh, unlocked. */
+static void fork_child(void)
+{
+	locket_t *l;
+	for (l = registry; l != NULL; l = l->next) {
+		struct open_fd *ref = l->open_fds;
+		while (ref != NULL) {
+			struct open_fd *next = ref->next;
+			locket__os_close(ref->fd); /* the parent's lock: never unlock */
+			ref->fd = LOCKET__NO_FD;
+			ref = next;
+		}
+		l->open_fds = NULL;
+		l->slot_inherited = l->slot_fd != LOCKET__NO_FD;
+		l->slot_fd = LOCKET__NO_FD;
+		locket__os_waiter_free(l->waiter); /* its queue is shared with the parent */
+		l->waiter = NULL;
+		locket__mutex_reinit(&l->mu);
+		locket__cond_reinit(&l->slot_freed);
+	}
+	locket__os_wait_atfork_child();
+	locket__registry_reinit();
+}
+
+static void registry_add(locket_t *lock)
+{
+	locket__os_fork_handlers(fork_prepare, fork_parent, fork_child);
+	locket__registry_lock();
+	lock->prev = NULL;
+	lock->next = registry;
+	if (registry != NULL)
+		registry->prev = lock;
+	registry = lock;
+	locket__registry_unlock();
+}
+
+static void registry_remove(locket_t *lock)
+{
+	locket__registry_lock();
+	if (lock->prev != NULL)
+		lock->prev->next = lock->next;
+	else
+		registry = lock->next;
+	if (lock->next != NULL)
+		lock->next->prev = lock->prev;
+	locket__registry_unlock();
+}
 
 static int64_t deadline_after(int64_t timeout_ms)
 {
@@ -61,8 +201,8 @@ static int64_t deadline_after(int64_t timeout_ms)
 int locket_new(locket_t **out, const char *path, const locket_options *opts)
 {
 	locket_options o = LOCKET_OPTIONS_INIT;
+	struct open_fd probe;
 	locket_t *lock;
-	locket__fd fd;
 	int rc;
 
 	if (out == NULL)
@@ -94,16 +234,23 @@ int locket_new(locket_t **out, const char *path, const locket_options *opts)
 	rc = locket__os_abspath(path, &lock->path);
 	if (rc != LOCKET_OK)
 		goto fail;
-	/* Fail now, not at the first acquire, on a path that cannot be a lock file. */
-	rc = locket__os_open(lock->path, &lock->opts, &fd);
-	if (rc != LOCKET_OK)
-		goto fail;
-	locket__os_close(fd);
 	rc = locket__mutex_init(&lock->mu);
 	if (rc != LOCKET_OK)
 		goto fail;
 	rc = locket__cond_init(&lock->slot_freed);
 	if (rc != LOCKET_OK) {
+		locket__mutex_destroy(&lock->mu);
+		goto fail;
+	}
+	registry_add(lock);
+	/* Fail now, not at the first acquire, on a path that cannot be a lock
+	 * file. A leased file (LOCKET_EWOULDBLOCK from the open) is a good one. */
+	rc = open_tracked(lock, 0, &probe);
+	if (rc == LOCKET_OK)
+		close_tracked(lock, &probe, 0);
+	else if (rc != LOCKET_EWOULDBLOCK) {
+		registry_remove(lock);
+		locket__cond_destroy(&lock->slot_freed);
 		locket__mutex_destroy(&lock->mu);
 		goto fail;
 	}
@@ -115,24 +262,18 @@ fail:
 	return rc;
 }
 
-/* Close a descriptor that holds (or may hold) the lock. A descriptor
- * inherited through fork() is closed without unlocking: the lock is the
- * parent's. Returns the unlock result. */
-static int drop_fd(locket__fd fd, int ours)
-{
-	int rc = LOCKET_OK;
-	if (ours)
-		rc = locket__os_unlock(fd);
-	locket__os_close(fd);
-	return rc;
-}
-
 void locket_free(locket_t *lock)
 {
 	if (lock == NULL)
 		return;
-	if (lock->slot_fd != LOCKET__NO_FD)
-		drop_fd(lock->slot_fd, lock->slot_pid == locket__os_pid());
+	registry_remove(lock);
+	if (lock->slot_fd != LOCKET__NO_FD) {
+		/* A slot filled before a fork made without the fork handlers is
+		 * the parent's: close the copy, never unlock it. */
+		if (lock->slot_pid == locket__os_pid())
+			locket__os_unlock(lock->slot_fd);
+		locket__os_close(lock->slot_fd);
+	}
 	locket__os_waiter_free(lock->waiter);
 	locket__cond_destroy(&lock->slot_freed);
 	locket__mutex_destroy(&lock->mu);
@@ -143,7 +284,7 @@ void locket_free(locket_t *lock)
 /* Wait in the kernel for the lock on fd, lending the handle's kept waiter to
  * this thread for the duration. */
 static int wait_for_lock(locket_t *lock, locket__fd fd, int shared, int64_t deadline,
-			 int interruptible, int *verified)
+			 int interruptible)
 {
 	locket__waiter *w;
 	int rc;
@@ -154,7 +295,6 @@ static int wait_for_lock(locket_t *lock, locket__fd fd, int shared, int64_t dead
 	locket__mutex_unlock(&lock->mu);
 
 	rc = locket__os_lock(fd, lock->path, shared, deadline, interruptible, &w);
-	*verified = rc == LOCKET_OK && locket__os_wait_verified(w);
 
 	locket__mutex_lock(&lock->mu);
 	if (lock->waiter == NULL) {
@@ -166,53 +306,98 @@ static int wait_for_lock(locket_t *lock, locket__fd fd, int shared, int64_t dead
 	return rc;
 }
 
-/* Open the file and take its kernel lock by the deadline. After a wait,
- * make sure the descriptor still is the file the path names: a lock on a
- * file that was replaced or removed meanwhile excludes nobody. */
-static int lock_file(locket_t *lock, int shared, int64_t deadline, int interruptible,
-		     locket__fd *out)
+/* A lock try failed because the descriptor is read-only where the
+ * filesystem wants write access for the lock (Linux NFS emulates flock with
+ * byte-range locks). */
+static int wants_write_open(int rc, int writable)
 {
+	return !writable && rc == LOCKET_EIO && locket__os_lock_needs_write(locket_last_os_error());
+}
+
+#define LEASE_RETRY_CEILING_MS 50
+
+/* The open would block: another program holds a lease on the file (Samba,
+ * NFS servers) or a mandatory lock. The open has started breaking the
+ * lease; wait it out within the deadline, retrying with a backoff. Returns
+ * LOCKET_OK to open again, or the error that ends the acquisition. */
+static int wait_out_lease(const char *path, int64_t deadline, int interruptible, int64_t *retry_ms)
+{
+	int64_t now = locket__now_ms(), ms = *retry_ms;
+	if (deadline == 0)
+		return locket__fail(LOCKET_EWOULDBLOCK,
+				    "'%s' is leased by another program (opening it would block)", path);
+	if (now >= deadline)
+		return locket__fail(LOCKET_ETIMEDOUT,
+				    "timed out waiting for another program's lease on '%s' to be broken",
+				    path);
+	if (deadline != LOCKET__FOREVER && deadline - now < ms)
+		ms = deadline - now;
+	*retry_ms = *retry_ms * 2 > LEASE_RETRY_CEILING_MS ? LEASE_RETRY_CEILING_MS : *retry_ms * 2;
+	if (locket__os_sleep_ms(ms, interruptible) == LOCKET_EINTR)
+		return locket__fail(LOCKET_EINTR, "interrupted while waiting for '%s'", path);
+	return LOCKET_OK;
+}
+
+/* Open the file and take its kernel lock by the deadline, into ref. After
+ * any wait, make sure the descriptor still is the file the path names: a
+ * lock on a file that was replaced or removed meanwhile, or that a path
+ * component no longer leads to (a switched symlink, a renamed directory, a
+ * mount), excludes nobody. That stat costs about a microsecond on the
+ * hand-off, and no watch on the file itself can see a change higher up the
+ * path. */
+static int lock_file(locket_t *lock, int shared, int64_t deadline, int interruptible,
+		     struct open_fd *ref)
+{
+	int writable = 0;
+	int64_t lease_retry_ms = 1;
 	for (;;) {
-		locket__fd fd;
-		int verified = 0;
-		int rc = locket__os_open(lock->path, &lock->opts, &fd);
+		int rc = open_tracked(lock, writable, ref), waited = 0;
+		if (rc == LOCKET_EWOULDBLOCK) {
+			rc = wait_out_lease(lock->path, deadline, interruptible, &lease_retry_ms);
+			if (rc != LOCKET_OK)
+				return rc;
+			continue;
+		}
 		if (rc != LOCKET_OK)
 			return rc;
-		rc = locket__os_lock(fd, lock->path, shared, 0, 0, NULL);
-		if (rc == LOCKET_OK) {
-			*out = fd;
-			return LOCKET_OK;
+		rc = locket__os_lock(ref->fd, lock->path, shared, 0, 0, NULL);
+		if (rc == LOCKET_EWOULDBLOCK && deadline != 0) {
+			rc = wait_for_lock(lock, ref->fd, shared, deadline, interruptible);
+			waited = 1;
 		}
-		if (rc == LOCKET_EWOULDBLOCK && deadline != 0)
-			rc = wait_for_lock(lock, fd, shared, deadline, interruptible, &verified);
 		if (rc == LOCKET_OK) {
-			int same = verified ? 1 : locket__os_same_file(fd, lock->path);
-			if (same == 1) {
-				*out = fd;
+			int same = waited ? locket__os_same_file(ref->fd, lock->path) : 1;
+			if (same == 1)
 				return LOCKET_OK;
-			}
-			drop_fd(fd, 1);
+			close_tracked(lock, ref, 1);
 			if (same < 0)
 				return same;
-			continue; /* replaced: lock the file the path names now */
+			continue; /* the path leads elsewhere now: lock that file */
 		}
-		locket__os_close(fd);
+		close_tracked(lock, ref, 0);
+		if (wants_write_open(rc, writable)) {
+			writable = 1;
+			continue;
+		}
 		return rc;
 	}
 }
 
-/* The kernel lock on fd is ours; now the handle's slot. It is only ever
- * taken here when two threads of this process hold shared locks through
- * one handle (an exclusive kernel lock excludes the slot's holder already),
- * or when it was inherited through fork(). On failure fd is unlocked and
- * closed, unless keep_fd, when it is only unlocked. */
-static int take_slot(locket_t *lock, locket__fd fd, int64_t deadline, int keep_fd)
+/* The kernel lock on ref's descriptor is ours; now the handle's slot. It is
+ * only ever taken here when two threads of this process hold shared locks
+ * through one handle (an exclusive kernel lock excludes the slot's holder
+ * already), or when it was filled before a fork made without the fork
+ * handlers. On success the descriptor moves to the slot; on failure it is
+ * unlocked and closed, unless keep_fd, when it is only unlocked. */
+static int take_slot(locket_t *lock, struct open_fd *ref, int64_t deadline, int keep_fd)
 {
 	int64_t pid = locket__os_pid();
+	locket__fd fd;
 	locket__mutex_lock(&lock->mu);
 	while (lock->slot_fd != LOCKET__NO_FD) {
 		if (lock->slot_pid != pid) {
 			locket__os_close(lock->slot_fd); /* the parent's copy: never unlock */
+			untrack(lock, &lock->slot_ref);
 			lock->slot_fd = LOCKET__NO_FD;
 			break;
 		}
@@ -222,9 +407,9 @@ static int take_slot(locket_t *lock, locket__fd fd, int64_t deadline, int keep_f
 				break;
 			locket__mutex_unlock(&lock->mu);
 			if (keep_fd)
-				locket__os_unlock(fd);
+				locket__os_unlock(ref->fd);
 			else
-				drop_fd(fd, 1);
+				close_tracked(lock, ref, 1);
 			if (deadline == 0)
 				return locket__fail(LOCKET_EWOULDBLOCK,
 						    "'%s' is held through this handle", lock->path);
@@ -233,16 +418,22 @@ static int take_slot(locket_t *lock, locket__fd fd, int64_t deadline, int keep_f
 					    lock->path);
 		}
 	}
+	fd = ref->fd;
+	untrack(lock, ref);
+	lock->slot_ref.fd = fd;
+	lock->slot_ref.next = lock->open_fds;
+	lock->open_fds = &lock->slot_ref;
 	lock->slot_fd = fd;
 	lock->slot_pid = pid;
+	lock->slot_inherited = 0;
 	locket__mutex_unlock(&lock->mu);
 	return LOCKET_OK;
 }
 
 int locket_acquire(locket_t *lock, int64_t timeout_ms, unsigned int flags)
 {
+	struct open_fd ref;
 	int64_t deadline;
-	locket__fd fd;
 	int rc;
 
 	if (lock == NULL)
@@ -252,10 +443,10 @@ int locket_acquire(locket_t *lock, int64_t timeout_ms, unsigned int flags)
 	deadline = deadline_after(timeout_ms);
 
 	rc = lock_file(lock, (flags & LOCKET_SHARED) != 0, deadline,
-		       (flags & LOCKET_INTERRUPTIBLE) != 0, &fd);
+		       (flags & LOCKET_INTERRUPTIBLE) != 0, &ref);
 	if (rc != LOCKET_OK)
 		return rc;
-	return take_slot(lock, fd, deadline, 0);
+	return take_slot(lock, &ref, deadline, 0);
 }
 
 /*
@@ -268,7 +459,9 @@ int locket_acquire(locket_t *lock, int64_t timeout_ms, unsigned int flags)
 struct locket_attempt {
 	locket_t *lock;
 	int shared;
-	locket__fd fd;           /* open, unlocked between tries */
+	int finished;            /* succeeded or failed: no more tries */
+	int writable;            /* the filesystem wants a write open (NFS) */
+	struct open_fd ref;      /* open, unlocked between tries; NO_FD: open at the next try */
 	locket__waiter *waiter;  /* borrowed from the handle, or our own */
 	int watch_fd;            /* what to poll, or -1 */
 	int retry_ms;            /* longest wait before the next try */
@@ -296,11 +489,7 @@ int locket_attempt_start(locket_attempt_t **out, locket_t *lock, unsigned int fl
 	a->shared = (flags & LOCKET_SHARED) != 0;
 	a->watch_fd = -1;
 	a->retry_ms = ATTEMPT_RETRY_FIRST_MS;
-	rc = locket__os_open(lock->path, &lock->opts, &a->fd);
-	if (rc != LOCKET_OK) {
-		free(a);
-		return rc;
-	}
+	a->ref.fd = LOCKET__NO_FD;
 	locket__mutex_lock(&lock->mu);
 	a->waiter = lock->waiter;
 	lock->waiter = NULL;
@@ -325,50 +514,70 @@ int locket_attempt_retry_ms(const locket_attempt_t *a)
 	return a == NULL ? 0 : a->retry_ms;
 }
 
+static int attempt_finish(locket_attempt_t *a, int rc)
+{
+	a->finished = 1;
+	return rc;
+}
+
 int locket_attempt_try(locket_attempt_t *a)
 {
+	locket_t *lock;
 	int rc, events;
 	if (a == NULL)
 		return locket__fail(LOCKET_EINVAL, "locket_attempt_try: attempt is NULL");
-	if (a->fd == LOCKET__NO_FD)
+	if (a->finished)
 		return locket__fail(LOCKET_EINVAL, "locket_attempt_try: the attempt is finished");
-	/* Watch (and drain) before the try, as a blocking wait does. */
-	events = locket__os_waiter_watch(&a->waiter, a->lock->path, &a->watch_fd);
-	rc = locket__os_lock(a->fd, a->lock->path, a->shared, 0, 0, NULL);
-	if (rc == LOCKET_OK) {
-		int same = locket__os_same_file(a->fd, a->lock->path);
-		if (same == 1) {
-			rc = take_slot(a->lock, a->fd, 0, 1);
-			if (rc == LOCKET_OK) {
-				a->fd = LOCKET__NO_FD; /* the handle holds it now */
-				return LOCKET_OK;
-			}
-		} else {
-			locket__os_unlock(a->fd);
-			if (same < 0)
-				return same;
-			/* Replaced: go on with the file the path names now. */
-			locket__os_close(a->fd);
-			a->fd = LOCKET__NO_FD;
-			rc = locket__os_open(a->lock->path, &a->lock->opts, &a->fd);
-			if (rc != LOCKET_OK)
-				return rc;
-			a->watch_fd = -1;
-			events = 1;
-			rc = locket__fail(LOCKET_EWOULDBLOCK, "'%s' was replaced", a->lock->path);
+	lock = a->lock;
+	if (a->ref.fd == LOCKET__NO_FD) {
+		/* The first try, or after a replaced file, a lease, or a fork (whose
+		 * child handler closed the descriptor). */
+		rc = open_tracked(lock, a->writable, &a->ref);
+		if (rc == LOCKET_EWOULDBLOCK) {
+			a->retry_ms = LEASE_RETRY_CEILING_MS;
+			return locket__fail(LOCKET_EWOULDBLOCK,
+					    "'%s' is leased by another program (opening it would block)",
+					    lock->path);
 		}
+		if (rc != LOCKET_OK)
+			return attempt_finish(a, rc);
+		a->watch_fd = -1;
 	}
-	if (rc == LOCKET_EWOULDBLOCK) {
-		/* After an event retry soon (a killed holder's close comes before its
-		 * lock goes); without one back off, as locket__os_lock does. */
-		if (events)
-			a->retry_ms = 1;
-		else
-			a->retry_ms = a->retry_ms * 2 > ATTEMPT_RETRY_CEILING_MS ? ATTEMPT_RETRY_CEILING_MS
-										: a->retry_ms * 2;
-		if (a->watch_fd < 0 && a->retry_ms > 16)
-			a->retry_ms = 16; /* nothing to poll: only tries find the release */
+	/* Watch (and drain) before the try, as a blocking wait does. */
+	events = locket__os_waiter_watch(&a->waiter, lock->path, &a->watch_fd);
+	rc = locket__os_lock(a->ref.fd, lock->path, a->shared, 0, 0, NULL);
+	if (rc == LOCKET_OK) {
+		int same = locket__os_same_file(a->ref.fd, lock->path);
+		if (same == 1) {
+			rc = take_slot(lock, &a->ref, 0, 1);
+			if (rc == LOCKET_OK)
+				return attempt_finish(a, LOCKET_OK); /* the handle holds it now */
+		} else {
+			locket__os_unlock(a->ref.fd);
+			if (same < 0)
+				return attempt_finish(a, same);
+			/* Replaced: go on with the file the path names now. */
+			close_tracked(lock, &a->ref, 0);
+			events = 1;
+			rc = locket__fail(LOCKET_EWOULDBLOCK, "'%s' was replaced", lock->path);
+		}
+	} else if (wants_write_open(rc, a->writable)) {
+		close_tracked(lock, &a->ref, 0);
+		a->writable = 1;
+		events = 1;
+		rc = locket__fail(LOCKET_EWOULDBLOCK, "'%s' needs a read-write descriptor", lock->path);
 	}
+	if (rc != LOCKET_EWOULDBLOCK)
+		return attempt_finish(a, rc);
+	/* After an event retry soon (a killed holder's close comes before its
+	 * lock goes); without one back off, as locket__os_lock does. */
+	if (events)
+		a->retry_ms = 1;
+	else
+		a->retry_ms = a->retry_ms * 2 > ATTEMPT_RETRY_CEILING_MS ? ATTEMPT_RETRY_CEILING_MS
+									 : a->retry_ms * 2;
+	if (a->watch_fd < 0 && a->retry_ms > 16)
+		a->retry_ms = 16; /* nothing to poll: only tries find the release */
 	return rc;
 }
 
@@ -377,8 +586,7 @@ void locket_attempt_free(locket_attempt_t *a)
 	locket__waiter *spare;
 	if (a == NULL)
 		return;
-	if (a->fd != LOCKET__NO_FD)
-		locket__os_close(a->fd); /* never locked between tries */
+	close_tracked(a->lock, &a->ref, 0); /* never locked between tries */
 	spare = a->waiter;
 	locket__mutex_lock(&a->lock->mu);
 	if (a->lock->waiter == NULL) {
@@ -392,16 +600,15 @@ void locket_attempt_free(locket_attempt_t *a)
 
 int locket_release(locket_t *lock)
 {
-	locket__fd fd;
+	struct open_fd ref;
 	int64_t pid;
 
 	if (lock == NULL)
 		return locket__fail(LOCKET_EINVAL, "locket_release: lock is NULL");
 	pid = locket__os_pid();
 	locket__mutex_lock(&lock->mu);
-	fd = lock->slot_fd;
-	if (fd == LOCKET__NO_FD || lock->slot_pid != pid) {
-		int inherited = fd != LOCKET__NO_FD;
+	if (lock->slot_fd == LOCKET__NO_FD || lock->slot_pid != pid) {
+		int inherited = lock->slot_fd != LOCKET__NO_FD || lock->slot_inherited;
 		locket__mutex_unlock(&lock->mu);
 		if (inherited)
 			return locket__fail(LOCKET_ENOTHELD,
@@ -410,13 +617,19 @@ int locket_release(locket_t *lock)
 					    lock->path);
 		return locket__fail(LOCKET_ENOTHELD, "cannot release unlocked lock '%s'", lock->path);
 	}
+	/* The descriptor leaves the slot for this thread's own entry, so that
+	 * another thread can fill the slot while this one closes. */
+	untrack(lock, &lock->slot_ref);
+	ref.fd = lock->slot_fd;
+	ref.next = lock->open_fds;
+	lock->open_fds = &ref;
 	lock->slot_fd = LOCKET__NO_FD;
 	locket__cond_broadcast(&lock->slot_freed);
 	locket__mutex_unlock(&lock->mu);
 	/* Unlock before closing: a close alone would leave the lock with any
 	 * copy of the descriptor in a forked child, and waiters on Linux are
 	 * woken by the close, so the lock must already be free by then. */
-	return drop_fd(fd, 1);
+	return close_tracked(lock, &ref, 1);
 }
 
 int locket_locked(const locket_t *lock)

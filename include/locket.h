@@ -181,12 +181,17 @@ LOCKET_EXTERN(void) locket_free(locket_t *lock);
  *                    longest wait in milliseconds.
  * @param flags       bitwise OR of LOCKET_SHARED and LOCKET_INTERRUPTIBLE.
  * @return LOCKET_OK; LOCKET_EWOULDBLOCK (timeout 0 and held elsewhere,
- *         including by this handle); LOCKET_ETIMEDOUT; LOCKET_EINTR (only
+ *         including by this handle, or leased by another program);
+ *         LOCKET_ETIMEDOUT; LOCKET_EINTR (only
  *         with LOCKET_INTERRUPTIBLE); LOCKET_EINVAL (lock NULL, unknown
  *         flags); LOCKET_ENOENT (the file or a directory was removed: the
  *         lock is then not held); LOCKET_EACCES; LOCKET_ENOTSUP;
  *         LOCKET_ENOMEM; LOCKET_EIO. On any failure the lock is not held
  *         by this handle.
+ * After any wait, the lock is on the file that the path names at the time
+ * it is granted: if a path component changed meanwhile (a switched symlink,
+ * a renamed or exchanged directory, a mount), or the file was replaced, the
+ * acquisition moves to the file the path names now and waits for that.
  * Thread-safe; a thread waiting for another thread of its own process that
  * holds the same handle is woken by that release, but not by signals.
  */

@@ -74,8 +74,17 @@ int locket__os_abspath(const char *path, char **out)
 		return LOCKET_OK;
 	}
 	/* A relative path is fixed now: a later chdir() must not move the lock. */
-	if (getcwd(cwd, sizeof cwd) == NULL)
-		return locket__fail_os(errno, "cannot resolve the relative path", path);
+	if (getcwd(cwd, sizeof cwd) == NULL) {
+		int err = errno;
+		/* The kernel cannot name a working directory deeper than PATH_MAX,
+		 * and no absolute path that long could be opened either. */
+		if (err == ERANGE || err == ENAMETOOLONG)
+			return locket__fail(LOCKET_EINVAL,
+					    "cannot resolve the relative path '%s': the working directory "
+					    "is deeper than PATH_MAX (%d bytes); use a shorter absolute path",
+					    path, PATH_MAX);
+		return locket__fail_os(err, "cannot resolve the relative path", path);
+	}
 	cwd_len = strlen(cwd);
 	if (cwd_len + 1 + len >= PATH_MAX)
 		return locket__fail(LOCKET_EINVAL, "lock file path is too long once made absolute");
@@ -95,40 +104,83 @@ int locket__os_abspath(const char *path, char **out)
  * fs.protected_regular even though plain open() works. Create only when the
  * file is missing, with O_EXCL so that a racing creator makes us reopen
  * rather than share a half-made file. Never O_TRUNC: the lock file may be a
- * data file that the user cares about. Read-write where allowed, read-only
- * otherwise: flock() takes exclusive locks on either.
+ * data file that the user cares about.
+ *
+ * Read-only, as flock(1) opens: flock() takes exclusive locks on any
+ * descriptor, and a write open fails on a running executable (ETXTBSY: the
+ * "one instance of this program" idiom locks the program itself), copies an
+ * overlayfs lower-layer file up, and breaks read leases. Write-only when
+ * the file may be written but not read. Read-write only when asked
+ * (LOCKET__OPEN_WRITE), for NFS, whose flock emulation wants it.
+ *
+ * O_NONBLOCK keeps the open from sleeping on a lease (EWOULDBLOCK: the
+ * caller waits the lease out) or a FIFO.
+ *
+ * The loop is bounded: the file can keep appearing and disappearing under
+ * us only so many times before that is an error of its own.
  */
+#define OPEN_TRIES 64
+
 int locket__os_open(const char *path, const locket_options *opts, locket__fd *out)
 {
 	const int base = O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+	const int mode = (opts->flags & LOCKET__OPEN_WRITE) ? O_RDWR : O_RDONLY;
 	struct stat st;
-	int fd;
+	int fd = -1, tries, err;
 
 	*out = LOCKET__NO_FD;
-	for (;;) {
-		fd = open(path, O_RDWR | base);
-		if (fd < 0 && (errno == EACCES || errno == EROFS || errno == EPERM)) {
-			/* A directory opens read-only (read-write fails with EISDIR). */
-			fd = open(path, O_RDONLY | base);
-			if (fd >= 0 && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-				close(fd);
-				return locket__fail_os(EISDIR, "cannot use a directory as a lock file", path);
-			}
-		}
+	for (tries = 0; tries < OPEN_TRIES; tries++) {
+		fd = open(path, mode | base);
+		if (fd < 0 && errno == EACCES && mode == O_RDONLY)
+			fd = open(path, O_WRONLY | base);
 		if (fd >= 0 || errno != ENOENT || (opts->flags & LOCKET_NO_CREATE))
 			break;
-		fd = open(path, O_RDWR | O_CREAT | O_EXCL | base, (mode_t)opts->file_mode);
+		fd = open(path, mode | O_CREAT | O_EXCL | base, (mode_t)opts->file_mode);
 		if (fd >= 0 || errno != EEXIST)
 			break;
+		/* EEXIST after ENOENT: a racing creator (open again), or a dangling
+		 * symlink, which O_EXCL never follows. Like flock(1), create the
+		 * file the link points to. */
+		if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+			fd = open(path, mode | O_CREAT | base, (mode_t)opts->file_mode);
+			if (fd < 0 && errno == ENOENT)
+				return locket__fail(LOCKET_ENOENT,
+						    "cannot create lock file '%s': it is a symlink to a "
+						    "file in a directory that does not exist",
+						    path);
+			if (fd >= 0 || errno != ENOENT)
+				break;
+		}
 	}
+	if (fd < 0 && tries == OPEN_TRIES)
+		return locket__fail(LOCKET_EIO, "cannot open lock file '%s': it keeps appearing and "
+				    "disappearing", path);
 	if (fd < 0) {
-		int err = errno;
+		err = errno;
 		if (err == ENOENT && (opts->flags & LOCKET_NO_CREATE))
 			return locket__fail_os(err, "lock file does not exist", path);
+		if (err == EWOULDBLOCK)
+			return locket__fail(LOCKET_EWOULDBLOCK,
+					    "'%s' is leased by another program (opening it would block)",
+					    path);
 		return locket__fail_os(err, "cannot open lock file", path);
+	}
+	if (fstat(fd, &st) != 0) {
+		err = errno;
+		close(fd);
+		return locket__fail_os(err, "cannot stat lock file", path);
+	}
+	if (S_ISDIR(st.st_mode)) {
+		close(fd);
+		return locket__fail_os(EISDIR, "cannot use a directory as a lock file", path);
 	}
 	*out = (locket__fd)fd;
 	return LOCKET_OK;
+}
+
+int locket__os_lock_needs_write(int os_error)
+{
+	return os_error == EBADF || os_error == EIO;
 }
 
 void locket__os_close(locket__fd fd)

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -82,4 +83,18 @@ int locket__cond_wait(locket__cond *c, locket__mutex *m, int64_t deadline_ms)
 	ts.tv_sec = (time_t)(deadline_ms / 1000);
 	ts.tv_nsec = (long)(deadline_ms % 1000) * 1000000L;
 	return pthread_cond_timedwait(COND(c), MUTEX(m), &ts) == ETIMEDOUT ? LOCKET_ETIMEDOUT : 0;
+}
+
+void locket__mutex_reinit(locket__mutex *m)
+{
+	/* In a forked child: the copy may be held by a thread that is not
+	 * there. Initialising it again is what glibc does for its own locks. */
+	pthread_mutex_init(MUTEX(m), NULL);
+}
+
+void locket__cond_reinit(locket__cond *c)
+{
+	/* The copy may count waiters that do not exist in the child. */
+	memset(COND(c), 0, sizeof(pthread_cond_t));
+	(void)locket__cond_init(c);
 }

@@ -2,6 +2,8 @@
  * LD_PRELOAD fault injection for the C tests: makes flock() fail the way
  * filesystems and signals make it fail, without needing such a filesystem.
  *   LOCKET_FAULT=enolck      every flock() fails with ENOLCK (NFS lock manager down)
+ *   LOCKET_FAULT=ebadf_rdonly  an exclusive flock() on a read-only descriptor fails
+ *                            with EBADF (Linux NFS emulates flock with byte-range locks)
  *   LOCKET_FAULT=eintr:N     the first N blocking flock() calls fail with EINTR;
  *                            then, if LOCKET_FAULT_NOTIFY_FD is set, a byte is
  *                            written to that descriptor (the test's cue)
@@ -9,6 +11,7 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -25,6 +28,11 @@ int flock(int fd, int op)
 		real_flock = (int (*)(int, int))dlsym(RTLD_NEXT, "flock");
 	if (fault != NULL && strcmp(fault, "enolck") == 0 && !(op & LOCK_UN)) {
 		errno = ENOLCK;
+		return -1;
+	}
+	if (fault != NULL && strcmp(fault, "ebadf_rdonly") == 0 && (op & LOCK_EX) &&
+	    (fcntl(fd, F_GETFL) & O_ACCMODE) == O_RDONLY) {
+		errno = EBADF;
 		return -1;
 	}
 	if (fault != NULL && strncmp(fault, "eintr:", 6) == 0 && !(op & (LOCK_NB | LOCK_UN))) {

@@ -1,0 +1,80 @@
+/*
+ * Process-wide state on POSIX: the lock of the core's registry of handles,
+ * the fork handlers that keep forked children from holding their parent's
+ * locks (see core/locket.c), and a sleep that a signal can end.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <time.h>
+
+static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
+
+void locket__registry_lock(void)
+{
+	pthread_mutex_lock(&registry_mu);
+}
+
+void locket__registry_unlock(void)
+{
+	pthread_mutex_unlock(&registry_mu);
+}
+
+void locket__registry_reinit(void)
+{
+	/* Held by the thread that forked, which is the child's only thread. */
+	pthread_mutex_init(&registry_mu, NULL);
+}
+
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+static void (*on_prepare)(void), (*on_parent)(void), (*on_child)(void);
+
+static void install_fork_handlers(void)
+{
+	/* On failure (ENOMEM) a child keeps copies of the descriptors: the pid
+	 * check in the slot still keeps it from touching the parent's lock. */
+	(void)pthread_atfork(on_prepare, on_parent, on_child);
+}
+
+void locket__os_fork_handlers(void (*prepare)(void), void (*parent)(void), void (*child)(void))
+{
+	/* One caller (core/locket.c) passes the same functions every time. */
+	if (on_prepare == NULL) {
+		pthread_mutex_lock(&registry_mu);
+		on_prepare = prepare;
+		on_parent = parent;
+		on_child = child;
+		pthread_mutex_unlock(&registry_mu);
+	}
+	pthread_once(&fork_once, install_fork_handlers);
+}
+
+void locket__os_wait_atfork_child(void)
+{
+	/* The inotify engine keeps its state in each handle's waiter, which
+	 * the core frees in the child. */
+}
+
+int locket__os_sleep_ms(int64_t ms, int interruptible)
+{
+	struct timespec ts;
+	sigset_t all, caller;
+	int n;
+	ts.tv_sec = (time_t)(ms / 1000);
+	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+	if (!interruptible) {
+		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+			;
+		return LOCKET_OK;
+	}
+	/* As in the lock wait: signals stay blocked until ppoll() unblocks them
+	 * atomically, so one that came just before is not slept through. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &caller);
+	n = ppoll(NULL, 0, &ts, &caller);
+	pthread_sigmask(SIG_SETMASK, &caller, NULL);
+	return n < 0 && errno == EINTR ? LOCKET_EINTR : LOCKET_OK;
+}
