@@ -388,7 +388,7 @@ def run_scenario(sc, langs, pool, root, log):
 REQUIRED_COVERS = """uncontended contended_wait contended_timeout timeout0 release_thread release_unlocked
     reacquire_same_handle two_handles path_spellings shared_exclusive kill9 holder flock_interop bad_inputs
     use_after_close permission interrupted bad_timeouts close no_truncate removed_directory locked fork
-    exec_inherit unrelated_close removed_file replaced_file cli_interop""".split()
+    exec_inherit unrelated_close removed_file replaced_file cli_interop path_switch""".split()
 # Error names no scenario can provoke from a driver on Linux, and why.
 NOT_INJECTABLE = {
     "not_supported": "needs a filesystem without flock (NFS with ENOLCK) or Windows' holder lookup",

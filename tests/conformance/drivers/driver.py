@@ -57,11 +57,26 @@ def release_in_thread(lock):
     return box["rc"]
 
 
+def fork_sleeper(pids_file):
+    """Fork a child that records its pid and sleeps, touching nothing (stress.py kills it later):
+    if the child kept its parent's lock alive, a chaos kill of the parent would deadlock the run."""
+    if os.fork() == 0:
+        try:
+            os.setsid()  # out of the driver's process group, which chaos kills as a whole
+            fd = os.open(pids_file, os.O_WRONLY | os.O_APPEND)
+            os.write(fd, f"{os.getpid()}\n".encode())
+            os.close(fd)
+            time.sleep(600)
+        finally:
+            os._exit(0)
+
+
 def stress_thread(index, lock, log, counter, stop, iters, read_pct, hold_ms, out):
     """One stress thread: a Lock (threads 0 and 1 share one), exclusive sections increment the counter file, shared ones
     read it twice; every enter/exit is one O_APPEND write (format in docs/conformance.md)."""
     import random
     rnd = random.Random(os.getpid() * 31 + index)
+    fork_log = os.environ.get("LOCKET_STRESS_FORK_LOG")
     pid = os.getpid()
     logfd = os.open(log, os.O_WRONLY | os.O_APPEND)
     cfd = os.open(counter, os.O_RDWR)
@@ -75,6 +90,9 @@ def stress_thread(index, lock, log, counter, stop, iters, read_pct, hold_ms, out
             n += 1
             v = int(os.pread(cfd, 20, 0))
             os.write(logfd, f"{'S' if shared else 'E'} {pid} {index} {seq} {v}\n".encode())
+            if fork_log and index == 0 and seq % 16 == 0:
+                fork_sleeper(fork_log)  # a worker that never touches the lock, forked while holding
+                time.sleep(0.03)  # held long enough for chaos kills to find it here
             if hold_ms and seq % 32 == 31:
                 time.sleep(hold_ms / 1000)  # a longer hold now and then, for chaos kills to find
             if shared:

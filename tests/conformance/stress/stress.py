@@ -96,9 +96,12 @@ def check_log(path, final_counter):
 
 
 class Worker:
-    def __init__(self, lang, config, cwd):
+    def __init__(self, lang, config, cwd, fork_log=None):
         entry = config[lang]
         env = dict(os.environ, **entry.get("env", {}))
+        if fork_log:
+            env["LOCKET_STRESS_FORK_LOG"] = fork_log
+        self.fork_log = fork_log
         self.lang = lang
         self.actor = Actor(f"{lang}-worker", lang, entry["cmd"], env, cwd)
         self.pid = self.actor.proc.pid
@@ -107,6 +110,61 @@ class Worker:
         if not self.actor.call("hello").startswith("ok "):
             raise Failure(f"{self.lang} worker did not start")
         self.actor.send(cmd)
+
+
+class PathSwitcher:
+    """Workers lock current/lock, where current is a symlink that chaos switches between v1 and v2
+    (a deploy). The switch happens while this process holds the old file's lock, so that no worker
+    holds it rightfully afterwards: a waiter that came back holding it after the switch, instead of
+    moving to the file the path names now, would overlap the new file's holders in the log."""
+
+    def __init__(self, work):
+        self.work = work
+        for d in ("v1", "v2"):
+            os.mkdir(os.path.join(work, d))
+            open(os.path.join(work, d, "lock"), "w").close()
+        os.symlink("v1", os.path.join(work, "current"))
+        self.current = "v1"
+        self.lock_path = os.path.join(work, "current", "lock")
+        self.count = 0
+
+    def switch(self):
+        import fcntl
+
+        def give_up(signum, frame):
+            raise TimeoutError
+
+        new = "v2" if self.current == "v1" else "v1"
+        fd = os.open(os.path.join(self.work, self.current, "lock"), os.O_RDONLY)
+        old_handler = signal.signal(signal.SIGALRM, give_up)
+        try:
+            signal.setitimer(signal.ITIMER_REAL, 5.0)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)  # queued with the workers
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+            tmp = os.path.join(self.work, "current.new")
+            os.symlink(new, tmp)
+            os.rename(tmp, os.path.join(self.work, "current"))
+            self.current = new
+            self.count += 1
+        except TimeoutError:
+            pass  # a frozen holder: switch next time
+        finally:
+            signal.signal(signal.SIGALRM, old_handler)
+            os.close(fd)  # unlocks
+
+
+def kill_sleepers(path):
+    """Kill the children that --fork-workers forked; returns how many there were."""
+    with open(path) as f:
+        pids = [int(p) for p in f.read().split()]
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return len(pids)
 
 
 def last_holder(log):
@@ -123,6 +181,11 @@ def run_round(args, config, langs, rnd, chaos):
     """One run with fresh workers and a fresh log; returns a dict of figures."""
     work = tempfile.mkdtemp(prefix="locket-stress-")
     lock, log, counter, stop = (os.path.join(work, n) for n in ("lock", "log", "counter", "stop"))
+    sleepers = os.path.join(work, "sleepers")
+    open(sleepers, "w").close()
+    switcher = PathSwitcher(work) if chaos and args.path_switch else None
+    if switcher:
+        lock = switcher.lock_path
     with open(counter, "w") as f:
         f.write("%020d\n" % 0)
     open(log, "w").close()
@@ -135,7 +198,9 @@ def run_round(args, config, langs, rnd, chaos):
         return f"stress {path} {log} {counter} {stop} {threads} {iters} {args.read_pct} {args.hold_ms if chaos else 0}"
 
     # All interpreters are up (hello answered) before any worker starts, so that they contend.
-    workers = [Worker(lang, config, work) for lang in langs]
+    # With --fork-workers the first Python worker forks a sleeping child while it holds the lock.
+    forker = next((i for i, lang in enumerate(langs) if lang == "python"), None) if args.fork_workers else None
+    workers = [Worker(lang, config, work, sleepers if i == forker else None) for i, lang in enumerate(langs)]
     kills, errors = 0, []
     t0 = time.monotonic()
     try:
@@ -159,8 +224,10 @@ def run_round(args, config, langs, rnd, chaos):
                 f.write(f"K {victim.pid}\n")
             victim.actor.kill()  # SIGKILL
             kills += 1
-            workers[i] = Worker(victim.lang, config, work)
+            workers[i] = Worker(victim.lang, config, work, victim.fork_log)
             workers[i].start(stress_cmd(victim.lang))
+            if switcher and rnd.random() < 0.5:
+                switcher.switch()
         if chaos:
             open(stop, "w").close()
         finish = time.monotonic() + FINISH_TIMEOUT
@@ -180,6 +247,7 @@ def run_round(args, config, langs, rnd, chaos):
                 status = w.actor.stop()
                 if status != 0:
                     errors.append(f"{w.lang} worker {w.pid} exited with status {status}")
+    forked = kill_sleepers(sleepers)
     elapsed = time.monotonic() - t0
     with open(counter) as f:
         final = int(f.read(20))
@@ -192,7 +260,8 @@ def run_round(args, config, langs, rnd, chaos):
         print(f"log kept in {work}")
     else:
         shutil.rmtree(work, ignore_errors=True)
-    return {"acquisitions": acquisitions, "switches": switches, "kills": kills,
+    return {"acquisitions": acquisitions, "switches": switches, "kills": kills, "forked": forked,
+            "path_switches": switcher.count if switcher else 0,
             "killed_holding": killed_holding, "violations": violations, "errors": len(errors),
             "seconds": elapsed}
 
@@ -208,6 +277,10 @@ def main():
     ap.add_argument("--round", type=float, default=20,
                     help="chaos in rounds of this many seconds, each with fresh workers and log")
     ap.add_argument("--hold-ms", type=int, default=2, help="with --chaos: every 32nd section holds this long")
+    ap.add_argument("--path-switch", action="store_true",
+                    help="with --chaos: workers lock current/lock, and current is switched between two directories")
+    ap.add_argument("--fork-workers", action="store_true",
+                    help="the first Python worker forks a sleeping child while holding (every 16th section)")
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--broken-lock", action="store_true",
                     help="self-test of the checker: give each worker its own lock; violations expected")
@@ -238,7 +311,9 @@ def main():
             break
     print(f"acquisitions={total['acquisitions']} (holder changed process {total['switches']} times) "
           f"kills={total['kills']} killed_while_holding={total['killed_holding']} "
-          f"violations={total['violations']} errors={total['errors']} seconds={total['seconds']:.1f}")
+          f"violations={total['violations']} errors={total['errors']} seconds={total['seconds']:.1f}"
+          + (f" path_switches={total['path_switches']}" if args.path_switch else "")
+          + (f" forked_while_holding={total['forked']}" if args.fork_workers else ""))
     return 1 if total["violations"] or total["errors"] else 0
 
 
