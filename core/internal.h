@@ -70,11 +70,9 @@ int locket__cond_wait(locket__cond *c, locket__mutex *m, int64_t deadline_ms);
 /* ---- OS layer: process-wide state (unix/process.c, win/process.c) ---- */
 
 /* The lock that guards the core's registry of live handles: a plain static
- * mutex, usable before anything is initialised. After fork() the child
- * makes it new with locket__registry_reinit(). */
+ * mutex, usable before anything is initialised. */
 void locket__registry_lock(void);
 void locket__registry_unlock(void);
-void locket__registry_reinit(void);
 
 /* Register prepare/parent/child as fork handlers, once per process
  * (pthread_atfork); a no-op where there is no fork(). */
@@ -84,10 +82,8 @@ void locket__os_fork_handlers(void (*prepare)(void), void (*parent)(void), void 
  * unlocking anything). */
 void locket__os_wait_atfork_child(void);
 
-/* Make a mutex or condition variable new, whatever state it was left in
- * (a forked child's copies, which the parent's other threads may have held
- * or waited on). */
-void locket__mutex_reinit(locket__mutex *m);
+/* Make a condition variable new, whatever state it was left in (a forked
+ * child's copy, on which the parent's other threads may have waited). */
 void locket__cond_reinit(locket__cond *c);
 
 /* Sleep for ms milliseconds without sleep-polling anything else. With

@@ -135,7 +135,9 @@ static void fork_parent(void)
 }
 
 /* In the child, the only thread: nothing the parent's other threads were
- * doing can be finished here, so start every handle afresh, unlocked. */
+ * doing can be finished here, so start every handle afresh. Its mutex is
+ * free of them (fork_prepare took it), but its condition variable may
+ * count waiters that do not exist here. */
 static void fork_child(void)
 {
 	locket_t *l;
@@ -152,11 +154,11 @@ static void fork_child(void)
 		l->slot_fd = LOCKET__NO_FD;
 		locket__os_waiter_free(l->waiter); /* its queue is shared with the parent */
 		l->waiter = NULL;
-		locket__mutex_reinit(&l->mu);
 		locket__cond_reinit(&l->slot_freed);
+		locket__mutex_unlock(&l->mu); /* taken by fork_prepare() in this very thread */
 	}
 	locket__os_wait_atfork_child();
-	locket__registry_reinit();
+	locket__registry_unlock();
 }
 
 static void registry_add(locket_t *lock)

@@ -23,12 +23,6 @@ void locket__registry_unlock(void)
 	pthread_mutex_unlock(&registry_mu);
 }
 
-void locket__registry_reinit(void)
-{
-	/* Held by the thread that forked, which is the child's only thread. */
-	pthread_mutex_init(&registry_mu, NULL);
-}
-
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 static void (*on_prepare)(void), (*on_parent)(void), (*on_child)(void);
 

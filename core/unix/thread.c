@@ -85,13 +85,6 @@ int locket__cond_wait(locket__cond *c, locket__mutex *m, int64_t deadline_ms)
 	return pthread_cond_timedwait(COND(c), MUTEX(m), &ts) == ETIMEDOUT ? LOCKET_ETIMEDOUT : 0;
 }
 
-void locket__mutex_reinit(locket__mutex *m)
-{
-	/* In a forked child: the copy may be held by a thread that is not
-	 * there. Initialising it again is what glibc does for its own locks. */
-	pthread_mutex_init(MUTEX(m), NULL);
-}
-
 void locket__cond_reinit(locket__cond *c)
 {
 	/* The copy may count waiters that do not exist in the child. */

@@ -17,11 +17,6 @@ void locket__registry_unlock(void)
 	ReleaseSRWLockExclusive(&registry_mu);
 }
 
-void locket__registry_reinit(void)
-{
-	InitializeSRWLock(&registry_mu);
-}
-
 void locket__os_fork_handlers(void (*prepare)(void), void (*parent)(void), void (*child)(void))
 {
 	(void)prepare;
@@ -31,11 +26,6 @@ void locket__os_fork_handlers(void (*prepare)(void), void (*parent)(void), void 
 
 void locket__os_wait_atfork_child(void)
 {
-}
-
-void locket__mutex_reinit(locket__mutex *m)
-{
-	locket__mutex_init(m);
 }
 
 void locket__cond_reinit(locket__cond *c)
