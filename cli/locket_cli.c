@@ -146,7 +146,7 @@ int main(int argc, char **argv)
 	};
 	unsigned int flags = 0;
 	int64_t timeout_ms = -1;
-	int unlock = 0, close_fd = 0, no_fork = 0, verbose = 0, opt, rc, exit_code;
+	int unlock = 0, nonblock = 0, close_fd = 0, no_fork = 0, verbose = 0, opt, rc, exit_code;
 	long conflict_code = 1;
 	const char *shell_command = NULL, *name;
 	char *shell_argv[4], fd_path[64];
@@ -189,7 +189,7 @@ int main(int argc, char **argv)
 			unlock = 1;
 			break;
 		case 'n':
-			timeout_ms = 0;
+			nonblock = 1; /* wins over -w in either order, as in flock(1) */
 			break;
 		case 'w':
 			if (parse_timeout(optarg, &timeout_ms) != 0)
@@ -222,6 +222,8 @@ int main(int argc, char **argv)
 			return EX_USAGE;
 		}
 	}
+	if (nonblock)
+		timeout_ms = 0;
 	if (no_fork && close_fd)
 		return usage_error("the --no-fork and --close options are incompatible");
 

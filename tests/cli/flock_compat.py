@@ -91,6 +91,8 @@ CASES = [
     ("--nb held", ["--nb", "{F}", "true"], "held", None),
     ("-n -E 9 held: 9", ["-n", "-E", "9", "{F}", "true"], "held", None),
     ("-w 0 held", ["-w", "0", "{F}", "true"], "held", None),
+    ("-n wins over a later -w", ['s=$(date +%s); "$X" -n -w 20 "$F" true; r=$?; [ $(($(date +%s) - s)) -lt 10 ] || exit 99; exit $r'],
+     "held", None),
     ("-w 0.2 held", ["-w", "0.2", "{F}", "true"], "held", None),
     ("--timeout=0.2 held", ["--timeout=0.2", "{F}", "true"], "held", None),
     ("--wait 0.2 -E 3 held", ["--wait", "0.2", "-E", "3", "{F}", "true"], "held", None),
