@@ -157,6 +157,9 @@ CASES = [
     # verbose
     ("--verbose", ["--verbose", "{F}", "true"], None, "out"),
     ("--verbose -n held", ["--verbose", "-n", "{F}", "true"], "held", None),
+    ("--verbose on a descriptor", ['"$X" --verbose 9 9>"$F"'], None, "out"),
+    ("-c without SHELL runs /bin/sh", ['env -u SHELL "$X" "$F" -c \'echo $0\''], None, "out"),
+    ("-c with SHELL=/bin/false", ['SHELL=/bin/false "$X" "$F" -c \'exit 0\''], None, None),
     ("--help", ["--help"], None, None),
     ("--version", ["--version"], None, None),
 ]
