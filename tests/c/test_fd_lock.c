@@ -4,7 +4,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -48,27 +50,63 @@ TEST(fd_lock_times_out_after_the_timeout)
 	close(fd);
 }
 
-/* Opens arg, says "waiting", waits up to 30 s for the lock, says the result. */
-static void fd_waiter_main(const char *path, FILE *in, FILE *out)
+/* Opens the path, says "waiting", waits for the lock (up to 30 s, or forever
+ * if the argument starts with "forever:"), says the result. */
+static void fd_waiter_main(const char *arg, FILE *in, FILE *out)
 {
-	int fd = open(path, O_RDONLY);
+	int forever = strncmp(arg, "forever:", 8) == 0;
+	int fd = open(forever ? arg + 8 : arg, O_RDONLY);
 	(void)in;
 	fprintf(out, "waiting\n");
 	fflush(out);
-	fprintf(out, "%s\n", locket_error_name(locket_fd_lock(fd, 30000, 0)));
+	fprintf(out, "%s\n", locket_error_name(locket_fd_lock(fd, forever ? -1 : 30000, 0)));
 }
 
-TEST(fd_lock_timed_wait_ends_at_the_release)
+static void check_wait_ends_at_the_release(int forever)
 {
+	static char arg[1100];
 	const char *path = test_path("x");
 	child holder = start_holder(path, 0), waiter;
-	waiter = child_start(fd_waiter_main, path);
+	snprintf(arg, sizeof arg, "%s%s", forever ? "forever:" : "", path);
+	waiter = child_start(fd_waiter_main, arg);
 	CHECK(strcmp(child_read(&waiter), "waiting") == 0);
 	child_say(&holder, "release");
 	CHECK(strcmp(child_read(&holder), "released ok") == 0);
 	CHECK(strcmp(child_read(&waiter), "ok") == 0);
 	child_wait(&waiter);
 	child_wait(&holder);
+}
+
+TEST(fd_lock_timed_wait_ends_at_the_release)
+{
+	check_wait_ends_at_the_release(0);
+}
+
+TEST(fd_lock_untimed_wait_ends_at_the_release)
+{
+	check_wait_ends_at_the_release(1);
+}
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+}
+
+TEST(fd_lock_interruptible_wait_ends_on_a_signal)
+{
+	const char *path = test_path("x");
+	child holder = start_holder(path, 0);
+	struct sigaction sa;
+	struct itimerval in_100ms = { { 0, 0 }, { 0, 100000 } };
+	int fd = open_rw(path);
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_alarm;
+	sa.sa_flags = SA_RESTART; /* the wait ends anyway: it is interruptible */
+	sigaction(SIGALRM, &sa, NULL);
+	setitimer(ITIMER_REAL, &in_100ms, NULL);
+	CHECK_RC(locket_fd_lock(fd, 30000, LOCKET_INTERRUPTIBLE), LOCKET_EINTR);
+	child_wait(&holder);
+	close(fd);
 }
 
 TEST(fd_lock_shared)
