@@ -41,7 +41,7 @@ class Held:
     """The lock on path held by this process (its own open file description)."""
 
     def __init__(self, path, shared=False):
-        self.fd = os.open(path, os.O_RDONLY | os.O_CREAT if not os.path.isdir(path) else os.O_RDONLY)
+        self.fd = os.open(path, os.O_RDONLY)
         fcntl.flock(self.fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
 
     def close(self):
@@ -239,7 +239,8 @@ def signals(base):
             got[prog] = status(p.wait(timeout=TIMEOUT))
             command_ended = wait_gone(cmd, 5 if prog == LOCKET else 0.2)
             got[prog, "free"] = command_ended and try_lock(os.path.join(d, "f"))
-            os.kill(cmd, signal.SIGKILL) if not command_ended else None
+            if not command_ended:
+                os.kill(cmd, signal.SIGKILL)
             p.stdout.close()
         check(got[FLOCK] == got[LOCKET] == 128 + sig,
               f"same as flock(1): {sig.name} to the program while the command runs",
@@ -275,7 +276,8 @@ def signals(base):
         p.kill()
         p.wait(timeout=TIMEOUT)
         got[prog] = wait_gone(cmd, 5 if prog == LOCKET else 0.2)
-        os.kill(cmd, signal.SIGKILL) if not got[prog] else None
+        if not got[prog]:
+            os.kill(cmd, signal.SIGKILL)
         p.stdout.close()
     check(got[LOCKET] and not got[FLOCK], "difference: -o, program killed: locket's command dies with it")
 
