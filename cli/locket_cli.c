@@ -1,30 +1,28 @@
 /*
- * locket(1): run a command while holding a file lock, like util-linux
- * flock(1), whose options it keeps, and whose lock (flock(2) on Linux) it
- * takes, so scripts using either exclude each other.
+ * locket(1): run a command while holding a file lock, or lock a descriptor
+ * of the shell, like util-linux flock(1), whose options, exit statuses and
+ * lock (flock(2) on Linux) it keeps, so scripts using either exclude each
+ * other. docs/cli.md says where it differs and why; help.h holds the text of
+ * --help and of the man page.
  *
- * The lock stays held exactly while the command runs:
- * - locket waits for the command and releases after it exits;
- * - SIGTERM, SIGHUP, SIGUSR1 and SIGUSR2 sent to locket are passed on to the
- *   command, and locket keeps the lock until the command has exited;
- *   SIGINT and SIGQUIT are ignored while the command runs (the terminal
- *   sends them to the command as well, as system(3) does);
- * - if locket itself is killed (SIGKILL), the kernel releases the lock and
- *   the command is killed too (PR_SET_PDEATHSIG on Linux): a command never
- *   runs on without the lock.
- * The lock descriptor is close-on-exec, so the command and anything it
- * starts never hold the lock themselves.
+ * Lock lifetime is flock(1)'s: locket opens the lock file itself and the
+ * command inherits the locked descriptor, so the lock lasts as long as any
+ * process of the command holds it, even if locket is killed (-o opts out).
+ * Locking goes through locket_fd_lock(), the library's wait.
  */
 #include "locket.h"
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "help.h"
 #include "run.h"
 
 #ifdef _WIN32
@@ -34,29 +32,39 @@
 
 const char *progname = "locket";
 
-static void usage(FILE *out)
+static void usage(void)
 {
-	fprintf(out,
-		"Usage: %s [options] FILE COMMAND [ARGS...]\n"
-		"       %s [options] FILE -c 'SHELL COMMAND'\n"
-		"\n"
-		"Run COMMAND while holding a lock on FILE (created if missing).\n"
-		"\n"
-		"Options:\n"
-		"  -x, --exclusive          take an exclusive (writer) lock (default)\n"
-		"  -s, --shared             take a shared (reader) lock\n"
-		"  -n, --nonblock           fail at once if the lock is held elsewhere\n"
-		"  -w, --timeout SECONDS    give up after SECONDS (fractions allowed)\n"
-		"  -E, --conflict-exit-code N  exit code when the lock is not obtained (default 1)\n"
-		"  -c, --command CMD        run CMD with /bin/sh -c\n"
-		"  -v, --verbose            report how long it waited and for which pid\n"
-		"  -h, --help               show this help\n"
-		"  -V, --version            show the version\n"
-		"\n"
-		"Exit status: COMMAND's status, 128+N if it was killed by signal N, the\n"
-		"conflict exit code on a timeout or failed try, 64 on a usage error,\n"
-		"66 if FILE cannot be opened, 126/127 if COMMAND cannot be run.\n",
-		progname, progname);
+	size_t i;
+	printf("Usage:\n");
+	for (i = 0; i < HELP_COUNT(HELP_SYNOPSIS); i++)
+		printf(" %s %s\n", progname, HELP_SYNOPSIS[i]);
+	printf("\n%s\n\nOptions:\n", HELP_SUMMARY);
+	for (i = 0; i < HELP_COUNT(HELP_OPTIONS); i++) {
+		char left[64];
+		const struct help_option *o = &HELP_OPTIONS[i];
+		snprintf(left, sizeof left, "%s%s%s", o->flags, o->arg ? " " : "", o->arg ? o->arg : "");
+		if (strlen(left) > 24)
+			printf(" %s\n %-24s  %s\n", left, "", o->help);
+		else
+			printf(" %-24s  %s\n", left, o->help);
+	}
+	printf("\nExit status:\n");
+	for (i = 0; i < HELP_COUNT(HELP_EXIT_STATUS); i++)
+		printf(" %-4s %s\n", HELP_EXIT_STATUS[i].code, HELP_EXIT_STATUS[i].meaning);
+	printf("\nFor more details see locket(1).\n");
+}
+
+/* A usage error: one line, then where to read more (as flock(1)). */
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "%s: ", progname);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry '%s --help' for more information.\n", progname);
+	return EX_USAGE;
 }
 
 static double now_seconds(void)
@@ -89,29 +97,47 @@ static int parse_timeout(const char *text, int64_t *out_ms)
 	return 0;
 }
 
-static int parse_exit_code(const char *text, int *out)
+static int parse_int(const char *text, long min, long max, long *out)
 {
 	char *end;
 	long v;
 	errno = 0;
 	v = strtol(text, &end, 10);
-	if (errno != 0 || end == text || *end != '\0' || v < 0 || v > 255)
+	if (errno != 0 || end == text || *end != '\0' || v < min || v > max)
 		return -1;
-	*out = (int)v;
+	*out = v;
 	return 0;
 }
 
+/* The holder's pid for --verbose, or 0 when it cannot be told. */
+static long long holder_pid(const char *path)
+{
+	locket_options opts = LOCKET_OPTIONS_INIT;
+	locket_t *probe;
+	int64_t pid = 0;
+	opts.flags = LOCKET_NO_CREATE;
+	if (locket_new(&probe, path, &opts) != LOCKET_OK)
+		return 0;
+	if (locket_holder_pid(probe, &pid) != LOCKET_OK)
+		pid = 0;
+	locket_free(probe);
+	return (long long)pid;
+}
 
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "exclusive", no_argument, NULL, 'x' },
 		{ "shared", no_argument, NULL, 's' },
+		{ "unlock", no_argument, NULL, 'u' },
 		{ "nonblock", no_argument, NULL, 'n' },
+		{ "nonblocking", no_argument, NULL, 'n' },
 		{ "nb", no_argument, NULL, 'n' },
 		{ "timeout", required_argument, NULL, 'w' },
 		{ "wait", required_argument, NULL, 'w' },
 		{ "conflict-exit-code", required_argument, NULL, 'E' },
+		{ "close", no_argument, NULL, 'o' },
+		{ "no-fork", no_argument, NULL, 'F' },
 		{ "command", required_argument, NULL, 'c' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -120,11 +146,12 @@ int main(int argc, char **argv)
 	};
 	unsigned int flags = 0;
 	int64_t timeout_ms = -1;
-	int conflict_code = 1, verbose = 0, opt, rc, status;
-	const char *shell_command = NULL, *path;
-	char *shell_argv[4];
-	char **command;
-	locket_t *lock;
+	int unlock = 0, nonblock = 0, close_fd = 0, no_fork = 0, verbose = 0, opt, rc, exit_code;
+	long conflict_code = 1;
+	const char *shell_command = NULL, *name;
+	char *shell_argv[4], fd_path[64];
+	char **command = NULL;
+	intptr_t fd;
 	double started;
 
 #ifdef _WIN32
@@ -144,28 +171,39 @@ int main(int argc, char **argv)
 			return EX_OSERR;
 	}
 #endif
-	while ((opt = getopt_long(argc, argv, "+xsnw:E:c:vhV", longopts, NULL)) != -1) {
+	if (argc < 2)
+		return usage_error("not enough arguments");
+	argv[0] = (char *)progname; /* getopt's messages begin with it */
+	while ((opt = getopt_long(argc, argv, "+sexunw:E:oFc:vhV", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'x':
+		case 'e': /* flock(1)'s undocumented alias */
 			flags &= ~LOCKET_SHARED;
+			unlock = 0;
 			break;
 		case 's':
 			flags |= LOCKET_SHARED;
+			unlock = 0;
+			break;
+		case 'u':
+			unlock = 1;
 			break;
 		case 'n':
-			timeout_ms = 0;
+			nonblock = 1; /* wins over -w in either order, as in flock(1) */
 			break;
 		case 'w':
-			if (parse_timeout(optarg, &timeout_ms) != 0) {
-				fprintf(stderr, "%s: invalid timeout '%s': expected seconds >= 0\n", progname, optarg);
-				return EX_USAGE;
-			}
+			if (parse_timeout(optarg, &timeout_ms) != 0)
+				return usage_error("invalid timeout value: '%s' (expected seconds >= 0)", optarg);
 			break;
 		case 'E':
-			if (parse_exit_code(optarg, &conflict_code) != 0) {
-				fprintf(stderr, "%s: invalid exit code '%s': expected 0-255\n", progname, optarg);
-				return EX_USAGE;
-			}
+			if (parse_int(optarg, 0, 255, &conflict_code) != 0)
+				return usage_error("invalid exit code: '%s' (expected 0 to 255)", optarg);
+			break;
+		case 'o':
+			close_fd = 1;
+			break;
+		case 'F':
+			no_fork = 1;
 			break;
 		case 'c':
 			shell_command = optarg;
@@ -174,83 +212,113 @@ int main(int argc, char **argv)
 			verbose = 1;
 			break;
 		case 'h':
-			usage(stdout);
+			usage();
 			return 0;
 		case 'V':
-			printf("locket %s\n", locket_version());
+			printf("%s %s\n", progname, locket_version());
 			return 0;
-		default:
-			usage(stderr);
+		default: /* getopt said what */
+			fprintf(stderr, "Try '%s --help' for more information.\n", progname);
 			return EX_USAGE;
 		}
 	}
-	/* flock(1) style: FILE -c 'COMMAND'. */
-	if (shell_command == NULL && optind + 3 == argc &&
-	    (strcmp(argv[optind + 1], "-c") == 0 || strcmp(argv[optind + 1], "--command") == 0)) {
+	if (nonblock)
+		timeout_ms = 0;
+	if (no_fork && close_fd)
+		return usage_error("the --no-fork and --close options are incompatible");
+
+	/* Which form: FILE COMMAND..., FILE -c CMD, -c CMD FILE, or a descriptor. */
+	if (shell_command != NULL) {
+		if (argc != optind + 1)
+			return usage_error("-c CMD takes one FILE and no other arguments");
+	} else if (argc > optind + 1 &&
+		   (strcmp(argv[optind + 1], "-c") == 0 || strcmp(argv[optind + 1], "--command") == 0)) {
+		if (argc != optind + 3)
+			return usage_error("%s requires exactly one command argument", argv[optind + 1]);
 		shell_command = argv[optind + 2];
-		argc -= 2;
+	} else if (argc > optind + 1) {
+		command = argv + optind + 1;
+	} else if (optind >= argc) {
+		return usage_error("requires file descriptor, file or directory");
 	}
-	if (optind >= argc || (shell_command == NULL && optind + 1 >= argc) ||
-	    (shell_command != NULL && optind + 1 != argc)) {
-		usage(stderr);
-		return EX_USAGE;
-	}
-	path = argv[optind];
 	if (shell_command != NULL) {
 #ifdef _WIN32
 		shell_argv[0] = (char *)"cmd.exe";
 		shell_argv[1] = (char *)"/c";
 #else
-		shell_argv[0] = (char *)"/bin/sh";
+		/* flock(1)'s choice: the user's shell, as for other commands. */
+		shell_argv[0] = getenv("SHELL");
+		if (shell_argv[0] == NULL || shell_argv[0][0] == '\0')
+			shell_argv[0] = (char *)"/bin/sh";
 		shell_argv[1] = (char *)"-c";
 #endif
 		shell_argv[2] = (char *)shell_command;
 		shell_argv[3] = NULL;
 		command = shell_argv;
-	} else {
-		command = argv + optind + 1;
 	}
 
-	rc = locket_new(&lock, path, NULL);
-	if (rc != LOCKET_OK) {
-		fprintf(stderr, "%s: %s\n", progname, locket_last_error_message());
-		return EX_NOINPUT;
+	name = argv[optind];
+	if (command == NULL) {
+		long number;
+		if (parse_int(name, 0, INT_MAX, &number) != 0)
+			return usage_error("bad file descriptor: '%s' (a FILE needs a COMMAND)", name);
+		fd = (intptr_t)number;
+#ifdef _WIN32
+		snprintf(fd_path, sizeof fd_path, "handle %ld", number);
+#else
+		snprintf(fd_path, sizeof fd_path, "/proc/self/fd/%ld", number);
+#endif
+	} else {
+		exit_code = locket_cli_open(name, &fd);
+		if (exit_code != 0)
+			return exit_code;
+		snprintf(fd_path, sizeof fd_path, "%s", name);
 	}
 
 	started = now_seconds();
-	rc = locket_acquire(lock, 0, flags);
-	if (rc == LOCKET_EWOULDBLOCK && timeout_ms != 0) {
-		if (verbose) {
-			int64_t pid = 0;
-			if (locket_holder_pid(lock, &pid) == LOCKET_OK && pid > 0)
-				fprintf(stderr, "%s: waiting for %s, held by pid %lld\n", progname, path,
-					(long long)pid);
-			else
-				fprintf(stderr, "%s: waiting for %s\n", progname, path);
+	if (unlock) {
+		rc = locket_fd_unlock(fd);
+	} else {
+		rc = locket_fd_lock(fd, 0, flags);
+		if (rc == LOCKET_EWOULDBLOCK && timeout_ms != 0) {
+			if (verbose) {
+				long long pid = holder_pid(fd_path);
+				if (pid > 0)
+					printf("%s: waiting for %s, held by pid %lld\n", progname, name, pid);
+				else
+					printf("%s: waiting for %s\n", progname, name);
+				fflush(stdout);
+			}
+			if (timeout_ms > 0) {
+				int64_t spent = (int64_t)((now_seconds() - started) * 1000.0);
+				timeout_ms = timeout_ms > spent ? timeout_ms - spent : 1;
+			}
+			rc = locket_fd_lock(fd, timeout_ms, flags);
 		}
-		if (timeout_ms > 0) {
-			int64_t spent = (int64_t)((now_seconds() - started) * 1000.0);
-			timeout_ms = timeout_ms > spent ? timeout_ms - spent : 1;
-		}
-		rc = locket_acquire(lock, timeout_ms, flags);
 	}
 	if (rc == LOCKET_EWOULDBLOCK || rc == LOCKET_ETIMEDOUT) {
 		if (verbose)
-			fprintf(stderr, "%s: %s (after %.3f s)\n", progname,
+			fprintf(stderr, "%s: %s (after %.6f seconds)\n", progname,
 				rc == LOCKET_EWOULDBLOCK ? "failed to get lock" : "timeout while waiting to get lock",
 				now_seconds() - started);
-		locket_free(lock);
-		return conflict_code;
+		return (int)conflict_code;
 	}
 	if (rc != LOCKET_OK) {
-		fprintf(stderr, "%s: %s\n", progname, locket_last_error_message());
-		locket_free(lock);
-		return EX_OSERR;
+#ifdef _WIN32
+		fprintf(stderr, "%s: %s: %s\n", progname, name, locket_last_error_message());
+#else
+		fprintf(stderr, "%s: %s: %s\n", progname, name,
+			locket_last_os_error() ? strerror(locket_last_os_error()) : locket_last_error_message());
+#endif
+		return rc == LOCKET_ENOTSUP || rc == LOCKET_ENOMEM ? EX_OSERR : EX_DATAERR;
 	}
-	if (verbose)
-		fprintf(stderr, "%s: got lock on %s after %.3f s\n", progname, path, now_seconds() - started);
-
-	status = locket_cli_run(command);
-	locket_free(lock); /* releases */
-	return status;
+	if (verbose) {
+		printf("%s: getting lock took %.6f seconds\n", progname, now_seconds() - started);
+		if (command != NULL)
+			printf("%s: executing %s\n", progname, command[0]);
+		fflush(stdout);
+	}
+	if (command == NULL)
+		return 0; /* the lock stays with the caller's descriptor */
+	return locket_cli_run(command, fd, close_fd, no_fork);
 }

@@ -1,83 +1,143 @@
 /*
- * Running the command on POSIX: fork, exec, wait, pass signals on.
+ * The lock file and the command on POSIX: open, fork, exec, wait, pass
+ * signals on.
+ *
+ * The lock descriptor is inheritable: the command and whatever it starts
+ * hold the lock too, so it outlives locket if locket is killed, as with
+ * flock(1) (-o: the command does not get it, and dies with locket instead).
  *
  * The signals to pass on are blocked and taken with sigwaitinfo() instead of
  * handled asynchronously: the main loop then sees each one as an ordinary
- * event, in order with the child's exit (SIGCHLD), with no handler racing
- * waitpid().
+ * event, in order with the command's exit (SIGCHLD), with no handler racing
+ * waitpid(), and with its origin (si_code) at hand.
  */
 #include "run.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-static const int forwarded[] = { SIGTERM, SIGHUP, SIGUSR1, SIGUSR2 };
+static const int passed_on[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2 };
 
-static int exit_status(int status)
+/*
+ * An existing file is opened without O_CREAT (in a sticky directory such as
+ * /tmp, O_CREAT on another user's file fails under fs.protected_regular);
+ * a missing one is created with O_EXCL, retrying if another creator wins.
+ * Read-write where allowed (NFS needs it for exclusive locks), read-only
+ * otherwise, which is how a directory opens. Never O_TRUNC.
+ */
+int locket_cli_open(const char *path, intptr_t *out)
 {
-	if (WIFEXITED(status))
-		return WEXITSTATUS(status);
-	if (WIFSIGNALED(status))
-		return 128 + WTERMSIG(status);
-	return EX_OSERR;
+	int fd, err;
+	for (;;) {
+		fd = open(path, O_RDWR | O_NOCTTY);
+		if (fd < 0 && (errno == EACCES || errno == EROFS || errno == EPERM || errno == EISDIR ||
+			       errno == ETXTBSY))
+			fd = open(path, O_RDONLY | O_NOCTTY);
+		if (fd >= 0 || errno != ENOENT)
+			break;
+		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOCTTY, 0666);
+		if (fd >= 0 || errno != EEXIST)
+			break;
+	}
+	if (fd >= 0) {
+		*out = fd;
+		return 0;
+	}
+	err = errno;
+	fprintf(stderr, "%s: cannot open lock file %s: %s\n", progname, path, strerror(err));
+	if (err == ENOMEM || err == EMFILE || err == ENFILE)
+		return EX_OSERR;
+	if (err == EROFS || err == ENOSPC || err == EDQUOT)
+		return EX_CANTCREAT;
+	return EX_NOINPUT;
 }
 
-/* Start argv[0] with the lock held; returns its exit status, shell style. */
-int locket_cli_run(char **argv)
+static int exec_command(char **argv)
 {
-	struct sigaction ignore, old_int, old_quit;
+	execvp(argv[0], argv);
+	fprintf(stderr, "%s: failed to execute %s: %s\n", progname, argv[0], strerror(errno));
+	return errno == ENOMEM ? EX_OSERR : EX_UNAVAILABLE;
+}
+
+/* The command died of sig: so does locket, for the shell's sake (bash stops
+ * a script when a command dies of SIGINT, not when it exits 130). */
+static int die_like(int sig)
+{
+	struct rlimit no_core = { 0, 0 };
+	sigset_t just;
+	setrlimit(RLIMIT_CORE, &no_core); /* the command's core is the one wanted */
+	signal(sig, SIG_DFL);
+	sigemptyset(&just);
+	sigaddset(&just, sig);
+	fflush(NULL);
+	raise(sig);
+	sigprocmask(SIG_UNBLOCK, &just, NULL);
+	return 128 + sig; /* a signal that does not kill (SIGCHLD...) */
+}
+
+int locket_cli_run(char **argv, intptr_t lock_fd, int close_fd, int no_fork)
+{
 	sigset_t waited, old_mask;
 	pid_t parent = getpid(), pid;
 	size_t i;
 
-	/* Ctrl-C and Ctrl-\ reach the command from the terminal; locket stays
-	 * to release the lock once the command is gone (as system(3) does). */
-	memset(&ignore, 0, sizeof ignore);
-	ignore.sa_handler = SIG_IGN;
-	sigemptyset(&ignore.sa_mask);
-	sigaction(SIGINT, &ignore, &old_int);
-	sigaction(SIGQUIT, &ignore, &old_quit);
+	if (no_fork)
+		return exec_command(argv); /* only on failure */
 
+	signal(SIGCHLD, SIG_DFL); /* an inherited SIG_IGN would make waitpid() fail */
 	sigemptyset(&waited);
 	sigaddset(&waited, SIGCHLD);
-	for (i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++)
-		sigaddset(&waited, forwarded[i]);
+	for (i = 0; i < sizeof passed_on / sizeof passed_on[0]; i++) {
+		struct sigaction sa;
+		/* Ignored when locket started (nohup, a background job): leave it so. */
+		if (sigaction(passed_on[i], NULL, &sa) == 0 && sa.sa_handler != SIG_IGN)
+			sigaddset(&waited, passed_on[i]);
+	}
 	sigprocmask(SIG_BLOCK, &waited, &old_mask);
 
 	pid = fork();
 	if (pid < 0) {
-		fprintf(stderr, "%s: cannot fork: %s\n", progname, strerror(errno));
+		fprintf(stderr, "%s: fork failed: %s\n", progname, strerror(errno));
 		return EX_OSERR;
 	}
 	if (pid == 0) {
-		sigaction(SIGINT, &old_int, NULL);
-		sigaction(SIGQUIT, &old_quit, NULL);
 		sigprocmask(SIG_SETMASK, &old_mask, NULL);
-		/* If locket dies, the lock goes with it: so must the command. */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(EX_OSERR);
-		execvp(argv[0], argv);
-		fprintf(stderr, "%s: cannot run %s: %s\n", progname, argv[0], strerror(errno));
-		_exit(errno == ENOENT ? 127 : 126);
+		if (close_fd) {
+			close((int)lock_fd);
+			/* Only locket holds the lock now: if it dies, so must the command. */
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			if (getppid() != parent)
+				_exit(EX_OSERR);
+		}
+		_exit(exec_command(argv));
 	}
 
 	for (;;) {
+		siginfo_t info;
 		int status, sig;
 		pid_t done = waitpid(pid, &status, WNOHANG);
-		if (done == pid)
-			return exit_status(status);
-		if (done < 0 && errno != EINTR) {
-			fprintf(stderr, "%s: waitpid: %s\n", progname, strerror(errno));
+		if (done == pid) {
+			if (WIFEXITED(status))
+				return WEXITSTATUS(status);
+			if (WIFSIGNALED(status))
+				return die_like(WTERMSIG(status));
 			return EX_OSERR;
 		}
-		sig = sigwaitinfo(&waited, NULL);
-		if (sig > 0 && sig != SIGCHLD)
-			kill(pid, sig); /* pass it on; the lock stays until the command exits */
+		if (done < 0 && errno != EINTR) {
+			fprintf(stderr, "%s: waitpid failed: %s\n", progname, strerror(errno));
+			return EX_OSERR;
+		}
+		sig = sigwaitinfo(&waited, &info);
+		/* The terminal's signals (SI_KERNEL) went to the command's process
+		 * group already; those of processes are for locket's pid alone. */
+		if (sig > 0 && sig != SIGCHLD && info.si_code != SI_KERNEL)
+			kill(pid, sig); /* the lock stays until the command exits */
 	}
 }

@@ -1,10 +1,14 @@
 /*
- * Running the command on Windows: CreateProcessW, wait, exit code. The
- * command runs in a job object that kills it when locket's last handle to
- * the job closes, i.e. when locket exits or is killed: a command never runs
- * on without the lock (PR_SET_PDEATHSIG's role on Linux). Ctrl-C and
- * Ctrl-Break reach the command through the console; locket ignores them
- * while the command runs and keeps the lock until it exits.
+ * The lock file and the command on Windows: CreateFileW, CreateProcessW,
+ * wait, exit code. A Windows lock belongs to the process that took it, so
+ * the command cannot inherit it as on POSIX: instead the command runs in a
+ * job object that kills it, and whatever it started, when locket's last
+ * handle to the job closes, i.e. when locket exits or is killed. A command
+ * never runs on without the lock. With -o the command's own children leave
+ * the job (silent breakaway), so daemons it starts outlive locket. -F runs
+ * the command as without it (Windows has no exec). Ctrl-C and Ctrl-Break
+ * reach the command through the console; locket ignores them while the
+ * command runs and keeps the lock until it exits.
  */
 #include "run.h"
 
@@ -63,7 +67,34 @@ static size_t append_arg(wchar_t *cmd, size_t len, size_t cap, const wchar_t *ar
 	return len;
 }
 
-int locket_cli_run(char **argv)
+int locket_cli_open(const char *path, intptr_t *out)
+{
+	const DWORD share = FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE;
+	wchar_t wpath[32768];
+	HANDLE h;
+	DWORD err;
+	if (!MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, path, -1, wpath, 32768)) {
+		fprintf(stderr, "%s: cannot open lock file %s: not a valid UTF-8 path\n", progname, path);
+		return EX_NOINPUT;
+	}
+	h = CreateFileW(wpath, GENERIC_READ | GENERIC_WRITE, share, NULL, OPEN_ALWAYS,
+			FILE_ATTRIBUTE_NORMAL, NULL);
+	if (h == INVALID_HANDLE_VALUE && GetLastError() == ERROR_ACCESS_DENIED)
+		h = CreateFileW(wpath, GENERIC_READ, share, NULL, OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL, NULL);
+	if (h != INVALID_HANDLE_VALUE) {
+		*out = (intptr_t)h;
+		return 0;
+	}
+	err = GetLastError();
+	fprintf(stderr, "%s: cannot open lock file %s (error %lu)\n", progname, path, (unsigned long)err);
+	if (err == ERROR_NOT_ENOUGH_MEMORY || err == ERROR_TOO_MANY_OPEN_FILES)
+		return EX_OSERR;
+	if (err == ERROR_WRITE_PROTECT || err == ERROR_DISK_FULL)
+		return EX_CANTCREAT;
+	return EX_NOINPUT;
+}
+
+int locket_cli_run(char **argv, intptr_t lock_fd, int close_fd, int no_fork)
 {
 	JOBOBJECT_EXTENDED_LIMIT_INFORMATION limits;
 	STARTUPINFOW si;
@@ -74,6 +105,8 @@ int locket_cli_run(char **argv)
 	DWORD code = EX_OSERR;
 	int i;
 
+	(void)lock_fd; /* never inherited: the lock is locket's process's */
+	(void)no_fork;
 	if (cmd == NULL)
 		return EX_OSERR;
 	for (i = 0; argv[i] != NULL; i++) {
@@ -88,6 +121,8 @@ int locket_cli_run(char **argv)
 	job = CreateJobObjectW(NULL, NULL);
 	memset(&limits, 0, sizeof limits);
 	limits.BasicLimitInformation.LimitFlags = JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE;
+	if (close_fd)
+		limits.BasicLimitInformation.LimitFlags |= JOB_OBJECT_LIMIT_SILENT_BREAKAWAY_OK;
 	if (job == NULL || !SetInformationJobObject(job, JobObjectExtendedLimitInformation, &limits,
 						    sizeof limits)) {
 		fprintf(stderr, "%s: cannot create a job object (error %lu)\n", progname,
@@ -102,10 +137,11 @@ int locket_cli_run(char **argv)
 	 * start suspended so that the command is in the job before it runs. */
 	if (!CreateProcessW(NULL, cmd, NULL, NULL, TRUE, CREATE_SUSPENDED, NULL, NULL, &si, &pi)) {
 		DWORD err = GetLastError();
-		fprintf(stderr, "%s: cannot run %s (error %lu)\n", progname, argv[0], (unsigned long)err);
+		fprintf(stderr, "%s: failed to execute %s (error %lu)\n", progname, argv[0],
+			(unsigned long)err);
 		free(cmd);
 		CloseHandle(job);
-		return err == ERROR_FILE_NOT_FOUND || err == ERROR_PATH_NOT_FOUND ? 127 : 126;
+		return err == ERROR_NOT_ENOUGH_MEMORY ? EX_OSERR : EX_UNAVAILABLE;
 	}
 	free(cmd);
 	if (!AssignProcessToJobObject(job, pi.hProcess)) {

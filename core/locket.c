@@ -659,3 +659,66 @@ const char *locket_path(const locket_t *lock)
 {
 	return lock == NULL ? NULL : lock->path;
 }
+
+/*
+ * Locks on the caller's descriptor (locket_fd_lock): the same kernel lock and
+ * the same wait as a handle's, on a descriptor that the caller opened and
+ * keeps. No slot and no reopening: the lock belongs to the open file
+ * description, whatever names the file by now, and locket never closes it.
+ * (Includes here keep this section self-contained.)
+ */
+#include <limits.h>
+#include <stdio.h>
+
+static int fd_is_plausible(intptr_t fd)
+{
+#ifdef _WIN32
+	return fd != 0 && fd != (intptr_t)LOCKET__NO_FD;
+#else
+	return fd >= 0 && fd <= INT_MAX;
+#endif
+}
+
+/* What the OS layer gets as the file's path: on Linux one that names the
+ * descriptor's own file, so that a timed wait can watch it (inotify follows
+ * /proc/self/fd links to the open file); on Windows a label for messages. */
+static void fd_path(intptr_t fd, char *buf, size_t size)
+{
+#ifdef _WIN32
+	snprintf(buf, size, "handle %p", (void *)fd);
+#else
+	snprintf(buf, size, "/proc/self/fd/%d", (int)fd);
+#endif
+}
+
+/* The one call into the OS layer's lock for descriptors. */
+static int lock_fd(intptr_t fd, int shared, int64_t deadline, int interruptible)
+{
+	char path[64];
+	locket__waiter *waiter = NULL;
+	int rc;
+	fd_path(fd, path, sizeof path);
+	rc = locket__os_lock((locket__fd)fd, path, shared, deadline, interruptible,
+			     deadline == 0 ? NULL : &waiter);
+	locket__os_waiter_free(waiter);
+	return rc;
+}
+
+int locket_fd_lock(intptr_t fd, int64_t timeout_ms, unsigned int flags)
+{
+	if (!fd_is_plausible(fd))
+		return locket__fail(LOCKET_EINVAL, "locket_fd_lock: %lld is not a descriptor",
+				    (long long)fd);
+	if (flags & ~(LOCKET_SHARED | LOCKET_INTERRUPTIBLE))
+		return locket__fail(LOCKET_EINVAL, "locket_fd_lock: unknown flags 0x%x", flags);
+	return lock_fd(fd, (flags & LOCKET_SHARED) != 0, deadline_after(timeout_ms),
+		       (flags & LOCKET_INTERRUPTIBLE) != 0);
+}
+
+int locket_fd_unlock(intptr_t fd)
+{
+	if (!fd_is_plausible(fd))
+		return locket__fail(LOCKET_EINVAL, "locket_fd_unlock: %lld is not a descriptor",
+				    (long long)fd);
+	return locket__os_unlock((locket__fd)fd);
+}

@@ -354,6 +354,60 @@ LOCKET_EXTERN(const char *) locket_version(void);
 /** The library's version as MAJOR * 10000 + MINOR * 100 + PATCH. Thread-safe. */
 LOCKET_EXTERN(int) locket_version_number(void);
 
+/*
+ * Locks on the caller's own descriptor, as flock(1) takes them on a
+ * descriptor that a shell opened ("exec 9>file; flock 9").
+ *
+ * The lock is the same kernel lock as a handle's (flock(2) on Linux,
+ * LockFileEx on byte 0 on Windows), so it excludes locket handles, flock(1)
+ * and other descriptors, and is waited for the same way. Unlike a handle's,
+ * it belongs to the descriptor: on POSIX to its open file description, which
+ * it shares with every dup() of it and every copy inherited through fork()
+ * or exec(), so it lasts until it is unlocked or the last of those copies is
+ * closed. locket never opens, closes or checks the file behind it (it may
+ * have been renamed or removed), and keeps nothing about it.
+ */
+
+/**
+ * Lock the file open on fd, waiting as locket_acquire() does.
+ *
+ * @param fd          an open descriptor: an int on POSIX, a HANDLE (opened
+ *                    without FILE_FLAG_OVERLAPPED) on Windows. Any access
+ *                    mode; a directory works on Linux.
+ * @param timeout_ms  negative: wait forever; 0: try once; positive: the
+ *                    longest wait in milliseconds.
+ * @param flags       bitwise OR of LOCKET_SHARED and LOCKET_INTERRUPTIBLE.
+ * @return LOCKET_OK; LOCKET_EWOULDBLOCK (timeout 0 and held elsewhere);
+ *         LOCKET_ETIMEDOUT; LOCKET_EINTR (only with LOCKET_INTERRUPTIBLE);
+ *         LOCKET_EINVAL (fd negative or beyond int on POSIX, NULL or
+ *         INVALID_HANDLE_VALUE on Windows; unknown flags); LOCKET_ENOTSUP;
+ *         LOCKET_ENOMEM; LOCKET_EIO (also for a descriptor that is not open:
+ *         locket_last_os_error() is then EBADF). Messages name the file as
+ *         /proc/self/fd/N on Linux.
+ *
+ * Locking a descriptor that already holds the lock: on POSIX it succeeds at
+ * once in the same mode and converts between shared and exclusive otherwise,
+ * and a conversion is not atomic (flock(2) drops the old lock first, and it
+ * stays dropped when the new one is not granted). On Windows the second lock
+ * conflicts with the first (it waits for the timeout; forever without one).
+ *
+ * Thread-safe; it keeps no state. Threads that lock one descriptor do not
+ * exclude each other (the lock is the descriptor's): give each thread its
+ * own descriptor or a locket handle.
+ */
+LOCKET_EXTERN(int) locket_fd_lock(intptr_t fd, int64_t timeout_ms, unsigned int flags);
+
+/**
+ * Unlock the file open on fd (without closing fd). On POSIX this releases
+ * the lock of the open file description, for every copy of the descriptor.
+ *
+ * @return LOCKET_OK (also on POSIX when fd held no lock: flock(2) cannot
+ *         tell); LOCKET_ENOTHELD (Windows: this handle holds no lock);
+ *         LOCKET_EINVAL (as locket_fd_lock()); LOCKET_EIO (e.g. EBADF).
+ * Thread-safe.
+ */
+LOCKET_EXTERN(int) locket_fd_unlock(intptr_t fd);
+
 #ifdef __cplusplus
 }
 #endif

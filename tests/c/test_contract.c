@@ -334,11 +334,16 @@ static int check_forked_child(locket_t *lock, const char *path)
 		return 11;
 	rc = locket_acquire(lock, 5000, 0);
 	if (rc == LOCKET_OK) {
-		if (!proc_locks_shows(getpid(), path))
+		if (!proc_locks_shows(getpid(), path)) {
+			fprintf(stderr, "forked child %d: acquired, but /proc/locks shows no lock of its own\n",
+				(int)getpid());
 			return 12; /* "held" without holding */
+		}
 		if (locket_release(lock) != LOCKET_OK)
 			return 13;
 	} else if (rc != LOCKET_ETIMEDOUT) {
+		fprintf(stderr, "forked child: acquire gave %s (%s)\n", locket_error_name(rc),
+			locket_last_error_message());
 		return 14;
 	}
 	if (fcntl(unrelated, F_GETFD) < 0)
