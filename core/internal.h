@@ -160,10 +160,10 @@ int locket__os_waiter_watch(locket__waiter **waiter, const char *path, int *watc
  * the hand-off's critical path). 0 whenever unsure. */
 int locket__os_wait_verified(const locket__waiter *w);
 
-/* After a wait: is fd still the file that path names? 1: yes; 0: the file
- * was replaced (path names another file now); or a negative locket_error,
- * recorded (LOCKET_ENOENT when the path is gone). An OS that cannot tell
- * returns 1. */
+/* Once fd is locked: is it still the file that path names? 1: yes; 0: the
+ * file was replaced (path names another file now); or a negative
+ * locket_error, recorded (LOCKET_ENOENT when the path is gone,
+ * LOCKET_EISDIR when fd is a directory). An OS that cannot tell returns 1. */
 int locket__os_same_file(locket__fd fd, const char *path);
 
 /* See locket_holder_pid(). */

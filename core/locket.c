@@ -246,11 +246,15 @@ int locket_new(locket_t **out, const char *path, const locket_options *opts)
 	}
 	registry_add(lock);
 	/* Fail now, not at the first acquire, on a path that cannot be a lock
-	 * file. A leased file (LOCKET_EWOULDBLOCK from the open) is a good one. */
+	 * file (same_file refuses a directory). A leased file (LOCKET_EWOULDBLOCK
+	 * from the open) is a good one. */
 	rc = open_tracked(lock, 0, &probe);
-	if (rc == LOCKET_OK)
+	if (rc == LOCKET_OK) {
+		int same = locket__os_same_file(probe.fd, lock->path);
 		close_tracked(lock, &probe, 0);
-	else if (rc != LOCKET_EWOULDBLOCK) {
+		rc = same < 0 ? same : LOCKET_OK;
+	}
+	if (rc != LOCKET_OK && rc != LOCKET_EWOULDBLOCK) {
 		registry_remove(lock);
 		locket__cond_destroy(&lock->slot_freed);
 		locket__mutex_destroy(&lock->mu);
@@ -340,20 +344,22 @@ static int wait_out_lease(const char *path, int64_t deadline, int interruptible,
 	return LOCKET_OK;
 }
 
-/* Open the file and take its kernel lock by the deadline, into ref. After
- * any wait, make sure the descriptor still is the file the path names: a
+/* Open the file and take its kernel lock by the deadline, into ref. Once
+ * locked, make sure the descriptor still is the file the path names: a
  * lock on a file that was replaced or removed meanwhile, or that a path
  * component no longer leads to (a switched symlink, a renamed directory, a
- * mount), excludes nobody. That stat costs about a microsecond on the
- * hand-off, and no watch on the file itself can see a change higher up the
- * path. */
+ * mount), excludes nobody. Not only after a wait: a process descheduled
+ * between its open and its first try can find the old file free after the
+ * path moved on. The check (an fstat and a stat, which also refuses a
+ * directory) costs under a microsecond, and no watch on the file itself
+ * could see a change higher up the path. */
 static int lock_file(locket_t *lock, int shared, int64_t deadline, int interruptible,
 		     struct open_fd *ref)
 {
 	int writable = 0;
 	int64_t lease_retry_ms = 1;
 	for (;;) {
-		int rc = open_tracked(lock, writable, ref), waited = 0;
+		int rc = open_tracked(lock, writable, ref);
 		if (rc == LOCKET_EWOULDBLOCK) {
 			rc = wait_out_lease(lock->path, deadline, interruptible, &lease_retry_ms);
 			if (rc != LOCKET_OK)
@@ -363,12 +369,10 @@ static int lock_file(locket_t *lock, int shared, int64_t deadline, int interrupt
 		if (rc != LOCKET_OK)
 			return rc;
 		rc = locket__os_lock(ref->fd, lock->path, shared, 0, 0, NULL);
-		if (rc == LOCKET_EWOULDBLOCK && deadline != 0) {
+		if (rc == LOCKET_EWOULDBLOCK && deadline != 0)
 			rc = wait_for_lock(lock, ref->fd, shared, deadline, interruptible);
-			waited = 1;
-		}
 		if (rc == LOCKET_OK) {
-			int same = waited ? locket__os_same_file(ref->fd, lock->path) : 1;
+			int same = locket__os_same_file(ref->fd, lock->path);
 			if (same == 1)
 				return LOCKET_OK;
 			close_tracked(lock, ref, 1);

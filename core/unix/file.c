@@ -165,15 +165,7 @@ int locket__os_open(const char *path, const locket_options *opts, locket__fd *ou
 					    path);
 		return locket__fail_os(err, "cannot open lock file", path);
 	}
-	if (fstat(fd, &st) != 0) {
-		err = errno;
-		close(fd);
-		return locket__fail_os(err, "cannot stat lock file", path);
-	}
-	if (S_ISDIR(st.st_mode)) {
-		close(fd);
-		return locket__fail_os(EISDIR, "cannot use a directory as a lock file", path);
-	}
+	/* A directory opens read-only: locket__os_same_file() refuses it. */
 	*out = (locket__fd)fd;
 	return LOCKET_OK;
 }
@@ -194,6 +186,8 @@ int locket__os_same_file(locket__fd fd, const char *path)
 	struct stat held, named;
 	if (fstat((int)fd, &held) != 0)
 		return locket__fail_os(errno, "cannot stat lock file", path);
+	if (S_ISDIR(held.st_mode))
+		return locket__fail_os(EISDIR, "cannot use a directory as a lock file", path);
 	if (stat(path, &named) != 0) {
 		int err = errno;
 		if (err == ENOENT || err == ENOTDIR)

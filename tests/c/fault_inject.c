@@ -4,6 +4,9 @@
  *   LOCKET_FAULT=enolck      every flock() fails with ENOLCK (NFS lock manager down)
  *   LOCKET_FAULT=ebadf_rdonly  an exclusive flock() on a read-only descriptor fails
  *                            with EBADF (Linux NFS emulates flock with byte-range locks)
+ *   LOCKET_FAULT=rename_before_try  before the first non-blocking flock(), rename
+ *                            $LOCKET_FAULT_FROM to $LOCKET_FAULT_TO (a path that changes
+ *                            between a locker's open and its first try)
  *   LOCKET_FAULT=eintr:N     the first N blocking flock() calls fail with EINTR;
  *                            then, if LOCKET_FAULT_NOTIFY_FD is set, a byte is
  *                            written to that descriptor (the test's cue)
@@ -12,6 +15,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -34,6 +38,12 @@ int flock(int fd, int op)
 	    (fcntl(fd, F_GETFL) & O_ACCMODE) == O_RDONLY) {
 		errno = EBADF;
 		return -1;
+	}
+	if (fault != NULL && strcmp(fault, "rename_before_try") == 0 && (op & LOCK_NB)) {
+		static int renamed;
+		const char *from = getenv("LOCKET_FAULT_FROM"), *to = getenv("LOCKET_FAULT_TO");
+		if (from != NULL && to != NULL && !renamed++)
+			(void)rename(from, to); /* once per process; later processes find nothing to rename */
 	}
 	if (fault != NULL && strncmp(fault, "eintr:", 6) == 0 && !(op & (LOCK_NB | LOCK_UN))) {
 		if (eintr_left < 0)
