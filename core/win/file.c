@@ -33,9 +33,44 @@ int locket__win_to_utf8(const wchar_t *w, char **out)
 	return LOCKET_OK;
 }
 
+/* Longest path the kernel takes (its lengths are 16-bit byte counts), in
+ * UTF-16 characters, counting the \\?\ prefix. */
+#define LONGEST_PATH 32767
+
+static int too_long(const char *path, size_t len)
+{
+	return locket__fail(LOCKET_EINVAL,
+			    "lock file path is too long (%lu UTF-16 characters with the \\\\?\\ prefix; "
+			    "Windows allows %d): '%s'",
+			    (unsigned long)len, LONGEST_PATH, path);
+}
+
+static int is_verbatim(const wchar_t *w)
+{
+	return wcsncmp(w, L"\\\\?\\", 4) == 0;
+}
+
+static int not_a_file(const char *path)
+{
+	return locket__fail(LOCKET_ENOTSUP, "cannot use '%s' as a lock file: it is not a file (a device)",
+			    path);
+}
+
+/* RtlIsDosDeviceName_U (ntdll, found at run time): NUL, CON, COM1, aux.lock,
+ * dir\NUL... as the Win32 path rules of this Windows version see them. */
+typedef ULONG(NTAPI *dos_device_fn)(const wchar_t *);
+
+static int is_dos_device(const wchar_t *w)
+{
+	dos_device_fn is_device = (dos_device_fn)(void (*)(void))GetProcAddress(
+		GetModuleHandleW(L"ntdll.dll"), "RtlIsDosDeviceName_U");
+	return is_device != NULL && is_device(w) != 0;
+}
+
 int locket__os_abspath(const char *path, char **out)
 {
 	wchar_t *wpath, *full;
+	size_t len;
 	DWORD n;
 	int rc;
 
@@ -43,6 +78,28 @@ int locket__os_abspath(const char *path, char **out)
 	rc = locket__win_to_utf16(path, &wpath);
 	if (rc != LOCKET_OK)
 		return rc;
+	len = wcslen(wpath);
+	if (is_verbatim(wpath)) {
+		/* \\?\ asks for the path as written: no "..", no trailing dots stripped. */
+		free(wpath);
+		if (len > LONGEST_PATH)
+			return too_long(path, len);
+		*out = (char *)malloc(strlen(path) + 1);
+		if (*out == NULL)
+			return locket__fail(LOCKET_ENOMEM, "out of memory resolving a path");
+		memcpy(*out, path, strlen(path) + 1);
+		return LOCKET_OK;
+	}
+	/* Checked before GetFullPathNameW, whose lengths are 16-bit too. */
+	if (len + 4 > LONGEST_PATH) {
+		free(wpath);
+		return too_long(path, len + 4);
+	}
+	/* Checked before opening: opening COM1 opens the serial port. */
+	if (is_dos_device(wpath)) {
+		free(wpath);
+		return not_a_file(path);
+	}
 	/* GetFullPathNameW joins to the working directory and normalises the
 	 * spelling (separators, "..", trailing dots) as CreateFileW would. */
 	n = GetFullPathNameW(wpath, 0, NULL, NULL);
@@ -75,7 +132,11 @@ int locket__win_open_path(const char *path, wchar_t **out)
 		return rc;
 	len = wcslen(w);
 	/* Without the prefix CreateFileW stops at MAX_PATH (260) characters. */
-	if (len < MAX_PATH - 12 || wcsncmp(w, L"\\\\?\\", 4) == 0 || wcsncmp(w, L"\\\\.\\", 4) == 0) {
+	if (len < MAX_PATH - 12 || is_verbatim(w) || wcsncmp(w, L"\\\\.\\", 4) == 0) {
+		if (len > LONGEST_PATH) {
+			free(w);
+			return too_long(path, len);
+		}
 		*out = w;
 		return LOCKET_OK;
 	}
@@ -85,6 +146,10 @@ int locket__win_open_path(const char *path, wchar_t **out)
 	} else {
 		prefix = L"\\\\?\\";
 		extra = 0;
+	}
+	if (wcslen(prefix) + len - extra > LONGEST_PATH) {
+		free(w);
+		return too_long(path, wcslen(prefix) + len - extra);
 	}
 	p = (wchar_t *)malloc((wcslen(prefix) + len + 1) * sizeof(wchar_t));
 	if (p == NULL) {
@@ -140,6 +205,12 @@ int locket__os_open(const char *path, const locket_options *opts, locket__fd *ou
 		return rc;
 	}
 	free(wpath);
+	/* A device or pipe that no name check caught (\\.\pipe\x, a link to
+	 * a device): LockFileEx would fail on it at every acquire. */
+	if (GetFileType(h) != FILE_TYPE_DISK) {
+		CloseHandle(h);
+		return not_a_file(path);
+	}
 	*out = (locket__fd)h;
 	return LOCKET_OK;
 }
@@ -173,6 +244,31 @@ int locket__win_file_index(HANDLE h, ULONGLONG *index)
 	return 1;
 }
 
+/* Are a and b one file of one volume? FileIdInfo (Windows 8+: the 128-bit
+ * id ReFS needs) on both, else GetFileInformationByHandle on both; 1 when
+ * neither answers. Under Wine each call asks the mount manager (0.2-0.5 ms),
+ * hence only after the cheap index comparison. */
+/* FILE_ID_INFO and its class, FileIdInfo, of Windows 8 (hidden by our
+ * _WIN32_WINNT 0x0600; older Windows refuse the class). */
+struct file_id_info {
+	ULONGLONG volume;
+	BYTE id[16];
+};
+#define FILE_ID_INFO_CLASS ((FILE_INFO_BY_HANDLE_CLASS)18)
+
+static int same_volume_and_id(HANDLE a, HANDLE b)
+{
+	struct file_id_info ia, ib;
+	BY_HANDLE_FILE_INFORMATION fa, fb;
+	if (GetFileInformationByHandleEx(a, FILE_ID_INFO_CLASS, &ia, sizeof ia) &&
+	    GetFileInformationByHandleEx(b, FILE_ID_INFO_CLASS, &ib, sizeof ib))
+		return ia.volume == ib.volume && memcmp(ia.id, ib.id, sizeof ia.id) == 0;
+	if (GetFileInformationByHandle(a, &fa) && GetFileInformationByHandle(b, &fb))
+		return fa.dwVolumeSerialNumber == fb.dwVolumeSerialNumber &&
+		       fa.nFileIndexHigh == fb.nFileIndexHigh && fa.nFileIndexLow == fb.nFileIndexLow;
+	return 1;
+}
+
 int locket__os_same_file(locket__fd fd, const char *path)
 {
 	ULONGLONG held, named;
@@ -196,9 +292,12 @@ int locket__os_same_file(locket__fd fd, const char *path)
 	free(wpath);
 	if (h == INVALID_HANDLE_VALUE)
 		return locket__fail_os((int)GetLastError(), "lock file was removed while waiting", path);
-	rc = locket__win_file_index(h, &named);
+	if (!locket__win_file_index(h, &named))
+		rc = 1;
+	else if (held != named)
+		rc = 0; /* the cheap answer for a replaced file */
+	else /* one index on two volumes: a directory of the path leads elsewhere now */
+		rc = same_volume_and_id((HANDLE)fd, h);
 	CloseHandle(h);
-	if (!rc)
-		return 1;
-	return held == named;
+	return rc;
 }

@@ -68,6 +68,21 @@ void locket__os_waiter_free(locket__waiter *w)
 	free(w);
 }
 
+/* NtQueryEvent (ntdll, found at run time): is the event auto-reset
+ * (SynchronizationEvent)? 0 when it cannot tell. */
+typedef LONG(NTAPI *query_event_fn)(HANDLE, int info_class, void *info, ULONG size, ULONG *got);
+
+static int is_auto_reset(HANDLE event)
+{
+	struct {
+		int type; /* EVENT_TYPE: 0 NotificationEvent (manual), 1 SynchronizationEvent */
+		LONG state;
+	} info; /* EVENT_BASIC_INFORMATION */
+	query_event_fn query = (query_event_fn)(void (*)(void))GetProcAddress(
+		GetModuleHandleW(L"ntdll.dll"), "NtQueryEvent");
+	return query != NULL && query(event, 0, &info, sizeof info, NULL) >= 0 && info.type == 1;
+}
+
 /* The wake-up event of the file h refers to, kept in *waiter; NULL when it
  * cannot be had (the wait then only polls). */
 static HANDLE wake_event(HANDLE h, locket__waiter **waiter)
@@ -90,6 +105,12 @@ static HANDLE wake_event(HANDLE h, locket__waiter **waiter)
 		CloseHandle(w->event);
 	event_name(index, name, sizeof name / sizeof name[0]);
 	w->event = CreateEventW(NULL, FALSE, FALSE, name);
+	/* CreateEventW on an existing name ignores the reset type: a manual-reset
+	 * event left by another program would stay set and wake every pause. */
+	if (w->event != NULL && GetLastError() == ERROR_ALREADY_EXISTS && !is_auto_reset(w->event)) {
+		CloseHandle(w->event);
+		w->event = NULL;
+	}
 	w->index = index;
 	return w->event;
 }
@@ -134,6 +155,7 @@ static int timed_wait(HANDLE h, DWORD mode, const char *path, int64_t deadline_m
 {
 	HANDLE event = wake_event(h, waiter); /* before the next try: see the top */
 	DWORD pause = 1;
+	int woken = 0;
 
 	for (;;) {
 		int64_t now;
@@ -152,8 +174,18 @@ static int timed_wait(HANDLE h, DWORD mode, const char *path, int64_t deadline_m
 			return locket__fail(LOCKET_ETIMEDOUT, "timed out waiting for the lock on '%s'",
 					    path);
 		ms = deadline_ms - now < (int64_t)pause ? (DWORD)(deadline_ms - now) : pause;
-		if (event == NULL || WaitForSingleObject(event, ms) == WAIT_FAILED)
+		/* A wake-up ends at most one pause: after one that did not get the
+		 * lock, the next pause is slept in full, so that an event set by
+		 * someone else over and over cannot make the wait spin. */
+		if (event == NULL || woken) {
 			Sleep(ms);
+			woken = 0;
+		} else {
+			DWORD got = WaitForSingleObject(event, ms);
+			if (got == WAIT_FAILED)
+				Sleep(ms);
+			woken = got == WAIT_OBJECT_0;
+		}
 		if (pause < WAIT_MAX_PAUSE_MS)
 			pause *= 2;
 	}

@@ -23,9 +23,8 @@ int locket__win_open_path(const char *path, wchar_t **out);
 /*
  * The file's index on its volume (FileInternalInformation: the NTFS file
  * reference number; st_ino under Wine): the same on every handle of the
- * file, whatever path reached it. The volume is left out on purpose: the
- * volume serial (GetFileInformationByHandle) costs ~0.2-0.4 ms per call
- * under Wine, and Wine's Z: drive spans every host file system anyway.
+ * file, whatever path reached it. Cheap (no volume query), so it names the
+ * wake-up event; locket__os_same_file also compares the volume.
  * Sets *index and returns 1, or returns 0 when the OS cannot tell.
  */
 int locket__win_file_index(HANDLE h, ULONGLONG *index);
