@@ -19,7 +19,9 @@
  * event. Holders that do not signal (other libraries, a killed process)
  * are caught by the sleep's own bound, which grows from 1 ms to
  * WAIT_MAX_PAUSE_MS. The event decides only when to try, never whether
- * the lock is held.
+ * the lock is held. Any program may make an object of that name first: an
+ * event that is not auto-reset is not used, and a wake-up ends at most one
+ * pause, so that no event state can make a wait spin.
  */
 #include "win.h"
 
