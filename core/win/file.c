@@ -248,56 +248,118 @@ int locket__win_file_index(HANDLE h, ULONGLONG *index)
  * id ReFS needs) on both, else GetFileInformationByHandle on both; 1 when
  * neither answers. Under Wine each call asks the mount manager (0.2-0.5 ms),
  * hence only after the cheap index comparison. */
-/* FILE_ID_INFO and its class, FileIdInfo, of Windows 8 (hidden by our
- * _WIN32_WINNT 0x0600; older Windows refuse the class). */
-struct file_id_info {
-	ULONGLONG volume;
-	BYTE id[16];
-};
+/* FILE_ID_INFO's class, FileIdInfo, of Windows 8 (hidden by our
+ * _WIN32_WINNT 0x0600; older Windows refuse it). */
 #define FILE_ID_INFO_CLASS ((FILE_INFO_BY_HANDLE_CLASS)18)
 
-static int same_volume_and_id(HANDLE a, HANDLE b)
+/* The volume and file id of h, the way held->how says (0: FileIdInfo, else
+ * GetFileInformationByHandle), into id->volume and id->id. */
+static int volume_and_id(HANDLE h, int how, locket__win_identity *id)
 {
-	struct file_id_info ia, ib;
-	BY_HANDLE_FILE_INFORMATION fa, fb;
-	if (GetFileInformationByHandleEx(a, FILE_ID_INFO_CLASS, &ia, sizeof ia) &&
-	    GetFileInformationByHandleEx(b, FILE_ID_INFO_CLASS, &ib, sizeof ib))
-		return ia.volume == ib.volume && memcmp(ia.id, ib.id, sizeof ia.id) == 0;
-	if (GetFileInformationByHandle(a, &fa) && GetFileInformationByHandle(b, &fb))
-		return fa.dwVolumeSerialNumber == fb.dwVolumeSerialNumber &&
-		       fa.nFileIndexHigh == fb.nFileIndexHigh && fa.nFileIndexLow == fb.nFileIndexLow;
+	BY_HANDLE_FILE_INFORMATION info;
+	struct {
+		ULONGLONG volume;
+		BYTE id[16];
+	} fid; /* FILE_ID_INFO */
+	if (how == 0) {
+		if (!GetFileInformationByHandleEx(h, FILE_ID_INFO_CLASS, &fid, sizeof fid))
+			return 0;
+		id->volume = fid.volume;
+		memcpy(id->id, fid.id, sizeof id->id);
+		return 1;
+	}
+	if (!GetFileInformationByHandle(h, &info))
+		return 0;
+	id->volume = info.dwVolumeSerialNumber;
+	memset(id->id, 0, sizeof id->id);
+	memcpy(id->id, &info.nFileIndexLow, sizeof info.nFileIndexLow);
+	memcpy(id->id + 4, &info.nFileIndexHigh, sizeof info.nFileIndexHigh);
 	return 1;
+}
+
+int locket__win_read_identity(HANDLE h, locket__win_identity *id)
+{
+	if (!locket__win_file_index(h, &id->index))
+		return 0;
+	for (id->how = 0; id->how < 2; id->how++)
+		if (volume_and_id(h, id->how, id))
+			return 1;
+	return 0;
+}
+
+/* The file path names now, opened only to read its identity; directories
+ * included, so that a directory put in the file's place counts as a
+ * replacement. INVALID_HANDLE_VALUE with GetLastError() set, or a
+ * recorded error in *rc. */
+static HANDLE open_named(const char *path, int *rc)
+{
+	wchar_t *wpath;
+	HANDLE h;
+	*rc = locket__win_open_path(path, &wpath);
+	if (*rc != LOCKET_OK)
+		return INVALID_HANDLE_VALUE;
+	h = CreateFileW(wpath, 0, LOCKET__SHARE_ALL, NULL, OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS,
+			NULL);
+	free(wpath);
+	return h;
+}
+
+/* 1 if h's file is held's (one index on two volumes means a directory of
+ * the path leads elsewhere now), else 0. */
+static int is_held_file(HANDLE h, const locket__win_identity *held)
+{
+	locket__win_identity named;
+	if (!locket__win_file_index(h, &named.index) || named.index != held->index ||
+	    !volume_and_id(h, held->how, &named))
+		return 0;
+	return named.volume == held->volume && memcmp(named.id, held->id, sizeof named.id) == 0;
+}
+
+static int delete_pending(HANDLE h)
+{
+	FILE_STANDARD_INFO std;
+	return GetFileInformationByHandleEx(h, FileStandardInfo, &std, sizeof std) && std.DeletePending;
+}
+
+int locket__win_path_names(const char *path, HANDLE fd, const locket__win_identity *held)
+{
+	int rc, same = 0;
+	HANDLE h;
+	if (delete_pending(fd))
+		return 0;
+	h = open_named(path, &rc);
+	if (h == INVALID_HANDLE_VALUE)
+		return 0;
+	same = is_held_file(h, held);
+	CloseHandle(h);
+	return same;
 }
 
 int locket__os_same_file(locket__fd fd, const char *path)
 {
-	ULONGLONG held, named;
-	FILE_STANDARD_INFO std;
-	wchar_t *wpath;
+	locket__win_identity held;
+	ULONGLONG named;
 	HANDLE h;
 	int rc;
 
-	if (!locket__win_file_index((HANDLE)fd, &held))
+	if (!locket__win_file_index((HANDLE)fd, &held.index))
 		return 1; /* this file system cannot tell */
-	if (GetFileInformationByHandleEx((HANDLE)fd, FileStandardInfo, &std, sizeof std) &&
-	    std.DeletePending)
+	if (delete_pending((HANDLE)fd))
 		return locket__fail(LOCKET_ENOENT, "lock file '%s' was deleted while waiting", path);
-	rc = locket__win_open_path(path, &wpath);
-	if (rc != LOCKET_OK)
-		return rc;
-	/* No access rights needed to read the identity; directories included,
-	 * so that a directory put in the file's place counts as a replacement. */
-	h = CreateFileW(wpath, 0, LOCKET__SHARE_ALL, NULL, OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS,
-			NULL);
-	free(wpath);
-	if (h == INVALID_HANDLE_VALUE)
+	h = open_named(path, &rc);
+	if (h == INVALID_HANDLE_VALUE) {
+		if (rc != LOCKET_OK)
+			return rc;
 		return locket__fail_os((int)GetLastError(), "lock file was removed while waiting", path);
+	}
 	if (!locket__win_file_index(h, &named))
 		rc = 1;
-	else if (held != named)
+	else if (named != held.index)
 		rc = 0; /* the cheap answer for a replaced file */
-	else /* one index on two volumes: a directory of the path leads elsewhere now */
-		rc = same_volume_and_id((HANDLE)fd, h);
+	else if (!locket__win_read_identity((HANDLE)fd, &held))
+		rc = 1;
+	else
+		rc = is_held_file(h, &held);
 	CloseHandle(h);
 	return rc;
 }

@@ -33,8 +33,10 @@
 #define WAIT_MAX_PAUSE_MS 16
 
 struct locket__waiter {
-	HANDLE event;            /* wake-up hint of the file below, or NULL */
-	ULONGLONG index;         /* the file the event belongs to */
+	HANDLE event;                /* wake-up hint of the file below, or NULL */
+	ULONGLONG index;             /* the file the event belongs to */
+	locket__win_identity held;   /* the waiting handle's file, read before the wait */
+	int verified;                /* the last grant was checked against the path */
 };
 
 static void event_name(ULONGLONG index, wchar_t *buf, size_t size)
@@ -57,8 +59,7 @@ int locket__os_waiter_watch(locket__waiter **waiter, const char *path, int *watc
 
 int locket__os_wait_verified(const locket__waiter *w)
 {
-	(void)w;
-	return 0; /* the core always checks the file after a wait */
+	return w != NULL && w->verified;
 }
 
 void locket__os_waiter_free(locket__waiter *w)
@@ -95,14 +96,10 @@ static HANDLE wake_event(HANDLE h, locket__waiter **waiter)
 
 	if (!locket__win_file_index(h, &index))
 		return NULL;
-	if (w != NULL && w->event != NULL && w->index == index)
+	if (w == NULL)
+		return NULL;
+	if (w->event != NULL && w->index == index)
 		return w->event;
-	if (w == NULL) {
-		w = (locket__waiter *)calloc(1, sizeof *w);
-		if (w == NULL)
-			return NULL;
-		*waiter = w;
-	}
 	if (w->event != NULL)
 		CloseHandle(w->event);
 	event_name(index, name, sizeof name / sizeof name[0]);
@@ -198,7 +195,8 @@ int locket__os_lock(locket__fd fd, const char *path, int shared, int64_t deadlin
 {
 	HANDLE h = (HANDLE)fd;
 	DWORD mode = shared ? 0 : LOCKFILE_EXCLUSIVE_LOCK;
-	int rc;
+	locket__waiter *w = NULL;
+	int rc, have_held = 0;
 
 	(void)interruptible; /* no signals on Windows: waits end by deadline only */
 	rc = try_lock(h, mode, path);
@@ -209,14 +207,29 @@ int locket__os_lock(locket__fd fd, const char *path, int shared, int64_t deadlin
 	if (deadline_ms == 0)
 		return locket__fail(LOCKET_EWOULDBLOCK, "'%s' is locked by another handle or process",
 				    path);
-	if (deadline_ms == LOCKET__FOREVER) {
-		if (lock_byte0(h, mode))
-			return LOCKET_OK;
-		return locket__fail_os((int)GetLastError(), "cannot lock", path);
+	if (waiter != NULL) {
+		if (*waiter == NULL)
+			*waiter = (locket__waiter *)calloc(1, sizeof **waiter);
+		w = *waiter;
 	}
-	if (waiter == NULL)
+	if (w != NULL) {
+		/* Read now, off the hand-off's path: under Wine the volume is a
+		 * round trip to the mount manager. */
+		w->verified = 0;
+		have_held = locket__win_read_identity(h, &w->held);
+	}
+	if (deadline_ms == LOCKET__FOREVER)
+		rc = lock_byte0(h, mode) ? LOCKET_OK
+					 : locket__fail_os((int)GetLastError(), "cannot lock", path);
+	else if (waiter == NULL)
 		return locket__fail(LOCKET_EINVAL, "locket__os_lock: no waiter for a timed wait");
-	return timed_wait(h, mode, path, deadline_ms, waiter);
+	else
+		rc = timed_wait(h, mode, path, deadline_ms, waiter);
+	/* The core's check that path still names the locked file, with the
+	 * held side already read; when unsure the core checks in full. */
+	if (rc == LOCKET_OK && have_held)
+		w->verified = locket__win_path_names(path, h, &w->held);
+	return rc;
 }
 
 int locket__os_unlock(locket__fd fd)
