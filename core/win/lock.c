@@ -20,8 +20,8 @@
  * are caught by the sleep's own bound, which grows from 1 ms to
  * WAIT_MAX_PAUSE_MS. The event decides only when to try, never whether
  * the lock is held. Any program may make an object of that name first: an
- * event that is not auto-reset is not used, and a wake-up ends at most one
- * pause, so that no event state can make a wait spin.
+ * event that is not auto-reset is not used, and at most WAKEUPS_PER_PAUSE
+ * wake-ups per pause end the wait early, so that no event can make it spin.
  */
 #include "win.h"
 
@@ -149,15 +149,22 @@ static int try_lock(HANDLE h, DWORD mode, const char *path)
 	return locket__fail_os((int)err, "cannot lock", path);
 }
 
+/* Wake-ups that end the wait for a try, per pause: a stale one (a release
+ * while nobody waited leaves the event set) and the release itself. More
+ * are slept through, so that an event that someone sets over and over
+ * cannot make the wait spin. */
+#define WAKEUPS_PER_PAUSE 2
+
 static int timed_wait(HANDLE h, DWORD mode, const char *path, int64_t deadline_ms,
 		      locket__waiter **waiter)
 {
 	HANDLE event = wake_event(h, waiter); /* before the next try: see the top */
 	DWORD pause = 1;
-	int woken = 0;
+	int64_t pause_end = 0;
+	int wakeups = 0;
 
 	for (;;) {
-		int64_t now;
+		int64_t now, until;
 		DWORD ms;
 		int rc = try_lock(h, mode, path);
 		if (rc == 1) {
@@ -172,21 +179,23 @@ static int timed_wait(HANDLE h, DWORD mode, const char *path, int64_t deadline_m
 		if (now >= deadline_ms)
 			return locket__fail(LOCKET_ETIMEDOUT, "timed out waiting for the lock on '%s'",
 					    path);
-		ms = deadline_ms - now < (int64_t)pause ? (DWORD)(deadline_ms - now) : pause;
-		/* A wake-up ends at most one pause: after one that did not get the
-		 * lock, the next pause is slept in full, so that an event set by
-		 * someone else over and over cannot make the wait spin. */
-		if (event == NULL || woken) {
-			Sleep(ms);
-			woken = 0;
-		} else {
-			DWORD got = WaitForSingleObject(event, ms);
-			if (got == WAIT_FAILED)
-				Sleep(ms);
-			woken = got == WAIT_OBJECT_0;
+		if (now >= pause_end) {
+			pause_end = now + pause;
+			wakeups = 0;
+			if (pause < WAIT_MAX_PAUSE_MS)
+				pause *= 2;
 		}
-		if (pause < WAIT_MAX_PAUSE_MS)
-			pause *= 2;
+		until = pause_end < deadline_ms ? pause_end : deadline_ms;
+		ms = (DWORD)(until - now);
+		if (event != NULL && wakeups < WAKEUPS_PER_PAUSE) {
+			DWORD got = WaitForSingleObject(event, ms);
+			if (got == WAIT_OBJECT_0)
+				wakeups++;
+			else if (got == WAIT_FAILED)
+				Sleep(ms);
+		} else {
+			Sleep(ms);
+		}
 	}
 }
 
