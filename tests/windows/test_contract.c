@@ -224,7 +224,7 @@ TEST(volume_swap_with_same_index_is_locked_anew)
 	snprintf(path, sizeof path, "%s\\d\\lock", cur);
 	snprintf(path_next, sizeof path_next, "%s\\d\\lock", next);
 	if (!file_id(path, &index_cur, &volume_cur) || !file_id(path_next, &index_next, &volume_next))
-		test_skip("no volumes prepared (scripts/windows-env.sh mounts them when run as root)");
+		test_skip("no volumes prepared (LOCKET_WIN_VOLUMES=1, as root: scripts/windows-env.sh)");
 	printf("cur: index %llx volume %lx; next: index %llx volume %lx\n", index_cur,
 	       (unsigned long)volume_cur, index_next, (unsigned long)volume_next);
 	if (index_cur != index_next || volume_cur == volume_next)
