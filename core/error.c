@@ -74,14 +74,62 @@ const char *locket_last_error_message(void)
 	return tls_error.message;
 }
 
+/* Length of the well-formed UTF-8 character at s, or 0 if none starts there. */
+static size_t utf8_char(const unsigned char *s)
+{
+	unsigned long cp, min;
+	size_t n, i;
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		n = 2;
+		cp = s[0] & 0x1fu;
+		min = 0x80;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		n = 3;
+		cp = s[0] & 0x0fu;
+		min = 0x800;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		n = 4;
+		cp = s[0] & 0x07u;
+		min = 0x10000;
+	} else {
+		return 0;
+	}
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80) /* also stops at the terminator */
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3fu);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
 int locket__fail(int code, const char *fmt, ...)
 {
+	char raw[sizeof tls_error.message];
+	const unsigned char *s = (const unsigned char *)raw;
+	size_t len = 0, n;
 	va_list ap;
 	tls_error.code = code;
 	tls_error.os_error = 0;
 	va_start(ap, fmt);
-	vsnprintf(tls_error.message, sizeof tls_error.message, fmt, ap);
+	vsnprintf(raw, sizeof raw, fmt, ap);
 	va_end(ap);
+	/* Messages are UTF-8 for every binding: a byte that is not (a path that
+	 * is not UTF-8, a character cut by the truncation) becomes \xHH. */
+	for (; *s != '\0'; s += n ? n : 1) {
+		n = utf8_char(s);
+		if (len + (n ? n : 4) >= sizeof tls_error.message)
+			break;
+		if (n)
+			memcpy(tls_error.message + len, s, n);
+		else
+			snprintf(tls_error.message + len, 5, "\\x%02x", *s);
+		len += n ? n : 4;
+	}
+	tls_error.message[len] = '\0';
 	return code;
 }
 

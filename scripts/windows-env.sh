@@ -3,6 +3,7 @@
 #   LOCKET_WIN_BUILD   build directory (default: build/windows, the "windows" preset's)
 #   LOCKET_WINEPREFIX  Wine prefix (default: build/wineprefix, shared by the Windows builds;
 #                      made on first use: ~0.7 GB, ~5-30 s)
+#   LOCKET_WIN_VOLUMES 1: as root, make the two volumes of win.volume_swap_... (win_volumes_up)
 
 locket_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 LOCKET_WIN_BUILD=${LOCKET_WIN_BUILD:-$locket_root/build/windows}
@@ -20,8 +21,8 @@ win_build() {
 	if ! cmake -S "$locket_root" -B "$LOCKET_WIN_BUILD" -G Ninja \
 		-DCMAKE_TOOLCHAIN_FILE="$locket_root/cmake/toolchain-mingw64.cmake" \
 		-DCMAKE_BUILD_TYPE=RelWithDebInfo "${args[@]}" "$@" >/dev/null; then
-		win_log "configure failed; if it is in tests/c: the POSIX C tests must be skipped on Windows" \
-			"(tests/windows/proposed/tests-CMakeLists-windows.patch)"
+		win_log "configure of $LOCKET_WIN_BUILD failed (cmake's messages above); a stale cache:" \
+			"rm -rf $LOCKET_WIN_BUILD and run again"
 		return 1
 	fi
 	cmake --build "$LOCKET_WIN_BUILD" -j2
@@ -43,6 +44,7 @@ win_start() {
 		flock -w 900 "$win_lock_fd" || { win_log "gave up waiting for $WINEPREFIX.lock"; return 1; }
 	fi
 	wineserver -k 2>/dev/null || true # a server of this prefix left by a killed run
+	win_volumes_up # before the server: its mount manager reads the drive letters at start
 	if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null &&
 		setpriv --bounding-set=-dac_override,-dac_read_search true 2>/dev/null; then
 		setpriv --bounding-set=-dac_override,-dac_read_search wineserver -p {win_lock_fd}>&-
@@ -57,4 +59,46 @@ win_start() {
 win_stop() {
 	wineserver -k 2>/dev/null || true
 	wineserver -w 2>/dev/null || true
+	win_volumes_down
+}
+
+# Two volumes for win.volume_swap_with_same_index_is_locked_anew, in
+# $LOCKET_WIN_BUILD/volumes: tmpfs mounts a and b whose first file, "lock",
+# has the same inode (2) on each, so Windows sees one file index on two
+# volumes; each gets a drive letter (m:, n:) in the prefix and a serial
+# (.windows-serial), which Wine's mount manager then reports for its files.
+# They are bind-mounted at cur/d and next/d: the test swaps the directories
+# cur and next (Wine renames a symlink's target, and a mount point not at all).
+# Only with LOCKET_WIN_VOLUMES=1 (the test is disabled: Wine cannot show the
+# swap, see docs/windows.md) and as root (mount); otherwise the test skips.
+win_volumes_up() {
+	local v=$LOCKET_WIN_BUILD/volumes
+	win_volumes_down
+	[ "${LOCKET_WIN_VOLUMES:-0}" = 1 ] && [ "$(id -u)" = 0 ] || return 0
+	mkdir -p "$v/a" "$v/b" "$v/cur/d" "$v/next/d" "$WINEPREFIX/dosdevices"
+	if ! mount -t tmpfs -o size=1m,mode=0755 locket-vol-a "$v/a" 2>/dev/null; then
+		rm -rf "$v"
+		return 0
+	fi
+	mount -t tmpfs -o size=1m,mode=0755 locket-vol-b "$v/b"
+	: >"$v/a/lock" # first: the same inode number on both
+	: >"$v/b/lock"
+	echo 10c4e7a1 >"$v/a/.windows-serial"
+	echo 10c4e7b2 >"$v/b/.windows-serial"
+	mount --bind "$v/a" "$v/cur/d"
+	mount --bind "$v/b" "$v/next/d"
+	ln -sfn "$v/a" "$WINEPREFIX/dosdevices/m:"
+	ln -sfn "$v/b" "$WINEPREFIX/dosdevices/n:"
+}
+
+win_volumes_down() {
+	local v=$LOCKET_WIN_BUILD/volumes d
+	[ -d "$v" ] || return 0
+	for d in m: n:; do
+		case $(readlink "$WINEPREFIX/dosdevices/$d" 2>/dev/null) in "$v"/*) rm -f "$WINEPREFIX/dosdevices/$d" ;; esac
+	done
+	for d in cur/d next/d old/d a b; do
+		! mountpoint -q "$v/$d" || umount "$v/$d" || true
+	done
+	rm -rf "$v" 2>/dev/null || true
 }

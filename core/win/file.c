@@ -33,9 +33,44 @@ int locket__win_to_utf8(const wchar_t *w, char **out)
 	return LOCKET_OK;
 }
 
+/* Longest path the kernel takes (its lengths are 16-bit byte counts), in
+ * UTF-16 characters, counting the \\?\ prefix. */
+#define LONGEST_PATH 32767
+
+static int too_long(const char *path, size_t len)
+{
+	return locket__fail(LOCKET_EINVAL,
+			    "lock file path is too long (%lu UTF-16 characters with the \\\\?\\ prefix; "
+			    "Windows allows %d): '%s'",
+			    (unsigned long)len, LONGEST_PATH, path);
+}
+
+static int is_verbatim(const wchar_t *w)
+{
+	return wcsncmp(w, L"\\\\?\\", 4) == 0;
+}
+
+static int not_a_file(const char *path)
+{
+	return locket__fail(LOCKET_ENOTSUP, "cannot use '%s' as a lock file: it is not a file (a device)",
+			    path);
+}
+
+/* RtlIsDosDeviceName_U (ntdll, found at run time): NUL, CON, COM1, aux.lock,
+ * dir\NUL... as the Win32 path rules of this Windows version see them. */
+typedef ULONG(NTAPI *dos_device_fn)(const wchar_t *);
+
+static int is_dos_device(const wchar_t *w)
+{
+	dos_device_fn is_device = (dos_device_fn)(void (*)(void))GetProcAddress(
+		GetModuleHandleW(L"ntdll.dll"), "RtlIsDosDeviceName_U");
+	return is_device != NULL && is_device(w) != 0;
+}
+
 int locket__os_abspath(const char *path, char **out)
 {
 	wchar_t *wpath, *full;
+	size_t len;
 	DWORD n;
 	int rc;
 
@@ -43,6 +78,28 @@ int locket__os_abspath(const char *path, char **out)
 	rc = locket__win_to_utf16(path, &wpath);
 	if (rc != LOCKET_OK)
 		return rc;
+	len = wcslen(wpath);
+	if (is_verbatim(wpath)) {
+		/* \\?\ asks for the path as written: no "..", no trailing dots stripped. */
+		free(wpath);
+		if (len > LONGEST_PATH)
+			return too_long(path, len);
+		*out = (char *)malloc(strlen(path) + 1);
+		if (*out == NULL)
+			return locket__fail(LOCKET_ENOMEM, "out of memory resolving a path");
+		memcpy(*out, path, strlen(path) + 1);
+		return LOCKET_OK;
+	}
+	/* Checked before GetFullPathNameW, whose lengths are 16-bit too. */
+	if (len + 4 > LONGEST_PATH) {
+		free(wpath);
+		return too_long(path, len + 4);
+	}
+	/* Checked before opening: opening COM1 opens the serial port. */
+	if (is_dos_device(wpath)) {
+		free(wpath);
+		return not_a_file(path);
+	}
 	/* GetFullPathNameW joins to the working directory and normalises the
 	 * spelling (separators, "..", trailing dots) as CreateFileW would. */
 	n = GetFullPathNameW(wpath, 0, NULL, NULL);
@@ -75,7 +132,11 @@ int locket__win_open_path(const char *path, wchar_t **out)
 		return rc;
 	len = wcslen(w);
 	/* Without the prefix CreateFileW stops at MAX_PATH (260) characters. */
-	if (len < MAX_PATH - 12 || wcsncmp(w, L"\\\\?\\", 4) == 0 || wcsncmp(w, L"\\\\.\\", 4) == 0) {
+	if (len < MAX_PATH - 12 || is_verbatim(w) || wcsncmp(w, L"\\\\.\\", 4) == 0) {
+		if (len > LONGEST_PATH) {
+			free(w);
+			return too_long(path, len);
+		}
 		*out = w;
 		return LOCKET_OK;
 	}
@@ -85,6 +146,10 @@ int locket__win_open_path(const char *path, wchar_t **out)
 	} else {
 		prefix = L"\\\\?\\";
 		extra = 0;
+	}
+	if (wcslen(prefix) + len - extra > LONGEST_PATH) {
+		free(w);
+		return too_long(path, wcslen(prefix) + len - extra);
 	}
 	p = (wchar_t *)malloc((wcslen(prefix) + len + 1) * sizeof(wchar_t));
 	if (p == NULL) {
@@ -140,6 +205,12 @@ int locket__os_open(const char *path, const locket_options *opts, locket__fd *ou
 		return rc;
 	}
 	free(wpath);
+	/* A device or pipe that no name check caught (\\.\pipe\x, a link to
+	 * a device): LockFileEx would fail on it at every acquire. */
+	if (GetFileType(h) != FILE_TYPE_DISK) {
+		CloseHandle(h);
+		return not_a_file(path);
+	}
 	*out = (locket__fd)h;
 	return LOCKET_OK;
 }
@@ -173,32 +244,122 @@ int locket__win_file_index(HANDLE h, ULONGLONG *index)
 	return 1;
 }
 
-int locket__os_same_file(locket__fd fd, const char *path)
+/* Are a and b one file of one volume? FileIdInfo (Windows 8+: the 128-bit
+ * id ReFS needs) on both, else GetFileInformationByHandle on both; 1 when
+ * neither answers. Under Wine each call asks the mount manager (0.2-0.5 ms),
+ * hence only after the cheap index comparison. */
+/* FILE_ID_INFO's class, FileIdInfo, of Windows 8 (hidden by our
+ * _WIN32_WINNT 0x0600; older Windows refuse it). */
+#define FILE_ID_INFO_CLASS ((FILE_INFO_BY_HANDLE_CLASS)18)
+
+/* The volume and file id of h, the way held->how says (0: FileIdInfo, else
+ * GetFileInformationByHandle), into id->volume and id->id. */
+static int volume_and_id(HANDLE h, int how, locket__win_identity *id)
 {
-	ULONGLONG held, named;
-	FILE_STANDARD_INFO std;
+	BY_HANDLE_FILE_INFORMATION info;
+	struct {
+		ULONGLONG volume;
+		BYTE id[16];
+	} fid; /* FILE_ID_INFO */
+	if (how == 0) {
+		if (!GetFileInformationByHandleEx(h, FILE_ID_INFO_CLASS, &fid, sizeof fid))
+			return 0;
+		id->volume = fid.volume;
+		memcpy(id->id, fid.id, sizeof id->id);
+		return 1;
+	}
+	if (!GetFileInformationByHandle(h, &info))
+		return 0;
+	id->volume = info.dwVolumeSerialNumber;
+	memset(id->id, 0, sizeof id->id);
+	memcpy(id->id, &info.nFileIndexLow, sizeof info.nFileIndexLow);
+	memcpy(id->id + 4, &info.nFileIndexHigh, sizeof info.nFileIndexHigh);
+	return 1;
+}
+
+int locket__win_read_identity(HANDLE h, locket__win_identity *id)
+{
+	if (!locket__win_file_index(h, &id->index))
+		return 0;
+	for (id->how = 0; id->how < 2; id->how++)
+		if (volume_and_id(h, id->how, id))
+			return 1;
+	return 0;
+}
+
+/* The file path names now, opened only to read its identity; directories
+ * included, so that a directory put in the file's place counts as a
+ * replacement. INVALID_HANDLE_VALUE with GetLastError() set, or a
+ * recorded error in *rc. */
+static HANDLE open_named(const char *path, int *rc)
+{
 	wchar_t *wpath;
 	HANDLE h;
-	int rc;
-
-	if (!locket__win_file_index((HANDLE)fd, &held))
-		return 1; /* this file system cannot tell */
-	if (GetFileInformationByHandleEx((HANDLE)fd, FileStandardInfo, &std, sizeof std) &&
-	    std.DeletePending)
-		return locket__fail(LOCKET_ENOENT, "lock file '%s' was deleted while waiting", path);
-	rc = locket__win_open_path(path, &wpath);
-	if (rc != LOCKET_OK)
-		return rc;
-	/* No access rights needed to read the identity; directories included,
-	 * so that a directory put in the file's place counts as a replacement. */
+	*rc = locket__win_open_path(path, &wpath);
+	if (*rc != LOCKET_OK)
+		return INVALID_HANDLE_VALUE;
 	h = CreateFileW(wpath, 0, LOCKET__SHARE_ALL, NULL, OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS,
 			NULL);
 	free(wpath);
+	return h;
+}
+
+/* 1 if h's file is held's (one index on two volumes means a directory of
+ * the path leads elsewhere now), else 0. */
+static int is_held_file(HANDLE h, const locket__win_identity *held)
+{
+	locket__win_identity named;
+	if (!locket__win_file_index(h, &named.index) || named.index != held->index ||
+	    !volume_and_id(h, held->how, &named))
+		return 0;
+	return named.volume == held->volume && memcmp(named.id, held->id, sizeof named.id) == 0;
+}
+
+static int delete_pending(HANDLE h)
+{
+	FILE_STANDARD_INFO std;
+	return GetFileInformationByHandleEx(h, FileStandardInfo, &std, sizeof std) && std.DeletePending;
+}
+
+int locket__win_path_names(const char *path, HANDLE fd, const locket__win_identity *held)
+{
+	int rc, same = 0;
+	HANDLE h;
+	if (delete_pending(fd))
+		return 0;
+	h = open_named(path, &rc);
 	if (h == INVALID_HANDLE_VALUE)
-		return locket__fail_os((int)GetLastError(), "lock file was removed while waiting", path);
-	rc = locket__win_file_index(h, &named);
+		return 0;
+	same = is_held_file(h, held);
 	CloseHandle(h);
-	if (!rc)
-		return 1;
-	return held == named;
+	return same;
+}
+
+int locket__os_same_file(locket__fd fd, const char *path)
+{
+	locket__win_identity held;
+	ULONGLONG named;
+	HANDLE h;
+	int rc;
+
+	if (!locket__win_file_index((HANDLE)fd, &held.index))
+		return 1; /* this file system cannot tell */
+	if (delete_pending((HANDLE)fd))
+		return locket__fail(LOCKET_ENOENT, "lock file '%s' was deleted while waiting", path);
+	h = open_named(path, &rc);
+	if (h == INVALID_HANDLE_VALUE) {
+		if (rc != LOCKET_OK)
+			return rc;
+		return locket__fail_os((int)GetLastError(), "lock file was removed while waiting", path);
+	}
+	if (!locket__win_file_index(h, &named))
+		rc = 1;
+	else if (named != held.index)
+		rc = 0; /* the cheap answer for a replaced file */
+	else if (!locket__win_read_identity((HANDLE)fd, &held))
+		rc = 1;
+	else
+		rc = is_held_file(h, &held);
+	CloseHandle(h);
+	return rc;
 }

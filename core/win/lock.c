@@ -19,7 +19,9 @@
  * event. Holders that do not signal (other libraries, a killed process)
  * are caught by the sleep's own bound, which grows from 1 ms to
  * WAIT_MAX_PAUSE_MS. The event decides only when to try, never whether
- * the lock is held.
+ * the lock is held. Any program may make an object of that name first: an
+ * event that is not auto-reset is not used, and at most WAKEUPS_PER_PAUSE
+ * wake-ups per pause end the wait early, so that no event can make it spin.
  */
 #include "win.h"
 
@@ -31,8 +33,10 @@
 #define WAIT_MAX_PAUSE_MS 16
 
 struct locket__waiter {
-	HANDLE event;            /* wake-up hint of the file below, or NULL */
-	ULONGLONG index;         /* the file the event belongs to */
+	HANDLE event;                /* wake-up hint of the file below, or NULL */
+	ULONGLONG index;             /* the file the event belongs to */
+	locket__win_identity held;   /* the waiting handle's file, read before the wait */
+	int verified;                /* the last grant was checked against the path */
 };
 
 static void event_name(ULONGLONG index, wchar_t *buf, size_t size)
@@ -55,8 +59,7 @@ int locket__os_waiter_watch(locket__waiter **waiter, const char *path, int *watc
 
 int locket__os_wait_verified(const locket__waiter *w)
 {
-	(void)w;
-	return 0; /* the core always checks the file after a wait */
+	return w != NULL && w->verified;
 }
 
 void locket__os_waiter_free(locket__waiter *w)
@@ -66,6 +69,21 @@ void locket__os_waiter_free(locket__waiter *w)
 	if (w->event != NULL)
 		CloseHandle(w->event);
 	free(w);
+}
+
+/* NtQueryEvent (ntdll, found at run time): is the event auto-reset
+ * (SynchronizationEvent)? 0 when it cannot tell. */
+typedef LONG(NTAPI *query_event_fn)(HANDLE, int info_class, void *info, ULONG size, ULONG *got);
+
+static int is_auto_reset(HANDLE event)
+{
+	struct {
+		int type; /* EVENT_TYPE: 0 NotificationEvent (manual), 1 SynchronizationEvent */
+		LONG state;
+	} info; /* EVENT_BASIC_INFORMATION */
+	query_event_fn query = (query_event_fn)(void (*)(void))GetProcAddress(
+		GetModuleHandleW(L"ntdll.dll"), "NtQueryEvent");
+	return query != NULL && query(event, 0, &info, sizeof info, NULL) >= 0 && info.type == 1;
 }
 
 /* The wake-up event of the file h refers to, kept in *waiter; NULL when it
@@ -78,18 +96,20 @@ static HANDLE wake_event(HANDLE h, locket__waiter **waiter)
 
 	if (!locket__win_file_index(h, &index))
 		return NULL;
-	if (w != NULL && w->event != NULL && w->index == index)
+	if (w == NULL)
+		return NULL;
+	if (w->event != NULL && w->index == index)
 		return w->event;
-	if (w == NULL) {
-		w = (locket__waiter *)calloc(1, sizeof *w);
-		if (w == NULL)
-			return NULL;
-		*waiter = w;
-	}
 	if (w->event != NULL)
 		CloseHandle(w->event);
 	event_name(index, name, sizeof name / sizeof name[0]);
 	w->event = CreateEventW(NULL, FALSE, FALSE, name);
+	/* CreateEventW on an existing name ignores the reset type: a manual-reset
+	 * event left by another program would stay set and wake every pause. */
+	if (w->event != NULL && GetLastError() == ERROR_ALREADY_EXISTS && !is_auto_reset(w->event)) {
+		CloseHandle(w->event);
+		w->event = NULL;
+	}
 	w->index = index;
 	return w->event;
 }
@@ -129,14 +149,22 @@ static int try_lock(HANDLE h, DWORD mode, const char *path)
 	return locket__fail_os((int)err, "cannot lock", path);
 }
 
+/* Wake-ups that end the wait for a try, per pause: a stale one (a release
+ * while nobody waited leaves the event set) and the release itself. More
+ * are slept through, so that an event that someone sets over and over
+ * cannot make the wait spin. */
+#define WAKEUPS_PER_PAUSE 2
+
 static int timed_wait(HANDLE h, DWORD mode, const char *path, int64_t deadline_ms,
 		      locket__waiter **waiter)
 {
 	HANDLE event = wake_event(h, waiter); /* before the next try: see the top */
 	DWORD pause = 1;
+	int64_t pause_end = 0;
+	int wakeups = 0;
 
 	for (;;) {
-		int64_t now;
+		int64_t now, until;
 		DWORD ms;
 		int rc = try_lock(h, mode, path);
 		if (rc == 1) {
@@ -151,11 +179,23 @@ static int timed_wait(HANDLE h, DWORD mode, const char *path, int64_t deadline_m
 		if (now >= deadline_ms)
 			return locket__fail(LOCKET_ETIMEDOUT, "timed out waiting for the lock on '%s'",
 					    path);
-		ms = deadline_ms - now < (int64_t)pause ? (DWORD)(deadline_ms - now) : pause;
-		if (event == NULL || WaitForSingleObject(event, ms) == WAIT_FAILED)
+		if (now >= pause_end) {
+			pause_end = now + pause;
+			wakeups = 0;
+			if (pause < WAIT_MAX_PAUSE_MS)
+				pause *= 2;
+		}
+		until = pause_end < deadline_ms ? pause_end : deadline_ms;
+		ms = (DWORD)(until - now);
+		if (event != NULL && wakeups < WAKEUPS_PER_PAUSE) {
+			DWORD got = WaitForSingleObject(event, ms);
+			if (got == WAIT_OBJECT_0)
+				wakeups++;
+			else if (got == WAIT_FAILED)
+				Sleep(ms);
+		} else {
 			Sleep(ms);
-		if (pause < WAIT_MAX_PAUSE_MS)
-			pause *= 2;
+		}
 	}
 }
 
@@ -164,7 +204,8 @@ int locket__os_lock(locket__fd fd, const char *path, int shared, int64_t deadlin
 {
 	HANDLE h = (HANDLE)fd;
 	DWORD mode = shared ? 0 : LOCKFILE_EXCLUSIVE_LOCK;
-	int rc;
+	locket__waiter *w = NULL;
+	int rc, have_held = 0;
 
 	(void)interruptible; /* no signals on Windows: waits end by deadline only */
 	rc = try_lock(h, mode, path);
@@ -175,14 +216,29 @@ int locket__os_lock(locket__fd fd, const char *path, int shared, int64_t deadlin
 	if (deadline_ms == 0)
 		return locket__fail(LOCKET_EWOULDBLOCK, "'%s' is locked by another handle or process",
 				    path);
-	if (deadline_ms == LOCKET__FOREVER) {
-		if (lock_byte0(h, mode))
-			return LOCKET_OK;
-		return locket__fail_os((int)GetLastError(), "cannot lock", path);
+	if (waiter != NULL) {
+		if (*waiter == NULL)
+			*waiter = (locket__waiter *)calloc(1, sizeof **waiter);
+		w = *waiter;
 	}
-	if (waiter == NULL)
+	if (w != NULL) {
+		/* Read now, off the hand-off's path: under Wine the volume is a
+		 * round trip to the mount manager. */
+		w->verified = 0;
+		have_held = locket__win_read_identity(h, &w->held);
+	}
+	if (deadline_ms == LOCKET__FOREVER)
+		rc = lock_byte0(h, mode) ? LOCKET_OK
+					 : locket__fail_os((int)GetLastError(), "cannot lock", path);
+	else if (waiter == NULL)
 		return locket__fail(LOCKET_EINVAL, "locket__os_lock: no waiter for a timed wait");
-	return timed_wait(h, mode, path, deadline_ms, waiter);
+	else
+		rc = timed_wait(h, mode, path, deadline_ms, waiter);
+	/* The core's check that path still names the locked file, with the
+	 * held side already read; when unsure the core checks in full. */
+	if (rc == LOCKET_OK && have_held)
+		w->verified = locket__win_path_names(path, h, &w->held);
+	return rc;
 }
 
 int locket__os_unlock(locket__fd fd)

@@ -23,11 +23,28 @@ int locket__win_open_path(const char *path, wchar_t **out);
 /*
  * The file's index on its volume (FileInternalInformation: the NTFS file
  * reference number; st_ino under Wine): the same on every handle of the
- * file, whatever path reached it. The volume is left out on purpose: the
- * volume serial (GetFileInformationByHandle) costs ~0.2-0.4 ms per call
- * under Wine, and Wine's Z: drive spans every host file system anyway.
+ * file, whatever path reached it. Cheap (no volume query), so it names the
+ * wake-up event; locket__os_same_file also compares the volume.
  * Sets *index and returns 1, or returns 0 when the OS cannot tell.
  */
 int locket__win_file_index(HANDLE h, ULONGLONG *index);
+
+/* A file's identity: its index, and its volume and file id (FileIdInfo:
+ * 64-bit serial and 128-bit id, as ReFS needs; else the serial and index of
+ * GetFileInformationByHandle; "how" says which). Under Wine the volume costs
+ * a round trip to the mount manager (0.2-0.7 ms), so a wait reads the held
+ * file's before it waits. 1, or 0 when the OS cannot tell. */
+typedef struct locket__win_identity {
+	ULONGLONG index;
+	int how;
+	ULONGLONG volume;
+	BYTE id[16];
+} locket__win_identity;
+int locket__win_read_identity(HANDLE h, locket__win_identity *id);
+
+/* 1 if path names held's file, which fd (not deleted) refers to; 0 if not
+ * or unsure (then locket__os_same_file decides, and records the error).
+ * Never records an error. */
+int locket__win_path_names(const char *path, HANDLE fd, const locket__win_identity *held);
 
 #endif /* LOCKET_WIN_H */

@@ -291,3 +291,49 @@ ROLE(sayhold)
 	Sleep(60000);
 	return 0;
 }
+
+/* holdswap DIR MS: acquire DIR\cur\d\lock, say "locked", wait for a line,
+ * keep the lock MS more milliseconds, then put DIR\next in the place of
+ * DIR\cur (DIR\cur becomes DIR\old), lock the new DIR\cur\lock, release the
+ * old one, say "swapped", and keep the new one MS more milliseconds. */
+ROLE(holdswap)
+{
+	char path[4096], cur[4096], next[4096], old[4096];
+	wchar_t *wcur, *wnext, *wold;
+	locket_t *lock, *fresh;
+	int rc;
+	if (argc < 2)
+		return 2;
+	snprintf(cur, sizeof cur, "%s\\cur", argv[0]);
+	snprintf(next, sizeof next, "%s\\next", argv[0]);
+	snprintf(old, sizeof old, "%s\\old", argv[0]);
+	snprintf(path, sizeof path, "%s\\d\\lock", cur);
+	lock = open_or_die(path);
+	if ((rc = locket_acquire(lock, -1, 0)) != LOCKET_OK)
+		die("acquire", rc);
+	role_say("locked");
+	role_hear();
+	Sleep((DWORD)atoi(argv[1])); /* the hold: lets the waiter reach its wait */
+	wcur = test_wide(cur);
+	wnext = test_wide(next);
+	wold = test_wide(old);
+	if (!MoveFileExW(wcur, wold, 0) || !MoveFileExW(wnext, wcur, 0)) {
+		role_say("error rename %lu", (unsigned long)GetLastError());
+		return 3;
+	}
+	fresh = open_or_die(path);
+	if ((rc = locket_acquire(fresh, 0, 0)) != LOCKET_OK)
+		die("acquire the new file", rc);
+	if ((rc = locket_release(lock)) != LOCKET_OK)
+		die("release", rc);
+	role_say("swapped");
+	Sleep((DWORD)atoi(argv[1])); /* the new file's holder, for a while */
+	if ((rc = locket_release(fresh)) != LOCKET_OK)
+		die("release the new file", rc);
+	locket_free(lock);
+	locket_free(fresh);
+	free(wcur);
+	free(wnext);
+	free(wold);
+	return 0;
+}
