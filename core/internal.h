@@ -154,10 +154,12 @@ int locket__os_lock(locket__fd fd, const char *path, int shared, int64_t deadlin
  * waiter that cannot watch degrades to tries. */
 int locket__os_waiter_watch(locket__waiter **waiter, const char *path, int *watch_fd);
 
-/* 1 if the last locket__os_lock() wait through w watched fd's own file from
- * before its first try and saw no sign of it being replaced or removed, so
- * that the core may skip locket__os_same_file() after the grant (it sits on
- * the hand-off's critical path). 0 whenever unsure. */
+/* 1 if the last locket__os_lock() wait through w itself made sure, after
+ * the grant, that the path still names the locked file (the check
+ * locket__os_same_file() makes, whatever changed on the path), so that the
+ * core need not repeat it. 0 whenever unsure. A watch on the file alone
+ * cannot know this: a switched symlink or a renamed directory higher up the
+ * path makes no event on the file. */
 int locket__os_wait_verified(const locket__waiter *w);
 
 /* Once fd is locked: is it still the file that path names? 1: yes; 0: the

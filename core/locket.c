@@ -290,7 +290,7 @@ void locket_free(locket_t *lock)
 /* Wait in the kernel for the lock on fd, lending the handle's kept waiter to
  * this thread for the duration. */
 static int wait_for_lock(locket_t *lock, locket__fd fd, int shared, int64_t deadline,
-			 int interruptible)
+			 int interruptible, int *verified)
 {
 	locket__waiter *w;
 	int rc;
@@ -301,6 +301,7 @@ static int wait_for_lock(locket_t *lock, locket__fd fd, int shared, int64_t dead
 	locket__mutex_unlock(&lock->mu);
 
 	rc = locket__os_lock(fd, lock->path, shared, deadline, interruptible, &w);
+	*verified = rc == LOCKET_OK && locket__os_wait_verified(w);
 
 	locket__mutex_lock(&lock->mu);
 	if (lock->waiter == NULL) {
@@ -359,7 +360,7 @@ static int lock_file(locket_t *lock, int shared, int64_t deadline, int interrupt
 	int writable = 0;
 	int64_t lease_retry_ms = 1;
 	for (;;) {
-		int rc = open_tracked(lock, writable, ref);
+		int rc = open_tracked(lock, writable, ref), verified = 0;
 		if (rc == LOCKET_EWOULDBLOCK) {
 			rc = wait_out_lease(lock->path, deadline, interruptible, &lease_retry_ms);
 			if (rc != LOCKET_OK)
@@ -370,9 +371,9 @@ static int lock_file(locket_t *lock, int shared, int64_t deadline, int interrupt
 			return rc;
 		rc = locket__os_lock(ref->fd, lock->path, shared, 0, 0, NULL);
 		if (rc == LOCKET_EWOULDBLOCK && deadline != 0)
-			rc = wait_for_lock(lock, ref->fd, shared, deadline, interruptible);
+			rc = wait_for_lock(lock, ref->fd, shared, deadline, interruptible, &verified);
 		if (rc == LOCKET_OK) {
-			int same = locket__os_same_file(ref->fd, lock->path);
+			int same = verified ? 1 : locket__os_same_file(ref->fd, lock->path);
 			if (same == 1)
 				return LOCKET_OK;
 			close_tracked(lock, ref, 1);
