@@ -218,12 +218,14 @@ struct waiter_arg {
 	unsigned flags;
 	int rc;
 	int started_pipe[2];
+	pid_t tid;
 };
 
 static void *wait_in_thread(void *arg)
 {
 	struct waiter_arg *w = (struct waiter_arg *)arg;
 	char c = 'w';
+	w->tid = test_gettid();
 	if (write(w->started_pipe[1], &c, 1) != 1)
 		return NULL;
 	w->rc = locket_acquire(w->lock, w->timeout, w->flags);
@@ -243,6 +245,7 @@ static int hand_over_within_handle(struct waiter_arg *w, unsigned flags)
 	w->flags = flags;
 	CHECK(pthread_create(&t, NULL, wait_in_thread, w) == 0);
 	CHECK(read(w->started_pipe[0], &c, 1) == 1);
+	wait_until_waiting(w->tid); /* inside the acquire, not about to call it */
 	CHECK_RC(locket_release(w->lock), LOCKET_OK);
 	pthread_join(t, NULL);
 	return w->rc;
