@@ -37,7 +37,10 @@ class Failure(Exception):
 
 
 class Skip(Exception):
-    pass
+    """A skip the scenario declares (a "skip" line); any other reason not to run is a Failure."""
+
+
+NOT_BUILT = "not_built"  # "skip F not_built: reason": tool actor F may be missing from the build
 
 
 # ---------------------------------------------------------------- scenarios
@@ -48,6 +51,7 @@ class Scenario:
         self.name = os.path.splitext(os.path.basename(path))[0]
         self.actors = []      # (name, kind) with kind "lang", "nobody", "flock" or "cli"
         self.skips = []       # (actor, language prefix, reason)
+        self.unbuilt_ok = {}  # tool actor -> why the scenario may skip when that tool is not built
         self.covers = []
         self.setup = []
         self.steps = []       # (line number, tokens)
@@ -64,8 +68,11 @@ class Scenario:
                 elif words[0] == "skip":
                     m = re.match(r"skip\s+(\S+)\s+(\S+)\s*:\s*(.+)$", line)
                     if not m:
-                        raise ValueError(f"{path}:{no}: skip <actor|*> <language prefix>: <reason>")
-                    self.skips.append(m.groups())
+                        raise ValueError(f"{path}:{no}: skip <actor|*> <language prefix|not_built>: <reason>")
+                    if m.group(2) == NOT_BUILT:
+                        self.unbuilt_ok[m.group(1)] = m.group(3)
+                    else:
+                        self.skips.append(m.groups())
                 elif words[0] == "covers":
                     self.covers += words[1:]
                 elif words[0] == "setup":
@@ -127,8 +134,7 @@ class Actor:
         """The next answer line, or None if none arrives within timeout seconds."""
         deadline = time.monotonic() + timeout
         while b"\n" not in self.buf:
-            left = deadline - time.monotonic()
-            if left <= 0 or not self.sel.select(left):
+            if not self.sel.select(max(0.0, deadline - time.monotonic())):  # timeout 0: a poll
                 return None
             chunk = os.read(self.proc.stdout.fileno(), 65536)
             if not chunk:
@@ -176,6 +182,76 @@ class Actor:
         return status
 
 
+# System calls in which a thread sleeps while it waits for a lock (a blocked flock(), the poll of a
+# timed wait, a futex of the in-process hand-over), by machine. Not read(): that is how a driver
+# waits for its next command.
+WAIT_SYSCALLS = {
+    "x86_64": {73: "flock", 202: "futex", 271: "ppoll", 7: "poll", 23: "select", 270: "pselect6",
+               232: "epoll_wait", 281: "epoll_pwait", 441: "epoll_pwait2", 449: "futex_waitv"},
+    "aarch64": {32: "flock", 98: "futex", 73: "ppoll", 72: "pselect6", 22: "epoll_pwait",
+                441: "epoll_pwait2", 449: "futex_waitv"},
+}
+
+
+def _read(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def session_pids(sid):
+    """The processes of session sid (an actor and whatever it started: flock(1), the CLI)."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            stat = _read(f"/proc/{entry}/stat")
+            if stat:
+                fields = stat.rsplit(")", 1)[1].split()
+                if int(fields[3]) == sid:  # fields: state ppid pgrp session
+                    out.append(int(entry))
+    return out
+
+
+def waiting_evidence(pids):
+    """What /proc shows of a lock wait in these processes, or None."""
+    calls = WAIT_SYSCALLS.get(os.uname().machine, {})
+    locks = _read("/proc/locks") or ""
+    for line in locks.splitlines():
+        parts = line.split()
+        if len(parts) > 5 and parts[1] == "->" and parts[5].isdigit() and int(parts[5]) in pids:
+            return f"blocked request in /proc/locks: {line.strip()}"
+    for pid in pids:
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            stat = _read(f"/proc/{pid}/task/{tid}/stat")
+            if not stat or stat.rsplit(")", 1)[1].split()[0] != "S":
+                continue
+            sc = (_read(f"/proc/{pid}/task/{tid}/syscall") or "").split()
+            if sc and sc[0].isdigit() and int(sc[0]) in calls:
+                return f"pid {pid} thread {tid} sleeps in {calls[int(sc[0])]}()"
+    return None
+
+
+def wait_until_waiting(actor):
+    """Return once the kernel shows the actor inside its wait; fail if it answers first."""
+    deadline = time.monotonic() + ANSWER_TIMEOUT
+    while True:
+        early = actor.read(0)
+        if early is not None:
+            raise Failure(f"answered '{early}'; expected it to still wait")
+        evidence = waiting_evidence(session_pids(actor.proc.pid))
+        if evidence:
+            return evidence
+        if time.monotonic() > deadline:
+            raise Failure(f"not seen waiting in the kernel within {ANSWER_TIMEOUT:.0f} s")
+        time.sleep(0.002)  # polling the kernel's view of the actor, not the lock
+
+
 class Pool:
     """Driver processes kept across scenarios: one per (slot, language, privilege)."""
 
@@ -191,9 +267,11 @@ class Pool:
             if nobody:
                 if "nobody_cmd" in entry:
                     argv = list(entry["nobody_cmd"])
-                if not nobody_possible():
-                    raise Skip("cannot drop privileges here (setpriv to uid 65534 failed)")
-                argv = NOBODY + argv
+                if os.geteuid() == 0:
+                    if not nobody_possible():
+                        raise Failure("cannot drop privileges here (setpriv to uid 65534 failed)")
+                    argv = NOBODY + argv
+                # Not root: the actor already runs unprivileged.
             env = dict(os.environ)
             env.update(entry.get("env", {}))
             a = Actor(name, lang, argv, env, self.workdir)
@@ -223,7 +301,7 @@ def nobody_possible():
     global _nobody
     if _nobody is None:
         try:
-            _nobody = os.geteuid() == 0 and subprocess.run(NOBODY + ["true"], capture_output=True).returncode == 0
+            _nobody = subprocess.run(NOBODY + ["true"], capture_output=True).returncode == 0
         except OSError:
             _nobody = False
     return _nobody
@@ -305,6 +383,8 @@ def run_scenario(sc, langs, pool, root, log):
         targets = names if actor == "*" else [actor]
         if any(assign[t].startswith(prefix) for t in targets):
             raise Skip(reason)
+    if not sc.steps:
+        raise Failure(f"{sc.name}: no steps (an empty scenario proves nothing)")
     d = os.path.join(root, sc.name)
     os.mkdir(d)
     os.chmod(d, 0o777)  # actors that drop privileges work here too
@@ -312,7 +392,10 @@ def run_scenario(sc, langs, pool, root, log):
     for slot, (name, kind) in enumerate(sc.actors):
         if kind in TOOL_ACTORS:
             if kind not in pool.config:
-                raise Skip(f"no '{kind}' actor configured (not built)")
+                if name in sc.unbuilt_ok:
+                    raise Skip(f"no '{kind}' actor built: {sc.unbuilt_ok[name]}")
+                raise Failure(f"{sc.name}: no '{kind}' actor configured (not built), and the scenario "
+                              f"does not declare 'skip {name} {NOT_BUILT}: <reason>'")
             actors[name] = pool.get((kind, name), name, kind, False)
         else:
             lang = assign[name]
@@ -349,10 +432,10 @@ def run_scenario(sc, langs, pool, root, log):
             elif who not in actors:
                 raise ValueError(f"unknown actor {who}")
             elif len(words) >= 2 and words[1] == "pending":
-                ms = float(words[2])
-                early = actors[who].read(ms / 1000.0)
-                if early is not None:
-                    raise Failure(f"answered '{early}' within {ms:.0f} ms; expected it to still wait")
+                if len(words) != 2:
+                    raise ValueError(f"{where}: 'pending' takes no argument")
+                evidence = wait_until_waiting(actors[who])
+                log(f"    {who} waits: {evidence}")
             elif len(words) == 1:  # collect the answer of an earlier "&" command
                 t0 = time.monotonic()
                 ans = actors[who].read(ANSWER_TIMEOUT)
@@ -521,7 +604,9 @@ def main():
         if not args.keep:
             subprocess.run(["chmod", "-R", "u+rwx", root], capture_output=True)
             shutil.rmtree(root, ignore_errors=True)
-    print(f"passed={passed} skipped={len(skipped)} failed={len(failed)} of {len(scenarios)}")
+    # Counted here, at run time: what ran (passed or failed) and what a declared skip kept from running.
+    print(f"executed={passed + len(set(failed) - {'exit'})} passed={passed} skipped={len(skipped)} "
+          f"failed={len(failed)} of {len(scenarios)} scenarios")
     return 1 if failed else 0
 
 
