@@ -110,6 +110,37 @@ def wait_thread_blocked(native_id, timeout=10):
     wait_blocked(f"/proc/self/task/{native_id}/stat", timeout)
 
 
+def fds_on(path):
+    """How many descriptors of this process are open on path's file (/proc/self/fd)."""
+    st = os.stat(path)
+    n = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            s = os.stat(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        n += (s.st_dev, s.st_ino) == (st.st_dev, st.st_ino)
+    return n
+
+
+async def until_waiting(path, tasks, before, timeout=10):
+    """Return once every task waits inside acquire_async(): the kernel shows each one's attempt as a
+    descriptor open on path's file (more than `before`, counted before the tasks started), and no
+    task has finished. Fails the test otherwise."""
+    import asyncio
+
+    deadline = time.monotonic() + timeout
+    while True:
+        done = [t for t in tasks if t.done()]
+        if done:
+            pytest.fail(f"a waiter finished before it waited: {done[0]!r}")
+        if fds_on(path) >= before + len(tasks):
+            return
+        if time.monotonic() > deadline:
+            pytest.fail(f"the waiters never all waited ({fds_on(path) - before} of {len(tasks)} attempts open)")
+        await asyncio.sleep(0.001)  # polling the kernel's view of the process, not the lock
+
+
 # Holds a lock until told otherwise. argv: path [shared]
 HOLDER = """
 import sys, locket
