@@ -218,9 +218,14 @@ def session_pids(sid):
     return out
 
 
-def waiting_evidence(pids):
+# Under Wine a waiting Windows thread sleeps in read() on its wineserver wait pipe (not stdin).
+READ_SYSCALL = {"x86_64": 0, "aarch64": 63}
+
+
+def waiting_evidence(pids, wine=False):
     """What /proc shows of a lock wait in these processes, or None."""
-    calls = WAIT_SYSCALLS.get(os.uname().machine, {})
+    calls = dict(WAIT_SYSCALLS.get(os.uname().machine, {}))
+    read_nr = READ_SYSCALL.get(os.uname().machine)
     locks = _read("/proc/locks") or ""
     for line in locks.splitlines():
         parts = line.split()
@@ -238,6 +243,8 @@ def waiting_evidence(pids):
             sc = (_read(f"/proc/{pid}/task/{tid}/syscall") or "").split()
             if sc and sc[0].isdigit() and int(sc[0]) in calls:
                 return f"pid {pid} thread {tid} sleeps in {calls[int(sc[0])]}()"
+            if wine and sc and sc[0].isdigit() and int(sc[0]) == read_nr and int(sc[1], 16) != 0:
+                return f"pid {pid} thread {tid} sleeps in read() of fd {int(sc[1], 16)} (Wine's wait)"
     return None
 
 
@@ -248,7 +255,7 @@ def wait_until_waiting(actor):
         early = actor.read(0)
         if early is not None:
             raise Failure(f"answered '{early}'; expected it to still wait")
-        evidence = waiting_evidence(session_pids(actor.proc.pid))
+        evidence = waiting_evidence(session_pids(actor.proc.pid), wine=actor.lang.endswith("wine"))
         if evidence:
             return evidence
         if time.monotonic() > deadline:
