@@ -19,7 +19,8 @@ cmake --preset default >/dev/null
 cmake --build --preset default -j2
 # A suite that silently registered nothing would pass vacuously: refuse that.
 for label in c python lua conformance cross stress; do
-  n=$(ctest --test-dir build/default -N -L "$label" | sed -n 's/^Total Tests: //p')
+  # -L takes a regular expression ("c" matches "conformance"...): anchor it to the whole label.
+  n=$(ctest --test-dir build/default -N -L "^${label}\$" | sed -n 's/^Total Tests: //p')
   if [ "${n:-0}" -eq 0 ]; then
     echo "no tests registered with label '$label'"; failed+=("registration:$label")
   fi

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -239,6 +240,61 @@ int test_system(const char *fmt, ...)
 	if (status == -1)
 		return -1;
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+pid_t test_gettid(void)
+{
+	return (pid_t)syscall(SYS_gettid);
+}
+
+/* Does /proc say that the thread sleeps in a system call that waits? */
+static int thread_sleeps_in_wait(pid_t tid, int *gone)
+{
+	static const long waits[] = {
+		SYS_flock, SYS_futex, SYS_ppoll, SYS_pselect6, SYS_epoll_pwait,
+#ifdef SYS_poll
+		SYS_poll, SYS_select, SYS_epoll_wait,
+#endif
+	};
+	char path[64], buf[512], *p;
+	FILE *f;
+	long nr;
+	size_t i;
+	snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
+	if ((f = fopen(path, "r")) == NULL) {
+		*gone = 1;
+		return 0;
+	}
+	p = fgets(buf, sizeof buf, f);
+	fclose(f);
+	if (p == NULL || (p = strrchr(buf, ')')) == NULL || p[1] != ' ' || p[2] != 'S')
+		return 0;
+	snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
+	if ((f = fopen(path, "r")) == NULL)
+		test_fail(__FILE__, __LINE__, "cannot read %s: %s", path, strerror(errno));
+	p = fgets(buf, sizeof buf, f);
+	fclose(f);
+	if (p == NULL || sscanf(buf, "%ld", &nr) != 1)
+		return 0; /* "running" */
+	for (i = 0; i < sizeof waits / sizeof waits[0]; i++)
+		if (nr == waits[i])
+			return 1;
+	return 0;
+}
+
+void wait_until_waiting(pid_t tid)
+{
+	double deadline = test_now_ms() + 20000;
+	for (;;) {
+		int gone = 0;
+		if (thread_sleeps_in_wait(tid, &gone))
+			return;
+		if (gone)
+			test_fail(__FILE__, __LINE__, "thread %d ended before it waited", (int)tid);
+		if (test_now_ms() > deadline)
+			test_fail(__FILE__, __LINE__, "thread %d never waited in 20 s", (int)tid);
+		usleep(1000); /* polling the kernel's view of the thread, not the lock */
+	}
 }
 
 int run_as_nobody(void (*fn)(void *), void *arg, int *status)

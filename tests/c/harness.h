@@ -82,6 +82,15 @@ child start_holder(const char *path, int shared);
  * (expect_held = 1) or free (0) with a try. */
 void check_held_elsewhere(const char *path, int expect_held);
 
+/* The calling thread's kernel id, for wait_until_waiting(). */
+pid_t test_gettid(void);
+
+/* Return once thread tid of this process sleeps in a wait system call
+ * (flock, a poll, a futex): a thread told to acquire is then inside the
+ * acquire's wait, not about to start it. Fails the test if the thread ends
+ * first, or after 20 s. */
+void wait_until_waiting(pid_t tid);
+
 /* Run a command line with /bin/sh -c; returns the exit status. */
 int test_system(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

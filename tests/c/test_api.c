@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -206,6 +207,23 @@ TEST(release_unlocked_is_an_error)
 	locket_free(lock);
 }
 
+struct huge_wait {
+	locket_t *lock;
+	int rc;
+	int started[2];
+	pid_t tid;
+};
+
+static void *wait_huge(void *arg)
+{
+	struct huge_wait *hw = (struct huge_wait *)arg;
+	hw->tid = test_gettid();
+	if (write(hw->started[1], "s", 1) != 1)
+		return NULL;
+	hw->rc = locket_acquire(hw->lock, INT64_MAX - 1, 0);
+	return NULL;
+}
+
 TEST(absurd_timeouts)
 {
 	locket_t *a, *b;
@@ -223,14 +241,21 @@ TEST(absurd_timeouts)
 	/* Held elsewhere: the largest timeouts wait, they do not wrap into the past. */
 	{
 		child holder = start_holder(test_path("big"), 0);
-		locket_t *c;
-		CHECK_RC(locket_new(&c, test_path("big"), NULL), LOCKET_OK);
-		CHECK_RC(locket_acquire(c, 50, 0), LOCKET_ETIMEDOUT);
+		struct huge_wait hw;
+		pthread_t t;
+		char c;
+		CHECK_RC(locket_new(&hw.lock, test_path("big"), NULL), LOCKET_OK);
+		CHECK_RC(locket_acquire(hw.lock, 50, 0), LOCKET_ETIMEDOUT);
+		CHECK(pipe(hw.started) == 0);
+		CHECK(pthread_create(&t, NULL, wait_huge, &hw) == 0);
+		CHECK(read(hw.started[0], &c, 1) == 1);
+		wait_until_waiting(hw.tid); /* a wrapped deadline would have timed out */
 		child_say(&holder, "release");
 		CHECK(strcmp(child_read(&holder), "released ok") == 0);
-		CHECK_RC(locket_acquire(c, INT64_MAX - 1, 0), LOCKET_OK);
+		pthread_join(t, NULL);
+		CHECK_RC(hw.rc, LOCKET_OK);
 		child_wait(&holder);
-		locket_free(c);
+		locket_free(hw.lock);
 	}
 	locket_free(a);
 	locket_free(b);

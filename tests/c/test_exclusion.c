@@ -218,12 +218,14 @@ struct waiter_arg {
 	unsigned flags;
 	int rc;
 	int started_pipe[2];
+	pid_t tid;
 };
 
 static void *wait_in_thread(void *arg)
 {
 	struct waiter_arg *w = (struct waiter_arg *)arg;
 	char c = 'w';
+	w->tid = test_gettid();
 	if (write(w->started_pipe[1], &c, 1) != 1)
 		return NULL;
 	w->rc = locket_acquire(w->lock, w->timeout, w->flags);
@@ -236,6 +238,7 @@ static int hand_over_within_handle(struct waiter_arg *w, unsigned flags)
 {
 	pthread_t t;
 	char c;
+	double t0;
 	CHECK(pipe(w->started_pipe) == 0);
 	CHECK_RC(locket_new(&w->lock, test_path("x"), NULL), LOCKET_OK);
 	CHECK_RC(locket_acquire(w->lock, -1, flags), LOCKET_OK);
@@ -243,8 +246,14 @@ static int hand_over_within_handle(struct waiter_arg *w, unsigned flags)
 	w->flags = flags;
 	CHECK(pthread_create(&t, NULL, wait_in_thread, w) == 0);
 	CHECK(read(w->started_pipe[0], &c, 1) == 1);
+	wait_until_waiting(w->tid); /* inside the acquire, not about to call it */
+	t0 = test_now_ms();
 	CHECK_RC(locket_release(w->lock), LOCKET_OK);
 	pthread_join(t, NULL);
+	/* Woken by the release, not by the end of its 20 s (a generous bound). */
+	if (w->rc == LOCKET_OK && test_now_ms() - t0 > 10000)
+		test_fail(__FILE__, __LINE__, "the waiter got the lock %.0f ms after the release",
+			  test_now_ms() - t0);
 	return w->rc;
 }
 

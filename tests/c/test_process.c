@@ -184,6 +184,13 @@ TEST(holder_pid)
 	CHECK(strcmp(child_read(&holder), "released ok") == 0);
 	CHECK_RC(locket_holder_pid(lock, &pid), LOCKET_OK);
 	CHECK(pid == 0);
+	{
+		/* A lock on another file of the same filesystem is not this file's holder. */
+		child neighbour = start_holder(test_path("y"), 0);
+		CHECK_RC(locket_holder_pid(lock, &pid), LOCKET_OK);
+		CHECK(pid == 0);
+		child_wait(&neighbour);
+	}
 	CHECK_RC(locket_acquire(lock, 0, 0), LOCKET_OK);
 	CHECK_RC(locket_holder_pid(lock, &pid), LOCKET_OK);
 	CHECK(pid == getpid());

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
@@ -205,15 +206,27 @@ struct waiter {
 	locket_t *lock;
 	int rc;
 	int started[2];
+	pid_t tid;
 };
 
 static void *wait_10s(void *arg)
 {
 	struct waiter *w = (struct waiter *)arg;
+	w->tid = test_gettid();
 	if (write(w->started[1], "s", 1) != 1)
 		return NULL;
 	w->rc = locket_acquire(w->lock, 10000, 0);
 	return NULL;
+}
+
+/* Start wait_10s in a thread and return once it waits inside the acquire. */
+static void start_waiting(struct waiter *w, pthread_t *t)
+{
+	char c;
+	CHECK(pipe(w->started) == 0);
+	CHECK(pthread_create(t, NULL, wait_10s, w) == 0);
+	CHECK(read(w->started[0], &c, 1) == 1);
+	wait_until_waiting(w->tid);
 }
 
 static void remove_dir_later(const char *dir, FILE *in, FILE *out)
@@ -230,13 +243,10 @@ TEST(lock_file_removed_while_waiting)
 	child holder, remover;
 	struct waiter w;
 	pthread_t t;
-	char c;
 	CHECK(mkdir(test_path("d"), 0755) == 0);
 	holder = start_holder(test_path("d/x"), 0);
-	CHECK(pipe(w.started) == 0);
 	CHECK_RC(locket_new(&w.lock, test_path("d/x"), NULL), LOCKET_OK);
-	CHECK(pthread_create(&t, NULL, wait_10s, &w) == 0);
-	CHECK(read(w.started[0], &c, 1) == 1);
+	start_waiting(&w, &t);
 	remover = child_start(remove_dir_later, test_path("d"));
 	child_say(&remover, "go");
 	CHECK(child_wait(&remover) == 0);
@@ -256,12 +266,9 @@ TEST(lock_file_replaced_while_waiting)
 	child holder = start_holder(test_path("x"), 0);
 	struct waiter w;
 	pthread_t t;
-	char c;
 	int fd;
-	CHECK(pipe(w.started) == 0);
 	CHECK_RC(locket_new(&w.lock, test_path("x"), NULL), LOCKET_OK);
-	CHECK(pthread_create(&t, NULL, wait_10s, &w) == 0);
-	CHECK(read(w.started[0], &c, 1) == 1);
+	start_waiting(&w, &t);
 	/* Someone replaces the lock file (what deleting lock files leads to). */
 	fd = open(test_path("new"), O_CREAT | O_WRONLY, 0644);
 	close(fd);
@@ -277,43 +284,84 @@ TEST(lock_file_replaced_while_waiting)
 	locket_free(w.lock);
 }
 
+/* Each waiter, once granted, checks that it is alone (in the test's count
+ * and in the kernel's: another handle's try fails), holds a moment so that
+ * an overlap would show, and passes the lock on. */
+static atomic_int holders_now, holders_most;
+
+struct hold_waiter {
+	struct waiter w;
+	locket_t *probe;
+	int probe_rc;
+};
+
+static void *wait_then_hold(void *arg)
+{
+	struct hold_waiter *h = (struct hold_waiter *)arg;
+	int now;
+	wait_10s(&h->w);
+	if (h->w.rc != LOCKET_OK)
+		return NULL;
+	now = atomic_fetch_add(&holders_now, 1) + 1;
+	if (now > atomic_load(&holders_most))
+		atomic_store(&holders_most, now);
+	h->probe_rc = locket_acquire(h->probe, 0, 0);
+	usleep(2000);
+	atomic_fetch_sub(&holders_now, 1);
+	h->w.rc = locket_release(h->w.lock);
+	return NULL;
+}
+
 TEST(many_waiters_one_winner_each_time)
 {
 	enum { N = 6 };
 	child holder = start_holder(test_path("x"), 0);
-	struct waiter w[N];
+	struct hold_waiter h[N];
 	pthread_t t[N];
-	int i, winners = 0;
+	int i;
 	char c;
 	for (i = 0; i < N; i++) {
-		CHECK(pipe(w[i].started) == 0);
-		CHECK_RC(locket_new(&w[i].lock, test_path("x"), NULL), LOCKET_OK);
-		CHECK(pthread_create(&t[i], NULL, wait_10s, &w[i]) == 0);
-		CHECK(read(w[i].started[0], &c, 1) == 1);
+		memset(&h[i], 0, sizeof h[i]);
+		CHECK_RC(locket_new(&h[i].w.lock, test_path("x"), NULL), LOCKET_OK);
+		CHECK_RC(locket_new(&h[i].probe, test_path("x"), NULL), LOCKET_OK);
+		CHECK(pipe(h[i].w.started) == 0);
+		CHECK(pthread_create(&t[i], NULL, wait_then_hold, &h[i]) == 0);
+		CHECK(read(h[i].w.started[0], &c, 1) == 1);
+		wait_until_waiting(h[i].w.tid);
 	}
 	child_say(&holder, "release");
 	CHECK(strcmp(child_read(&holder), "released ok") == 0);
-	/* Each winner passes the lock on; all must get it before their 10 s. */
-	for (;;) {
-		int progressed = 0;
-		for (i = 0; i < N; i++) {
-			if (locket_locked(w[i].lock)) {
-				CHECK_RC(locket_release(w[i].lock), LOCKET_OK);
-				winners++;
-				progressed = 1;
-			}
-		}
-		if (winners == N)
-			break;
-		if (!progressed)
-			usleep(1000); /* polling the test's own state, not the lock */
-	}
+	/* All must get the lock before their 10 s, one at a time. */
 	for (i = 0; i < N; i++) {
 		pthread_join(t[i], NULL);
-		CHECK_RC(w[i].rc, LOCKET_OK);
-		locket_free(w[i].lock);
+		CHECK_RC(h[i].w.rc, LOCKET_OK);
+		CHECK_RC(h[i].probe_rc, LOCKET_EWOULDBLOCK);
+		locket_free(h[i].w.lock);
+		locket_free(h[i].probe);
+	}
+	CHECK(atomic_load(&holders_most) == 1);
+	child_wait(&holder);
+}
+
+/* The +1 ms in the deadline: the clock counts whole milliseconds, so without
+ * it a 1 ms wait that starts late in a millisecond ends at once. Early
+ * returns were 7 in 300 without it: 1000 tries. */
+TEST(one_ms_timeout_is_never_early)
+{
+	child holder = start_holder(test_path("x"), 0);
+	locket_t *w;
+	int i;
+	CHECK_RC(locket_new(&w, test_path("x"), NULL), LOCKET_OK);
+	for (i = 0; i < 1000; i++) {
+		double t0 = test_now_ms(), elapsed;
+		CHECK_RC(locket_acquire(w, 1, 0), LOCKET_ETIMEDOUT);
+		elapsed = test_now_ms() - t0;
+		if (elapsed < 1.0)
+			test_fail(__FILE__, __LINE__, "try %d: a 1 ms timeout returned after %.3f ms", i,
+				  elapsed);
 	}
 	child_wait(&holder);
+	locket_free(w);
 }
 
 /* Run under LD_PRELOAD=fault_inject with LOCKET_FAULT=eintr:3: a blocking

@@ -37,7 +37,10 @@ class Failure(Exception):
 
 
 class Skip(Exception):
-    pass
+    """A skip the scenario declares (a "skip" line); any other reason not to run is a Failure."""
+
+
+NOT_BUILT = "not_built"  # "skip F not_built: reason": tool actor F may be missing from the build
 
 
 # ---------------------------------------------------------------- scenarios
@@ -48,6 +51,7 @@ class Scenario:
         self.name = os.path.splitext(os.path.basename(path))[0]
         self.actors = []      # (name, kind) with kind "lang", "nobody", "flock" or "cli"
         self.skips = []       # (actor, language prefix, reason)
+        self.unbuilt_ok = {}  # tool actor -> why the scenario may skip when that tool is not built
         self.covers = []
         self.setup = []
         self.steps = []       # (line number, tokens)
@@ -64,8 +68,11 @@ class Scenario:
                 elif words[0] == "skip":
                     m = re.match(r"skip\s+(\S+)\s+(\S+)\s*:\s*(.+)$", line)
                     if not m:
-                        raise ValueError(f"{path}:{no}: skip <actor|*> <language prefix>: <reason>")
-                    self.skips.append(m.groups())
+                        raise ValueError(f"{path}:{no}: skip <actor|*> <language prefix|not_built>: <reason>")
+                    if m.group(2) == NOT_BUILT:
+                        self.unbuilt_ok[m.group(1)] = m.group(3)
+                    else:
+                        self.skips.append(m.groups())
                 elif words[0] == "covers":
                     self.covers += words[1:]
                 elif words[0] == "setup":
@@ -78,6 +85,10 @@ class Scenario:
     @property
     def lang_actors(self):
         return [a for a, kind in self.actors if kind not in TOOL_ACTORS]
+
+    def has(self, regex):
+        """Does a step line match regex?"""
+        return any(re.search(regex, line) for _, line in self.steps)
 
     def expected_names(self):
         """Every error name this scenario expects somewhere (for the coverage check)."""
@@ -127,8 +138,7 @@ class Actor:
         """The next answer line, or None if none arrives within timeout seconds."""
         deadline = time.monotonic() + timeout
         while b"\n" not in self.buf:
-            left = deadline - time.monotonic()
-            if left <= 0 or not self.sel.select(left):
+            if not self.sel.select(max(0.0, deadline - time.monotonic())):  # timeout 0: a poll
                 return None
             chunk = os.read(self.proc.stdout.fileno(), 65536)
             if not chunk:
@@ -176,6 +186,83 @@ class Actor:
         return status
 
 
+# System calls in which a thread sleeps while it waits for a lock (a blocked flock(), the poll of a
+# timed wait, a futex of the in-process hand-over), by machine. Not read(): that is how a driver
+# waits for its next command.
+WAIT_SYSCALLS = {
+    "x86_64": {73: "flock", 202: "futex", 271: "ppoll", 7: "poll", 23: "select", 270: "pselect6",
+               232: "epoll_wait", 281: "epoll_pwait", 441: "epoll_pwait2", 449: "futex_waitv"},
+    "aarch64": {32: "flock", 98: "futex", 73: "ppoll", 72: "pselect6", 22: "epoll_pwait",
+                441: "epoll_pwait2", 449: "futex_waitv"},
+}
+
+
+def _read(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def session_pids(sid):
+    """The processes of session sid (an actor and whatever it started: flock(1), the CLI)."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            stat = _read(f"/proc/{entry}/stat")
+            if stat:
+                fields = stat.rsplit(")", 1)[1].split()
+                if int(fields[3]) == sid:  # fields: state ppid pgrp session
+                    out.append(int(entry))
+    return out
+
+
+# Under Wine a waiting Windows thread sleeps in read() on its wineserver wait pipe (not stdin).
+READ_SYSCALL = {"x86_64": 0, "aarch64": 63}
+
+
+def waiting_evidence(pids, wine=False):
+    """What /proc shows of a lock wait in these processes, or None."""
+    calls = dict(WAIT_SYSCALLS.get(os.uname().machine, {}))
+    read_nr = READ_SYSCALL.get(os.uname().machine)
+    locks = _read("/proc/locks") or ""
+    for line in locks.splitlines():
+        parts = line.split()
+        if len(parts) > 5 and parts[1] == "->" and parts[5].isdigit() and int(parts[5]) in pids:
+            return f"blocked request in /proc/locks: {line.strip()}"
+    for pid in pids:
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            stat = _read(f"/proc/{pid}/task/{tid}/stat")
+            if not stat or stat.rsplit(")", 1)[1].split()[0] != "S":
+                continue
+            sc = (_read(f"/proc/{pid}/task/{tid}/syscall") or "").split()
+            if sc and sc[0].isdigit() and int(sc[0]) in calls:
+                return f"pid {pid} thread {tid} sleeps in {calls[int(sc[0])]}()"
+            if wine and sc and sc[0].isdigit() and int(sc[0]) == read_nr and int(sc[1], 16) != 0:
+                return f"pid {pid} thread {tid} sleeps in read() of fd {int(sc[1], 16)} (Wine's wait)"
+    return None
+
+
+def wait_until_waiting(actor):
+    """Return once the kernel shows the actor inside its wait; fail if it answers first."""
+    deadline = time.monotonic() + ANSWER_TIMEOUT
+    while True:
+        early = actor.read(0)
+        if early is not None:
+            raise Failure(f"answered '{early}'; expected it to still wait")
+        evidence = waiting_evidence(session_pids(actor.proc.pid), wine=actor.lang.endswith("wine"))
+        if evidence:
+            return evidence
+        if time.monotonic() > deadline:
+            raise Failure(f"not seen waiting in the kernel within {ANSWER_TIMEOUT:.0f} s")
+        time.sleep(0.002)  # polling the kernel's view of the actor, not the lock
+
+
 class Pool:
     """Driver processes kept across scenarios: one per (slot, language, privilege)."""
 
@@ -191,9 +278,11 @@ class Pool:
             if nobody:
                 if "nobody_cmd" in entry:
                     argv = list(entry["nobody_cmd"])
-                if not nobody_possible():
-                    raise Skip("cannot drop privileges here (setpriv to uid 65534 failed)")
-                argv = NOBODY + argv
+                if os.geteuid() == 0:
+                    if not nobody_possible():
+                        raise Failure("cannot drop privileges here (setpriv to uid 65534 failed)")
+                    argv = NOBODY + argv
+                # Not root: the actor already runs unprivileged.
             env = dict(os.environ)
             env.update(entry.get("env", {}))
             a = Actor(name, lang, argv, env, self.workdir)
@@ -223,7 +312,7 @@ def nobody_possible():
     global _nobody
     if _nobody is None:
         try:
-            _nobody = os.geteuid() == 0 and subprocess.run(NOBODY + ["true"], capture_output=True).returncode == 0
+            _nobody = subprocess.run(NOBODY + ["true"], capture_output=True).returncode == 0
         except OSError:
             _nobody = False
     return _nobody
@@ -305,6 +394,8 @@ def run_scenario(sc, langs, pool, root, log):
         targets = names if actor == "*" else [actor]
         if any(assign[t].startswith(prefix) for t in targets):
             raise Skip(reason)
+    if not sc.steps:
+        raise Failure(f"{sc.name}: no steps (an empty scenario proves nothing)")
     d = os.path.join(root, sc.name)
     os.mkdir(d)
     os.chmod(d, 0o777)  # actors that drop privileges work here too
@@ -312,7 +403,10 @@ def run_scenario(sc, langs, pool, root, log):
     for slot, (name, kind) in enumerate(sc.actors):
         if kind in TOOL_ACTORS:
             if kind not in pool.config:
-                raise Skip(f"no '{kind}' actor configured (not built)")
+                if name in sc.unbuilt_ok:
+                    raise Skip(f"no '{kind}' actor built: {sc.unbuilt_ok[name]}")
+                raise Failure(f"{sc.name}: no '{kind}' actor configured (not built), and the scenario "
+                              f"does not declare 'skip {name} {NOT_BUILT}: <reason>'")
             actors[name] = pool.get((kind, name), name, kind, False)
         else:
             lang = assign[name]
@@ -349,10 +443,10 @@ def run_scenario(sc, langs, pool, root, log):
             elif who not in actors:
                 raise ValueError(f"unknown actor {who}")
             elif len(words) >= 2 and words[1] == "pending":
-                ms = float(words[2])
-                early = actors[who].read(ms / 1000.0)
-                if early is not None:
-                    raise Failure(f"answered '{early}' within {ms:.0f} ms; expected it to still wait")
+                if len(words) != 2:
+                    raise ValueError(f"{where}: 'pending' takes no argument")
+                evidence = wait_until_waiting(actors[who])
+                log(f"    {who} waits: {evidence}")
             elif len(words) == 1:  # collect the answer of an earlier "&" command
                 t0 = time.monotonic()
                 ans = actors[who].read(ANSWER_TIMEOUT)
@@ -384,11 +478,60 @@ def run_scenario(sc, langs, pool, root, log):
             a.call("reset")
 
 
-# Every line of the contract, as "covers" tags that some scenario must carry.
-REQUIRED_COVERS = """uncontended contended_wait contended_timeout timeout0 release_thread release_unlocked
-    reacquire_same_handle two_handles path_spellings shared_exclusive kill9 holder flock_interop bad_inputs
-    use_after_close permission interrupted bad_timeouts close no_truncate removed_directory locked fork
-    exec_inherit unrelated_close removed_file replaced_file cli_interop path_switch""".split()
+# Every line of the contract, as "covers" tags that some scenario must carry. A scenario earns its tag
+# only with the steps that prove it (a regular expression one of its step lines must match), so that
+# emptying or gutting a scenario fails the completeness check.
+def _tool(kind):
+    return lambda sc: any(k == kind for _, k in sc.actors) and sc.has(r"^\S+ acquire ")
+
+
+def _steps(*regexes):
+    return lambda sc: all(sc.has(r) for r in regexes)
+
+
+REQUIRED_COVERS = {
+    "uncontended": _steps(r"acquire \S+ forever", r"acquire \S+ 0 shared"),
+    "contended_wait": _steps(r"acquire \S+ (forever|\d+) .*&$", r" pending$", r"-> ok within"),
+    "contended_timeout": _steps(r"-> timeout @\d+"),
+    "timeout0": _steps(r"acquire \S+ 0( shared)? -> (ok|would_block)"),
+    "release_thread": _steps(r"release_thread "),
+    "release_unlocked": _steps(r"release \S+ -> not_held"),
+    "reacquire_same_handle": _steps(r"acquire (\S+) 0$", r"acquire \S+ 0 -> would_block"),
+    "two_handles": _steps(r"-> would_block"),
+    "path_spellings": _steps(r"symlink", r"hardlink", r"\$R/", r"-> would_block"),
+    "shared_exclusive": _steps(r"acquire \S+ 0 shared$", r"shared -> would_block|0 -> would_block"),
+    "kill9": _steps(r"^kill [A-Z]$"),
+    "holder": _steps(r"holder \S+ -> ok \$[A-Z]", r"holder \S+ -> ok 0"),
+    "flock_interop": _tool("flock"),
+    "cli_interop": _tool("cli"),
+    "bad_inputs": _steps(r'open \S+ "" -> invalid_argument', r"-> is_a_directory", r"-> not_found"),
+    "nul_in_path": _steps(r"%00\S* -> invalid_argument"),
+    "use_after_close": _steps(r"close ", r"-> invalid_argument"),
+    "permission": _steps(r"-> permission_denied"),
+    "interrupted": _steps(r"interruptible &$", r"^signal [A-Z]$", r"-> interrupted"),
+    "bad_timeouts": _steps(r"acquire \S+ -\d+ -> invalid_argument", r"acquire \S+ nan -> invalid_argument"),
+    "close": _steps(r"^[A-Z] close "),
+    "no_truncate": _steps(r"expect_content "),
+    "removed_directory": _steps(r"^fs rm ", r"-> not_found"),
+    "locked": _steps(r"locked \S+ -> ok [01]"),
+    "fork": _steps(r"fork_release \S+ -> not_held"),
+    "exec_inherit": _steps(r"spawn_child", r"^kill [A-Z]$"),
+    "unrelated_close": _steps(r"open_close "),
+    "removed_file": _steps(r"^fs rm ", r"no_create"),
+    "replaced_file": _steps(r"^fs rename ", r" pending$"),
+    "path_switch": _steps(r"^fs symlink ", r"^fs rename ", r" pending$", r"-> ok within"),
+}
+SCENARIO_TABLE = os.path.join(HERE, "..", "..", "docs", "conformance.md")
+
+
+def documented_scenarios():
+    """The scenario names in docs/conformance.md's table "Scenarios and what they cover"."""
+    with open(SCENARIO_TABLE, encoding="utf-8") as f:
+        text = f.read()
+    table = text.split("## Scenarios and what they cover", 1)[1].split("\n## ", 1)[0]
+    return set(re.findall(r"^\| `([a-z0-9_]+)` \|", table, re.M))
+
+
 # Error names no scenario can provoke from a driver on Linux, and why.
 NOT_INJECTABLE = {
     "not_supported": "needs a filesystem without flock (NFS with ENOLCK) or Windows' holder lookup",
@@ -435,10 +578,22 @@ def check_completeness(config, langs, matrix_file):
         for combo in itertools.product(built, repeat=k):
             if ",".join(combo) not in registered:
                 problems.append(f"assignment {','.join(combo)} is not registered with CTest")
-    covered = {t for s in scenarios for t in s.covers}
-    for tag in REQUIRED_COVERS:
-        if tag not in covered:
-            problems.append(f"no scenario covers '{tag}'")
+    for s in scenarios:
+        if not s.steps:
+            problems.append(f"scenario {s.name} has no steps")
+        for tag in s.covers:
+            if tag not in REQUIRED_COVERS:
+                problems.append(f"scenario {s.name} covers unknown tag '{tag}'")
+            elif not REQUIRED_COVERS[tag](s):
+                problems.append(f"scenario {s.name} claims '{tag}' without the steps that prove it")
+    for tag, proves in REQUIRED_COVERS.items():
+        if not any(tag in s.covers and proves(s) for s in scenarios):
+            problems.append(f"no scenario covers '{tag}' (with the steps that prove it)")
+    documented, present = documented_scenarios(), {s.name for s in scenarios}
+    for name in sorted(documented - present):
+        problems.append(f"scenario {name} is in docs/conformance.md but cases/{name}.case is missing")
+    for name in sorted(present - documented):
+        problems.append(f"cases/{name}.case is not in docs/conformance.md's scenario table")
     expected = set().union(*(s.expected_names() for s in scenarios)) | {"ok"}
     for name in ERROR_NAMES:
         if name in NOT_INJECTABLE:
@@ -448,17 +603,10 @@ def check_completeness(config, langs, matrix_file):
     for s in scenarios:
         for actor, prefix, reason in s.skips:
             print(f"declared skip: {s.name}: actor {actor} in {prefix}*: {reason}")
-    n = skipped = 0
-    for s in scenarios:
-        names = s.lang_actors
-        for combo in itertools.product(built, repeat=len(names)):
-            n += 1
-            assign = dict(zip(names, combo))
-            skipped += any(assign[t].startswith(prefix) for actor, prefix, _ in s.skips
-                           for t in (names if actor == "*" else [actor]))
+    n = sum(len(built) ** len(s.lang_actors) for s in scenarios)
     print(f"matrix: {len(scenarios)} scenarios x {len(registered)} language assignments "
-          f"({len(built)} languages, 1 to {max(arities)} actors) = {n} (scenario, assignment) runs, "
-          f"{n - skipped} executed, {skipped} skipped by declared reasons")
+          f"({len(built)} languages, 1 to {max(arities)} actors) = {n} (scenario, assignment) runs; "
+          f"what ran and what was skipped is counted by the runs themselves (executed=, skipped=)")
     for p in problems:
         print("FAIL:", p)
     return 1 if problems else 0
@@ -521,7 +669,9 @@ def main():
         if not args.keep:
             subprocess.run(["chmod", "-R", "u+rwx", root], capture_output=True)
             shutil.rmtree(root, ignore_errors=True)
-    print(f"passed={passed} skipped={len(skipped)} failed={len(failed)} of {len(scenarios)}")
+    # Counted here, at run time: what ran (passed or failed) and what a declared skip kept from running.
+    print(f"executed={passed + len(set(failed) - {'exit'})} passed={passed} skipped={len(skipped)} "
+          f"failed={len(failed)} of {len(scenarios)} scenarios")
     return 1 if failed else 0
 
 

@@ -158,11 +158,28 @@ function H.proc_state(pid)
 	return s and s:match("^%d+ %b() (%a)")
 end
 
--- Wait (polling /proc, up to 10 s) until pid sleeps in a system call.
+-- System calls in which a process sleeps while it waits for a lock (a blocked
+-- flock(), the poll of a timed wait), by machine; not read or write.
+local WAIT_SYSCALLS = {
+	x86_64 = { [73] = "flock", [271] = "ppoll", [7] = "poll", [23] = "select", [270] = "pselect6",
+		[232] = "epoll_wait", [281] = "epoll_pwait", [441] = "epoll_pwait2", [202] = "futex" },
+	aarch64 = { [32] = "flock", [73] = "ppoll", [72] = "pselect6", [22] = "epoll_pwait",
+		[441] = "epoll_pwait2", [98] = "futex" },
+}
+local machine
+
+-- Wait (polling /proc, up to 10 s) until pid sleeps in a lock wait's system call.
 function H.wait_sleeping(pid, now_us)
+	if not machine then
+		local f = io.popen("uname -m")
+		machine = f:read("*l")
+		f:close()
+	end
+	local calls = WAIT_SYSCALLS[machine] or {}
 	local deadline = now_us() + 10e6
 	while now_us() < deadline do
-		if H.proc_state(pid) == "S" then
+		local sc = H.read_file("/proc/" .. pid .. "/syscall") or ""
+		if H.proc_state(pid) == "S" and calls[tonumber(sc:match("^%d+") or "")] then
 			return true
 		end
 	end

@@ -84,30 +84,78 @@ class Child:
 
     def wait_blocked(self, timeout=10):
         """Wait until the child's main thread sleeps in the kernel, which after
-        it announced a wait means it is inside that wait."""
-        wait_blocked(f"/proc/{self.pid}/stat", timeout)
+        it announced a wait means it is inside that wait (the child waits alone:
+        a futex is the in-handle wait, not the GIL)."""
+        wait_blocked(f"/proc/{self.pid}/stat", timeout, futex=True)
 
 
-def wait_blocked(stat_file, timeout=10):
-    """Poll a /proc/.../stat file until its task sleeps (state S)."""
+# System calls in which a task sleeps while it waits for a lock: a blocked flock(), the poll of a
+# timed wait; futex (a wait for a hold through the same handle) only in a child whose main thread
+# waits alone, as a thread of this process waiting for the GIL sleeps in one too. Never read.
+WAIT_SYSCALLS = {
+    "x86_64": {73: "flock", 271: "ppoll", 7: "poll", 23: "select", 270: "pselect6", 232: "epoll_wait",
+               281: "epoll_pwait", 441: "epoll_pwait2"},
+    "aarch64": {32: "flock", 73: "ppoll", 72: "pselect6", 22: "epoll_pwait", 441: "epoll_pwait2"},
+}.get(os.uname().machine, {})
+
+
+FUTEX = {"x86_64": 202, "aarch64": 98}.get(os.uname().machine)
+
+
+def wait_blocked(stat_file, timeout=10, futex=False):
+    """Poll a task's /proc files until it sleeps (state S) in a lock wait's system call."""
     deadline = time.monotonic() + timeout
-    state = "?"
+    state, call = "?", "?"
+    syscall_file = stat_file[: -len("stat")] + "syscall"
     while time.monotonic() < deadline:
         try:
             with open(stat_file) as f:
                 state = f.read().rsplit(")", 1)[1].split()[0]
+            with open(syscall_file) as f:
+                call = f.read().split()[0]
         except FileNotFoundError:
             pytest.fail(f"{stat_file}: the task is gone")
-        if state == "S":
+        if state == "S" and call.isdigit() and (int(call) in WAIT_SYSCALLS or futex and int(call) == FUTEX):
             return
         time.sleep(0.001)
-    pytest.fail(f"{stat_file} never blocked (last state {state})")
+    pytest.fail(f"{stat_file} never blocked in a lock wait (last state {state}, system call {call})")
 
 
 def wait_thread_blocked(native_id, timeout=10):
     """Wait until a thread of this process (threading.get_native_id()) sleeps
     in the kernel."""
     wait_blocked(f"/proc/self/task/{native_id}/stat", timeout)
+
+
+def fds_on(path):
+    """How many descriptors of this process are open on path's file (/proc/self/fd)."""
+    st = os.stat(path)
+    n = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            s = os.stat(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        n += (s.st_dev, s.st_ino) == (st.st_dev, st.st_ino)
+    return n
+
+
+async def until_waiting(path, tasks, before, timeout=10):
+    """Return once every task waits inside acquire_async(): the kernel shows each one's attempt as a
+    descriptor open on path's file (more than `before`, counted before the tasks started), and no
+    task has finished. Fails the test otherwise."""
+    import asyncio
+
+    deadline = time.monotonic() + timeout
+    while True:
+        done = [t for t in tasks if t.done()]
+        if done:
+            pytest.fail(f"a waiter finished before it waited: {done[0]!r}")
+        if fds_on(path) >= before + len(tasks):
+            return
+        if time.monotonic() > deadline:
+            pytest.fail(f"the waiters never all waited ({fds_on(path) - before} of {len(tasks)} attempts open)")
+        await asyncio.sleep(0.001)  # polling the kernel's view of the process, not the lock
 
 
 # Holds a lock until told otherwise. argv: path [shared]

@@ -11,7 +11,7 @@ from fractions import Fraction
 
 import locket
 import pytest
-from conftest import EARLY, held_elsewhere
+from conftest import EARLY, held_elsewhere, wait_thread_blocked
 
 
 def test_acquire_release_and_locked(lock_path):
@@ -152,6 +152,20 @@ def test_valid_timeouts(lock_path, timeout):
         pass
     assert lock.timeout == timeout
     lock.acquire(timeout=timeout)
+    lock.release()
+    # What the stored timeout does, not only what it reads back: 0 tries once, the others wait.
+    other = locket.lock_file(lock_path)
+    other.acquire()
+    if timeout == 0:
+        with pytest.raises(locket.LockBusy):
+            lock.acquire()
+        other.release()
+        return
+    waiter = threading.get_native_id()
+    releaser = threading.Thread(target=lambda: (wait_thread_blocked(waiter), other.release()))
+    releaser.start()
+    assert lock.acquire() is True
+    releaser.join(30)
     lock.release()
 
 

@@ -8,7 +8,7 @@ import time
 
 import locket
 import pytest
-from conftest import EARLY, held_elsewhere, try_in_other_process
+from conftest import EARLY, fds_on, held_elsewhere, try_in_other_process, until_waiting
 
 
 def run(coro):
@@ -33,7 +33,9 @@ def test_waiting_does_not_block_the_loop(lock_path, holder):
 
     async def main():
         ticks = 0
+        before = fds_on(lock_path)
         waiter = asyncio.ensure_future(lock.acquire_async())
+        await until_waiting(lock_path, [waiter], before)
         while ticks < 20:
             await asyncio.sleep(0.005)
             ticks += 1
@@ -54,8 +56,9 @@ def test_cancelling_a_waiting_task_leaves_nothing_held(lock_path, holder):
     lock = locket.lock_file(lock_path)
 
     async def main():
+        before = fds_on(lock_path)
         waiter = asyncio.ensure_future(lock.acquire_async())
-        await asyncio.sleep(0.05)  # usually inside the wait by then; either way must hold
+        await until_waiting(lock_path, [waiter], before)
         waiter.cancel()
         with pytest.raises(asyncio.CancelledError):
             await waiter
@@ -134,8 +137,9 @@ def test_many_async_waiters_all_get_through(lock_path, holder):
             await asyncio.sleep(0)
 
     async def main():
+        before = fds_on(lock_path)
         tasks = [asyncio.ensure_future(work(n)) for n in range(5)]
-        await asyncio.sleep(0.02)  # most are waiting by then; either way all get through
+        await until_waiting(lock_path, tasks, before)
         child.send("release")
         await asyncio.gather(*tasks)
 
@@ -178,9 +182,10 @@ def test_task_dropped_with_its_loop(lock_path, holder):
     child = holder(lock_path)
     loop = asyncio.new_event_loop()
     lock = locket.Lock(lock_path)
+    before = fds_on(lock_path)
     task = loop.create_task(lock.acquire_async())
     task._log_destroy_pending = False  # the point of the test: no log noise
-    loop.run_until_complete(asyncio.sleep(0.05))  # let it start waiting
+    loop.run_until_complete(until_waiting(lock_path, [task], before))
     loop.close()
     del task, lock
     gc.collect()
@@ -206,7 +211,9 @@ def test_ticker_keeps_running_while_waiting(lock_path, holder):
                 ticks += 1
 
         t = asyncio.ensure_future(ticker())
+        before = fds_on(lock_path)
         waiter = asyncio.ensure_future(lock.acquire_async())
+        await until_waiting(lock_path, [waiter], before)
         while ticks < 50:  # the loop is not blocked: the ticker advances
             await asyncio.sleep(0.001)
         assert not waiter.done()
@@ -262,9 +269,9 @@ def test_killed_holder_hands_over(lock_path, holder):
     lock = locket.Lock(lock_path)
 
     async def main():
+        before = fds_on(lock_path)
         waiter = asyncio.ensure_future(lock.acquire_async(timeout=30))
-        await asyncio.sleep(0.02)
-        assert not waiter.done()
+        await until_waiting(lock_path, [waiter], before)
         child.kill()  # SIGKILL: the kernel drops the holder's lock
         assert await waiter is True
         assert lock.locked()
@@ -278,10 +285,10 @@ def test_shared_waiters_wait_for_the_writer_then_share(lock_path, holder):
     r1, r2 = locket.Lock(lock_path, shared=True), locket.Lock(lock_path, shared=True)
 
     async def main():
+        before = fds_on(lock_path)
         w1 = asyncio.ensure_future(r1.acquire_async())
         w2 = asyncio.ensure_future(r2.acquire_async())
-        await asyncio.sleep(0.02)
-        assert not w1.done() and not w2.done()
+        await until_waiting(lock_path, [w1, w2], before)
         child.send("release")
         await asyncio.gather(w1, w2)
         assert r1.locked() and r2.locked()  # both at once: shared
@@ -300,9 +307,9 @@ def test_async_shared_through_one_object(lock_path):
 
     async def main():
         await lock.acquire_async()
+        before = fds_on(lock_path)
         second = asyncio.ensure_future(lock.acquire_async())
-        await asyncio.sleep(0.02)
-        assert not second.done()
+        await until_waiting(lock_path, [second], before)
         lock.release()
         await second
         assert lock.locked()
@@ -332,8 +339,9 @@ def test_close_during_wait_raises_and_frees(lock_path, holder):
     lock = locket.Lock(lock_path)
 
     async def main():
+        before = fds_on(lock_path)
         waiter = asyncio.ensure_future(lock.acquire_async())
-        await asyncio.sleep(0.02)
+        await until_waiting(lock_path, [waiter], before)
         lock.close()
         with pytest.raises(ValueError, match="closed"):
             await waiter
@@ -353,8 +361,9 @@ def test_lock_removed_during_wait(tmp_path, holder):
     lock = locket.Lock(path, create=False)
 
     async def main():
+        before = fds_on(path)
         waiter = asyncio.ensure_future(lock.acquire_async(timeout=30))
-        await asyncio.sleep(0.02)
+        await until_waiting(path, [waiter], before)
         os.unlink(path)
         d.rmdir()
         child.send("release")

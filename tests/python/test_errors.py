@@ -89,6 +89,16 @@ def _can_drop_privileges():
     return os.geteuid() == 0 and shutil.which("setpriv") is not None
 
 
+def _nobody_failed(out):
+    """A child as nobody printed nothing: skip if nobody cannot run this Python at all (the
+    machine), else fail (a crash as nobody is a failure, not a skip)."""
+    probe = subprocess.run(NOBODY + [sys.executable, "-c", "import locket"], env=child_env(),
+                           capture_output=True, text=True, timeout=60)
+    if probe.returncode != 0:
+        pytest.skip("nobody cannot run this Python: " + probe.stderr.strip()[:200])
+    pytest.fail(f"the child as nobody failed (status {out.returncode}): {out.stderr.strip()[:2000]}")
+
+
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 
 
@@ -134,7 +144,7 @@ def test_permission_denied_fails_at_once(open_tmp, where):
         timeout=60,
     )
     if not out.stdout and "Traceback" not in out.stderr:
-        pytest.skip("nobody cannot run this Python: " + out.stderr.strip()[:200])
+        _nobody_failed(out)
     words = out.stdout.split()
     assert words[:3] == ["PermissionError", str(errno.EACCES), "True"], out.stdout + out.stderr
     assert float(words[3]) < 5  # an error, not a wait for the timeout (filelock#604)
@@ -222,7 +232,7 @@ def test_file_that_another_user_can_only_read_is_lockable(open_tmp):
             env=child_env(), capture_output=True, text=True, timeout=60,
         )
         if not out.stdout and "Traceback" not in out.stderr:
-            pytest.skip("nobody cannot run this Python: " + out.stderr.strip()[:200])
+            _nobody_failed(out)
         assert out.returncode == 0, out.stderr
         return out.stdout.strip()
 

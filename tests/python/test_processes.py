@@ -146,7 +146,8 @@ def test_holder_pid_of_another_process(lock_path, holder):
 
 
 def test_exit_without_release_frees_the_lock(lock_path):
-    script = "import sys, locket; l = locket.lock_file(sys.argv[1]); l.acquire(); sys.exit(0)"
+    # os._exit: no __del__, no atexit, no interpreter shutdown: the kernel alone must free it.
+    script = "import os, sys, locket; l = locket.lock_file(sys.argv[1]); l.acquire(); os._exit(0)"
     out = subprocess.run(
         [sys.executable, "-c", script, lock_path],
         env=child_env(),

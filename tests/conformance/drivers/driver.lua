@@ -28,17 +28,26 @@ local function my_pid()
 	return ok and unistd.getpid() or 0
 end
 
--- Raised errors (misuse) by message, the rest by the code the binding returns.
+-- Errors the binding raises (misuse), by their exact messages (after the
+-- "file:line: " position); anything else, such as the driver's own mistake
+-- or an error from inside the C module, is not a name of the protocol.
+local RAISED = {
+	{"^interrupted!$", "interrupted"}, -- the interpreter's SIGINT error
+	{"^attempt to release lock '.*', which this lock object does not hold$", "not_held"},
+	{"^lock '.*' is already held by this lock object %(locks are not re%-entrant%)$", "would_block_raised"},
+	{"^bad timeout %(.*%): expected 0 to 2%^31 seconds, or nil or math%.huge to wait forever$", "invalid_argument"},
+	{"^bad timeout %(number of seconds or nil expected, got %a+%)$", "invalid_argument"},
+	{"^attempt to use a closed lock$", "invalid_argument"},
+}
+
 local function raised_name(msg)
-	msg = tostring(msg)
-	if msg:find("interrupted!", 1, true) then
-		return "interrupted"
-	elseif msg:find("does not hold", 1, true) then
-		return "not_held"
-	elseif msg:find("already held", 1, true) then
-		return "would_block_raised"
+	msg = tostring(msg):gsub("^[^:\n]*:%d+: ", "", 1)
+	for _, entry in ipairs(RAISED) do
+		if msg:find(entry[1]) then
+			return entry[2]
+		end
 	end
-	return "invalid_argument"
+	return "unexpected_error"
 end
 
 local function decode(tok)

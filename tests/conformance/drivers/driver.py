@@ -4,6 +4,7 @@
 Reads protocol commands on stdin and answers "<result> <elapsed_ms> [value]" (docs/conformance.md).
 Python exceptions are mapped back to the C core's error names here, in one table.
 """
+import linecache
 import os
 import sys
 import threading
@@ -17,10 +18,26 @@ ERRORS = ["ok", "would_block", "timeout", "not_held", "interrupted", "invalid_ar
           "permission_denied", "is_a_directory", "not_supported", "out_of_memory", "io_error"]
 
 
+PACKAGE_DIR = os.path.dirname(os.path.abspath(locket.__file__)) + os.sep
+
+
+def raised_by_package(exc):
+    """Did a raise statement of the locket package raise exc? Not an error of this driver, nor one
+    that Python raised inside the package (math.ceil(nan)), which no name of the protocol stands for."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None or not os.path.abspath(tb.tb_frame.f_code.co_filename).startswith(PACKAGE_DIR):
+        return False
+    return linecache.getline(tb.tb_frame.f_code.co_filename, tb.tb_lineno).lstrip().startswith("raise ")
+
+
 def error_name(exc):
     """The core's error name for an exception raised by the locket package."""
     if isinstance(exc, KeyboardInterrupt):
         return "interrupted"
+    if not raised_by_package(exc):
+        return "unexpected_" + type(exc).__name__
     for cls, name in ((locket.NotHeldError, "not_held"), (locket.LockBusy, "would_block"),
                       (locket.LockTimeout, "timeout"), (ValueError, "invalid_argument"),
                       (TypeError, "invalid_argument"), (OverflowError, "invalid_argument"),
