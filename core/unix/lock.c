@@ -60,12 +60,12 @@
 #define EVENT_RETRY_MAX_MS 8  /* retries after an event whose try failed: 1, 2, 4, 8 ms */
 #define WATCH_FAST_MS 10      /* the watcher's timer in the first WATCH_FAST_FOR_MS */
 #define WATCH_FAST_FOR_MS 100
-#define WATCH_SLOW_MS 150     /* ...then a tenth of the time waited so far, up to this */
+#define WATCH_SLOW_MS 250     /* ...then a quarter of the time waited so far, up to this */
 #define WATCHER_FUTEX_MS 10   /* the watcher's futex sleep while locket releasers wake */
 #define RECENT_WAKE_MS 20     /* a releaser's wake-up this recent: locket holders at work */
 #define SLEEPER_MS 250        /* a plain sleeper's longest futex sleep */
 #define SLEEPER_SIGNAL_MS 50  /* ...if interruptible (signals blocked while it sleeps) */
-#define LEASE_MS 400          /* a watcher not heard of for this long is taken over */
+#define LEASE_MS 600          /* a watcher not heard of for this long is taken over */
 
 /* Attempts borrow the process's inotify instance while they last. */
 struct locket__waiter {
@@ -170,7 +170,7 @@ static int64_t watch_timer_ms(int64_t waited_ms)
 	int64_t t;
 	if (waited_ms < WATCH_FAST_FOR_MS)
 		return WATCH_FAST_MS;
-	t = waited_ms / 10;
+	t = waited_ms / 4;
 	return t > WATCH_SLOW_MS ? WATCH_SLOW_MS : t;
 }
 
