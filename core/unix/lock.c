@@ -243,8 +243,13 @@ static int wait_for_lock(int fd, const char *path, int op, int64_t deadline, int
 			if (deadline - now < wait_ms)
 				wait_ms = deadline - now;
 			r = locket__futex_wait(slot, expect, wait_ms);
-			if (r == 0)
+			if (r == 0) {
 				woken = 1;
+				/* The likely hand-off: try at once, before any bookkeeping. */
+				rc = try_lock(fd, op, path);
+				if (rc != LOCKET_EWOULDBLOCK)
+					break;
+			}
 			if (interruptible) {
 				/* Let handlers of signals that came while we slept run
 				 * now; ppoll() fails with EINTR only if one did. */
@@ -280,6 +285,14 @@ static int wait_for_lock(int fd, const char *path, int op, int64_t deadline, int
 					break;
 				}
 				continue;
+			}
+			if (n > 0) {
+				/* The likely hand-off: try before draining. The loop then
+				 * drains and tries again before it sleeps, so a release
+				 * between this try and the drain is not missed. */
+				rc = try_lock(fd, op, path);
+				if (rc != LOCKET_EWOULDBLOCK)
+					break;
 			}
 			/* An event: retry soon if the next try fails (a killed holder's
 			 * close comes before its lock goes). */
