@@ -183,7 +183,8 @@ static int wait_for_lock(int fd, const char *path, int op, int64_t deadline, int
 	struct stat st;
 	sigset_t caller_mask;
 	int64_t event_retry_ms = 0;
-	int rc, watch_fd = -1, watcher = 0, woken = 0;
+	uint32_t expect = 0;
+	int rc, watch_fd = -1, watcher = 0, woken = 0, tried = 0;
 
 	if (fstat(fd, &st) == 0)
 		slot = locket__wake_slot(st.st_dev, st.st_ino);
@@ -196,7 +197,6 @@ static int wait_for_lock(int fd, const char *path, int op, int64_t deadline, int
 		const int64_t now = locket__now_ms();
 		const uint32_t now32 = (uint32_t)now;
 		int64_t wait_ms;
-		uint32_t expect = 0;
 		int use_futex;
 
 		if (slot != NULL)
@@ -215,8 +215,10 @@ static int wait_for_lock(int fd, const char *path, int op, int64_t deadline, int
 				watch_fd = -1;
 			}
 			/* Announce the sleep before the last try: a release after the
-			 * try then sees the bit (or changes the word we sleep on). */
-			expect = __atomic_or_fetch(&slot->word, 1, __ATOMIC_SEQ_CST);
+			 * try then sees the bit (or changes the word we sleep on).
+			 * Done already if we just woke and tried (tried). */
+			if (!tried)
+				expect = __atomic_or_fetch(&slot->word, 1, __ATOMIC_SEQ_CST);
 		} else if (watch_fd < 0) {
 			/* Watch before trying: a release between the try and the
 			 * sleep then still leaves an event in the queue. */
@@ -226,9 +228,12 @@ static int wait_for_lock(int fd, const char *path, int op, int64_t deadline, int
 				event_retry_ms = 1;
 		}
 
-		rc = try_lock(fd, op, path);
-		if (rc != LOCKET_EWOULDBLOCK)
-			break;
+		if (!(use_futex && tried)) {
+			rc = try_lock(fd, op, path);
+			if (rc != LOCKET_EWOULDBLOCK)
+				break;
+		}
+		tried = 0;
 		if (now >= deadline) {
 			rc = timed_out(path, op);
 			break;
@@ -244,11 +249,14 @@ static int wait_for_lock(int fd, const char *path, int op, int64_t deadline, int
 				wait_ms = deadline - now;
 			r = locket__futex_wait(slot, expect, wait_ms);
 			if (r == 0) {
+				/* The likely hand-off: announce (others may still sleep)
+				 * and try at once; if it fails, sleep again on that word. */
 				woken = 1;
-				/* The likely hand-off: try at once, before any bookkeeping. */
+				expect = __atomic_or_fetch(&slot->word, 1, __ATOMIC_SEQ_CST);
 				rc = try_lock(fd, op, path);
 				if (rc != LOCKET_EWOULDBLOCK)
 					break;
+				tried = 1;
 			}
 			if (interruptible) {
 				/* Let handlers of signals that came while we slept run
