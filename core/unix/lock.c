@@ -217,8 +217,10 @@ static int wait_for_lock(int fd, const char *path, int op, int64_t deadline, int
 			/* Announce the sleep before the last try: a release after the
 			 * try then sees the bit (or changes the word we sleep on).
 			 * Done already if we just woke and tried (tried). */
-			if (!tried)
+			if (!tried) {
+				locket__wake_note_sleep();
 				expect = __atomic_or_fetch(&slot->word, 1, __ATOMIC_SEQ_CST);
+			}
 		} else if (watch_fd < 0) {
 			/* Watch before trying: a release between the try and the
 			 * sleep then still leaves an event in the queue. */
@@ -252,6 +254,7 @@ static int wait_for_lock(int fd, const char *path, int op, int64_t deadline, int
 				/* The likely hand-off: announce (others may still sleep)
 				 * and try at once; if it fails, sleep again on that word. */
 				woken = 1;
+				locket__wake_note_sleep();
 				expect = __atomic_or_fetch(&slot->word, 1, __ATOMIC_SEQ_CST);
 				rc = try_lock(fd, op, path);
 				if (rc != LOCKET_EWOULDBLOCK)

@@ -34,8 +34,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#define TABLE_SLOTS 1024
+#define TABLE_SLOTS 1024 /* slot 0 is the header */
 #define TABLE_BYTES (TABLE_SLOTS * sizeof(locket__slot))
+/* Sleepers refresh the header at least this often (lock.c's longest sleep
+ * is 250 ms); a header older than this means nobody of this user sleeps, so
+ * a release need not even fstat() its descriptor. */
+#define QUIET_MS 1000
+
+/* The table's header, in slot 0: when a locket waiter last went to sleep. */
+#define LAST_SLEEP(t) (&(t)[0].heartbeat)
 
 /* NULL: not tried yet; NO_TABLE: cannot be used in this process. */
 static locket__slot *table;
@@ -93,7 +100,7 @@ locket__slot *locket__wake_slot(dev_t dev, ino_t ino)
 	h ^= h >> 29;
 	h *= 0xBF58476D1CE4E5B9ull;
 	h ^= h >> 32;
-	return &t[h % TABLE_SLOTS];
+	return &t[1 + h % (TABLE_SLOTS - 1)];
 }
 
 static long futex(uint32_t *word, int op, uint32_t val, const struct timespec *ts)
@@ -118,10 +125,20 @@ void locket__wake_one(locket__slot *s, int forced)
 	futex(&s->word, FUTEX_WAKE, 1, NULL);
 }
 
+void locket__wake_note_sleep(void)
+{
+	locket__slot *t = get_table();
+	if (t != NULL)
+		__atomic_store_n(LAST_SLEEP(t), locket__ms32(), __ATOMIC_SEQ_CST);
+}
+
 void locket__wake_after_unlock(int fd)
 {
 	struct stat st;
-	locket__slot *s;
+	locket__slot *t = get_table(), *s;
+	/* The uncontended release: nobody of this user has slept lately. */
+	if (t == NULL || locket__ms32() - __atomic_load_n(LAST_SLEEP(t), __ATOMIC_SEQ_CST) > QUIET_MS)
+		return;
 	if (fstat(fd, &st) != 0 || (s = locket__wake_slot(st.st_dev, st.st_ino)) == NULL)
 		return;
 	locket__wake_one(s, 0);

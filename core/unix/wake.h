@@ -45,6 +45,9 @@ typedef struct locket__slot {
 /* The hints for the file (dev, ino), or NULL when this process has no
  * table (no /dev/shm, or the user's table is not safe to map). */
 locket__slot *locket__wake_slot(dev_t dev, ino_t ino);
+/* Before a futex sleep (after setting the sleep bit): note that someone
+ * sleeps, so that releases look at their slot. */
+void locket__wake_note_sleep(void);
 /* After unlocking fd: wake one sleeping waiter of its file, if any may sleep. */
 void locket__wake_after_unlock(int fd);
 /* Wake one sleeper of s; if !forced, only when the sleep bit is set. */
