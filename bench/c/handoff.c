@@ -46,7 +46,7 @@ static const struct handoff_kind {
 	 * descriptor shared with a child): no close event, only a blocked flock() or a
 	 * timer notices. */
 	{ "flock_blocking_unlock_only", &kind_flock_blocking, 10000, 0, 1, 1, HOLD_UNLOCK_ONLY, 0 },
-	{ "locket_10s_unlock_only", &kind_locket, 10000, 0, 1, 1, HOLD_UNLOCK_ONLY, 0 },
+	{ "locket_10s_unlock_only", &kind_locket, 10000, 0, 0, 1, HOLD_UNLOCK_ONLY, 0 },
 	/* Most Python processes have a second thread: it slows every wake-up. */
 	{ "flock_blocking_idle_thread", &kind_flock_blocking, 10000, 0, 1, 1, HOLD_FLOCK, 1 },
 	{ "locket_10s_idle_thread", &kind_locket, 10000, 0, 1, 1, HOLD_FLOCK, 1 },
