@@ -66,6 +66,8 @@ static void add_watch(void)
 
 int locket__watch_begin(const char *path, dev_t dev, ino_t ino)
 {
+	if (path == NULL) /* a descriptor without a path (locket_fd_lock): only the timer */
+		return -1;
 	if (__atomic_exchange_n(&lent, 1, __ATOMIC_ACQUIRE))
 		return -1;
 	if (inotify_fd < 0) {
