@@ -87,8 +87,19 @@ void locket__os_waiter_free(locket__waiter *w)
 	free(w);
 }
 
+/* The calling thread's id, the watcher role's owner (a syscall saved per wait). */
+static __thread uint32_t thread_id;
+
+static uint32_t my_thread_id(void)
+{
+	if (thread_id == 0)
+		thread_id = (uint32_t)syscall(SYS_gettid);
+	return thread_id;
+}
+
 void locket__os_wait_atfork_child(void)
 {
+	thread_id = 0; /* the forking thread's copy holds its parent's id */
 	locket__watch_atfork_child();
 }
 
@@ -178,7 +189,7 @@ static int64_t watch_timer_ms(int64_t waited_ms)
 static int wait_for_lock(int fd, const char *path, int op, int64_t deadline, int interruptible)
 {
 	const int64_t start = locket__now_ms();
-	const uint32_t me = (uint32_t)syscall(SYS_gettid);
+	const uint32_t me = my_thread_id();
 	locket__slot *slot = NULL;
 	struct stat st;
 	sigset_t caller_mask;
