@@ -26,9 +26,9 @@
  *   stale (a killed watcher). While locket releasers are waking waiters, the
  *   watcher sleeps on the futex like the others, on a short timer, so that a
  *   release does not wake two processes.
- * - Without the shared table every waiter is its own watcher (the old
- *   engine, one inotify instance per process); without inotify the watcher
- *   polls. Both degrade, neither fails.
+ * - Without the shared table every waiter is its own watcher (inotify for
+ *   one wait per process, the timer for the others); without inotify the
+ *   watcher only has its timer. Both degrade, neither fails.
  *
  * The kernel reports a close before it drops the locks of a descriptor
  * closed without unlocking (a killed holder), so a try that fails right
