@@ -19,7 +19,7 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SUITE_ORDER = ["c", "python", "lua", "windows"]
+SUITE_ORDER = ["c", "python", "lua", "windows", "scaling"]
 UNIT_US = {"us": 1.0, "ms": 1e3, "s": 1e6}
 
 
@@ -46,8 +46,13 @@ class Target:
 TARGETS = {
     "c": [
         Target(r"^uncontended", "reference", 1.3, "<= 1.3x the raw syscalls"),
-        Target(r"^handoff_p50$", "reference", 2.0, "p50 <= 2x the blocking flock waiter"),
-        Target(r"^handoff_p99$", "reference", 3.0, "p99 <= 3x the blocking flock waiter"),
+        # Issue 10's targets; an unlock without a close has its own (no close event to see).
+        Target(r"^handoff_p50$", "reference", 1.5, "p50 <= 1.5x the blocking flock waiter",
+               impl=r"^(?!.*unlock_only)"),
+        Target(r"^handoff_p99$", "reference", 2.0, "p99 <= 2x the blocking flock waiter",
+               impl=r"^(?!.*unlock_only)"),
+        Target(r"^handoff_p50$", "absolute", 10000, "an unlock without a close noticed within 10 ms (p50)",
+               unit="us", impl=r"unlock_only"),
         Target(r"^waiter_cpu", "absolute", 1.0, "< 1 ms CPU per 2 s wait", unit="ms"),
         Target(r"^cli", "reference", 1.2, "<= 1.2x flock(1)"),
     ],
@@ -56,7 +61,7 @@ TARGETS = {
         # Issue 3: async "hands over as fast as the synchronous path" (1.3x allowed for noise).
         Target(r"^handoff.*p50", "row:locket", 1.3, "async p50 <= 1.3x the synchronous locket path",
                impl=r"async"),
-        Target(r"^handoff.*p50", "reference", 2.0, "p50 <= 2x the blocking fcntl.flock waiter"),
+        Target(r"^handoff.*p50", "reference", 1.3, "p50 <= 1.3x the blocking fcntl.flock waiter"),
         Target(r"cpu", "absolute", 2.0, "< 2 ms CPU per 2 s wait", unit="ms"),
     ],
     "lua": [
@@ -247,6 +252,91 @@ def plot(suites, png):
     return None
 
 
+SCALING_KINDS = ("locket_timeout_10s", "locket_interruptible")
+
+
+def scaling_section(data, png, md_path, summary):
+    """The scaling suite: a table per label (engine), targets at N = 32 and 128, and a plot."""
+    rows = data.get("scaling", [])
+    if not rows:
+        return []
+    out = []
+    labels = []
+    for r in rows:
+        if r["label"] not in labels:
+            labels.append(r["label"])
+    current = data.get("current_label", labels[-1])
+    for label in labels:
+        out += ["", f"### scaling: `{label}`" + (" (this tree)" if label == current else ""), "",
+                "| kind | N | acq/s | vs flock | CPU µs/acq | vs flock | hand-off p50 µs | p99 µs | least-served share | timeouts | overlaps |",
+                "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        ref = {r["n"]: r for r in rows if r["label"] == label and r["kind"] == "flock_blocking"}
+        # The flock reference of another label at the same N when this label has none (python rows).
+        any_ref = {r["n"]: r for r in rows if r["kind"] == "flock_blocking"}
+        for r in rows:
+            if r["label"] != label:
+                continue
+            f = ref.get(r["n"]) or any_ref.get(r["n"])
+            thr = r["acq_per_s"] / f["acq_per_s"] if f and f["acq_per_s"] else None
+            cpu = r["cpu_us_per_acq"] / f["cpu_us_per_acq"] if f and f["cpu_us_per_acq"] else None
+            out.append(
+                f"| `{r['kind']}` | {r['n']} | {fmt(r['acq_per_s'])} | {fmt(thr) + 'x' if thr else ''} | "
+                f"{fmt(r['cpu_us_per_acq'])} | {fmt(cpu) + 'x' if cpu else ''} | {fmt(r['handoff_p50_us'])} | "
+                f"{fmt(r['handoff_p99_us'])} | {fmt(r['least_served_share'])} | {r['timeouts']} | {r['overlaps']} |"
+            )
+            if label == current and r["kind"] in SCALING_KINDS and r["n"] in (32, 128) and f:
+                checks = [
+                    (thr is not None and thr >= 0.8, f"throughput {fmt(thr)}x flock (>= 0.8x)"),
+                    (cpu is not None and cpu <= 1.5, f"CPU/acq {fmt(cpu)}x flock (<= 1.5x)"),
+                    (r["least_served_share"] >= 0.1, f"least-served {fmt(r['least_served_share'])} of the mean (>= 0.1)"),
+                    (r["timeouts"] == 0, f"{r['timeouts']} timeouts (none)"),
+                ]
+                for ok, text in checks:
+                    verdict = ("met: " if ok else "**missed**: ") + text
+                    summary.append(f"| scaling | N={r['n']} | `{r['kind']}` | {fmt(r['acq_per_s'])} acq/s | {verdict} |")
+    problem = plot_scaling(rows, current, png)
+    out += [""]
+    if problem:
+        out.append(problem + ".")
+    else:
+        rel = os.path.relpath(png, os.path.dirname(os.path.abspath(md_path)))
+        out.append(f"![throughput and CPU per acquisition against N]({rel})")
+    return out
+
+
+def plot_scaling(rows, current, png):
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return "plot not drawn: matplotlib is not installed (bench/run.sh installs it into bench/out/venv)"
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
+    series = []
+    for r in rows:
+        key = (r["label"], r["kind"])
+        if key not in series:
+            series.append(key)
+    for label, kind in series:
+        pts = sorted((r["n"], r["acq_per_s"], r["cpu_us_per_acq"]) for r in rows if r["label"] == label and r["kind"] == kind)
+        style = "--" if kind == "flock_blocking" else ("-" if label == current else ":")
+        name = kind if label == current else f"{kind} ({label})"
+        a1.plot([p[0] for p in pts], [p[1] / 1000 for p in pts], style, marker="o", label=name)
+        a2.plot([p[0] for p in pts], [p[2] for p in pts], style, marker="o", label=name)
+    for a, title in ((a1, "acquisitions per second (thousands)"), (a2, "CPU per acquisition (µs)")):
+        a.set_xscale("log", base=2)
+        a.set_xlabel("processes contending (N)")
+        a.set_title(title)
+        a.grid(True, alpha=0.3)
+    a2.legend(fontsize=7)
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(png) or ".", exist_ok=True)
+    fig.savefig(png, dpi=110)
+    plt.close(fig)
+    return None
+
+
 def render(suites, problems, run, png, md_path):
     lines = ["# Benchmarks", ""]
     lines.append(
@@ -306,6 +396,8 @@ def render(suites, problems, run, png, md_path):
         if issue:
             body += ["", "### The issue's figures for the same measurements", "",
                      "| measurement | issue | this run |", "|---|---:|---:|"] + issue
+        scaling_png = os.path.join(os.path.dirname(png), "benchmarks-scaling.png")
+        body += scaling_section(data, scaling_png, md_path, summary)
         if data["notes"]:
             body += ["", "Notes:", ""] + [f"- {n}" for n in data["notes"]]
 

@@ -78,10 +78,6 @@ void locket__registry_unlock(void);
  * (pthread_atfork); a no-op where there is no fork(). */
 void locket__os_fork_handlers(void (*prepare)(void), void (*parent)(void), void (*child)(void));
 
-/* In a forked child, forget the wait engine's per-process state (never
- * unlocking anything). */
-void locket__os_wait_atfork_child(void);
-
 /* Make a condition variable new, whatever state it was left in (a forked
  * child's copy, on which the parent's other threads may have waited). */
 void locket__cond_reinit(locket__cond *c);
@@ -123,10 +119,17 @@ int locket__os_unlock(locket__fd fd);
  * stay with another copy of the descriptor (a forked child). */
 void locket__os_close(locket__fd fd);
 
-/* OS state kept between waits of one handle (the Linux inotify instance,
- * whose close costs milliseconds). Opaque to the core; may be NULL. */
+/* OS state of one attempt (the Linux engine lends it the process's inotify
+ * instance). Opaque to the core; may be NULL. Waits keep none: the
+ * waiter argument of locket__os_lock() stays NULL. */
 typedef struct locket__waiter locket__waiter;
 void locket__os_waiter_free(locket__waiter *w);
+
+/* In a child created by fork(), from the core's atfork child handler: drop
+ * the OS layer's per-process wait state inherited from the parent (on Linux
+ * the copy of the inotify instance, whose queue is the parent's). Never
+ * unlocks anything. */
+void locket__os_wait_atfork_child(void);
 
 /*
  * Lock fd: try once, then, unless deadline_ms is 0, wait until the lock is
@@ -135,8 +138,8 @@ void locket__os_waiter_free(locket__waiter *w);
  * report success without holding the lock.
  *
  * waiter is NULL for a try (deadline_ms 0). Otherwise *waiter is the
- * handle's kept waiter: the function may create one and store it there, or
- * use the one it finds. The caller guarantees that no other thread uses the
+ * handle's kept waiter (Windows keeps its wake-up event there; Linux keeps
+ * nothing per handle). The caller guarantees that no other thread uses the
  * same *waiter at the same time.
  *
  * Returns LOCKET_OK (held), LOCKET_EWOULDBLOCK (deadline_ms == 0 and held

@@ -595,12 +595,16 @@ void locket_attempt_free(locket_attempt_t *a)
 		return;
 	close_tracked(a->lock, &a->ref, 0); /* never locked between tries */
 	spare = a->waiter;
+#ifdef _WIN32
 	locket__mutex_lock(&a->lock->mu);
 	if (a->lock->waiter == NULL) {
 		a->lock->waiter = spare;
 		spare = NULL;
 	}
 	locket__mutex_unlock(&a->lock->mu);
+#endif
+	/* Linux: the attempt's waiter lends the process's inotify instance,
+	 * which must go back now, not stay with an idle handle. */
 	locket__os_waiter_free(spare);
 	free(a);
 }

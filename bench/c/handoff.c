@@ -4,6 +4,7 @@
 #include "bench.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -15,7 +16,7 @@
 #include <unistd.h>
 
 /* How the holder takes and gives up the lock. */
-enum holder { HOLD_FLOCK, HOLD_OFD, HOLD_LOCKET, HOLD_CLOSE_ONLY };
+enum holder { HOLD_FLOCK, HOLD_OFD, HOLD_LOCKET, HOLD_CLOSE_ONLY, HOLD_UNLOCK_ONLY };
 
 static const struct handoff_kind {
 	const char *name;
@@ -25,21 +26,30 @@ static const struct handoff_kind {
 	int context; /* shown without a verdict */
 	int every;   /* sampled in one round out of this many: the slow context rows */
 	enum holder holder;
+	int idle_thread; /* the waiter's process has a second, idle thread */
 } kinds[] = {
-	{ "flock_blocking", &kind_flock_blocking, 10000, 1, 0, 1, HOLD_FLOCK },
-	{ "locket_timeout_10s", &kind_locket, 10000, 0, 0, 1, HOLD_FLOCK },
-	{ "locket_timeout_-1", &kind_locket, -1, 0, 0, 1, HOLD_FLOCK },
-	{ "locket_interruptible", &kind_locket_interruptible, 10000, 0, 0, 1, HOLD_FLOCK },
+	{ "flock_blocking", &kind_flock_blocking, 10000, 1, 0, 1, HOLD_FLOCK, 0 },
+	{ "locket_timeout_10s", &kind_locket, 10000, 0, 0, 1, HOLD_FLOCK, 0 },
+	{ "locket_timeout_-1", &kind_locket, -1, 0, 0, 1, HOLD_FLOCK, 0 },
+	{ "locket_interruptible", &kind_locket_interruptible, 10000, 0, 0, 1, HOLD_FLOCK, 0 },
 	/* locket on both ends: the holder calls locket_release(). */
-	{ "locket_10s_locket_holder", &kind_locket, 10000, 0, 1, 1, HOLD_LOCKET },
+	{ "locket_10s_locket_holder", &kind_locket, 10000, 0, 1, 1, HOLD_LOCKET, 0 },
 	/* A holder that closes without unlocking, as one that dies: the kernel reports the
 	 * close before it drops the lock, so locket's first try after the event fails. */
-	{ "flock_blocking_close_only", &kind_flock_blocking, 10000, 0, 1, 1, HOLD_CLOSE_ONLY },
-	{ "locket_10s_close_only", &kind_locket, 10000, 0, 1, 1, HOLD_CLOSE_ONLY },
+	{ "flock_blocking_close_only", &kind_flock_blocking, 10000, 0, 1, 1, HOLD_CLOSE_ONLY, 0 },
+	{ "locket_10s_close_only", &kind_locket, 10000, 0, 1, 1, HOLD_CLOSE_ONLY, 0 },
 	/* OFD locks only conflict with OFD locks: an OFD holder. */
-	{ "ofd_blocking", &kind_ofd_blocking, 10000, 0, 1, 1, HOLD_OFD },
-	{ "poll_1ms", &kind_poll_1ms, 10000, 0, 1, 1, HOLD_FLOCK },
-	{ "poll_50ms", &kind_poll_50ms, 10000, 0, 1, 4, HOLD_FLOCK },
+	{ "ofd_blocking", &kind_ofd_blocking, 10000, 0, 1, 1, HOLD_OFD, 0 },
+	{ "poll_1ms", &kind_poll_1ms, 10000, 0, 1, 1, HOLD_FLOCK, 0 },
+	{ "poll_50ms", &kind_poll_50ms, 10000, 0, 1, 4, HOLD_FLOCK, 0 },
+	/* A holder that unlocks and keeps its descriptor (the shell's `flock -u 9`, a
+	 * descriptor shared with a child): no close event, only a blocked flock() or a
+	 * timer notices. */
+	{ "flock_blocking_unlock_only", &kind_flock_blocking, 10000, 0, 1, 1, HOLD_UNLOCK_ONLY, 0 },
+	{ "locket_10s_unlock_only", &kind_locket, 10000, 0, 0, 1, HOLD_UNLOCK_ONLY, 0 },
+	/* Most Python processes have a second thread: it slows every wake-up. */
+	{ "flock_blocking_idle_thread", &kind_flock_blocking, 10000, 0, 1, 1, HOLD_FLOCK, 1 },
+	{ "locket_10s_idle_thread", &kind_locket, 10000, 0, 1, 1, HOLD_FLOCK, 1 },
 };
 enum { N_KINDS = sizeof kinds / sizeof kinds[0] };
 
@@ -49,6 +59,8 @@ typedef struct msg {
 	char tag;
 	int64_t t_start, t_return;
 } msg;
+
+static int idle_pipe[2]; /* the idle thread blocks reading it until the process exits */
 
 typedef struct proc {
 	pid_t pid;
@@ -68,9 +80,26 @@ static int send_msg(int fd, char tag, int64_t t_start, int64_t t_return)
 	return write(fd, &m, sizeof m) == (ssize_t)sizeof m ? 0 : -1;
 }
 
+static void *idle(void *arg)
+{
+	char c;
+	sigset_t all;
+	(void)arg;
+	sigfillset(&all); /* signals (flock_blocking's SIGALRM) stay the waiting thread's */
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	while (read(idle_pipe[0], &c, 1) < 0 && errno == EINTR)
+		;
+	return NULL;
+}
+
 static void waiter_main(const struct handoff_kind *k, const char *path, int go, int ack)
 {
 	waiter w;
+	pthread_t t;
+	if (k->idle_thread && (pipe(idle_pipe) != 0 || pthread_create(&t, NULL, idle, NULL) != 0)) {
+		send_msg(ack, 'e', 0, 0);
+		_exit(1);
+	}
 	if (waiter_init(&w, k->kind, path) != 0) {
 		send_msg(ack, 'e', 0, 0);
 		_exit(1);
@@ -156,9 +185,10 @@ static void unhold(enum holder h, int fd)
 	}
 	if (h == HOLD_OFD)
 		ofd_lock(fd, F_OFD_SETLK, F_UNLCK);
-	else if (h == HOLD_FLOCK)
+	else if (h == HOLD_FLOCK || h == HOLD_UNLOCK_ONLY)
 		flock(fd, LOCK_UN);
-	close(fd);
+	if (h != HOLD_UNLOCK_ONLY)
+		close(fd); /* HOLD_UNLOCK_ONLY: closed once the waiter has the lock */
 }
 
 /* One hand-off: hold, let the waiter start waiting, hold a little longer, release. */
@@ -181,7 +211,10 @@ static void sample(proc *p, const struct handoff_kind *k, const char *path, unsi
 	sleep_us(1000 + rand_r(seed) % 3000);
 	int64_t t_release = now_ns();
 	unhold(k->holder, fd);
-	if (recv_msg(p, &m) != 0 || m.tag != 'd') {
+	int got = recv_msg(p, &m) == 0 && m.tag == 'd';
+	if (k->holder == HOLD_UNLOCK_ONLY)
+		close(fd);
+	if (!got) {
 		fail_proc(p, k->name, m.tag == 't' ? "timed out" : "error or no answer");
 		return;
 	}

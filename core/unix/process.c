@@ -46,12 +46,6 @@ void locket__os_fork_handlers(void (*prepare)(void), void (*parent)(void), void 
 	pthread_once(&fork_once, install_fork_handlers);
 }
 
-void locket__os_wait_atfork_child(void)
-{
-	/* The inotify engine keeps its state in each handle's waiter, which
-	 * the core frees in the child. */
-}
-
 int locket__os_sleep_ms(int64_t ms, int interruptible)
 {
 	struct timespec ts;
