@@ -643,3 +643,40 @@ TEST(attempt_is_finished_after_an_error)
 	child_wait(&holder);
 	locket_free(lock);
 }
+
+/* ---- children made without the fork handlers ---- */
+
+/* _Fork() runs no atfork handlers, so the child keeps copies of the lock
+ * descriptors: the slot's pid check must keep it from unlocking the
+ * parent's lock, and let it acquire for itself once the parent released. */
+TEST(child_forked_without_handlers_never_unlocks_parents_lock)
+{
+	locket_t *lock;
+	int go[2], tried[2], status;
+	pid_t pid;
+	char c;
+	CHECK(pipe(go) == 0 && pipe(tried) == 0);
+	CHECK_RC(locket_new(&lock, test_path("x"), NULL), LOCKET_OK);
+	CHECK_RC(locket_acquire(lock, -1, 0), LOCKET_OK);
+	fflush(NULL);
+	pid = _Fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		int ok = locket_locked(lock) == 0 && locket_release(lock) == LOCKET_ENOTHELD;
+		if (write(tried[1], ok ? "y" : "n", 1) != 1 || read(go[0], &c, 1) != 1)
+			_exit(2);
+		/* the parent released: the kernel lock is free, the slot still
+		 * names the parent's descriptor */
+		ok = locket_acquire(lock, 5000, 0) == LOCKET_OK && locket_locked(lock) &&
+		     locket_release(lock) == LOCKET_OK;
+		_exit(ok ? 0 : 1);
+	}
+	CHECK(read(tried[0], &c, 1) == 1 && c == 'y');
+	check_held_elsewhere(test_path("x"), 1);
+	CHECK_RC(locket_release(lock), LOCKET_OK);
+	CHECK(write(go[1], "g", 1) == 1);
+	CHECK(waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	check_held_elsewhere(test_path("x"), 0);
+	locket_free(lock);
+}
