@@ -15,6 +15,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 full=0; [ "${1:-}" = --full ] && full=1
 work=$(mktemp -d "${TMPDIR:-/tmp}/locket-quickstart.XXXXXX")
 trap 'rm -rf "$work"' EXIT
+chmod 755 "$work"  # like a checkout in /work or /srv: tests that run children as nobody reach it
 mkdir "$work/src" "$work/tmp"
 (cd "$root" && git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf -) | tar -xf - -C "$work/src"
 

@@ -16,24 +16,23 @@ The work is done by the C library (the generated module ``locket._core``);
 this module turns its codes into Python exceptions.
 """
 
-from __future__ import annotations
-
-# Only what locket.py imports too, or what the interpreter has loaded at
-# start-up: `import locket` must stay as cheap as locket.py's. asyncio (tens
-# of milliseconds) is imported by the async methods, typing only by checkers.
+# Only what locket.py imports too, or what the interpreter has built in:
+# `import locket` must stay as cheap as locket.py's. asyncio (tens of
+# milliseconds) is imported by the async methods, warnings when one is given,
+# typing only by type checkers (annotations are strings: no __future__ import).
 import errno as _errno
 import math as _math
 import os as _os
 import sys as _sys
 import threading as _threading
 import time as _time
-import warnings as _warnings
 
 from . import _core
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import asyncio
+    import os
     from typing import Any, Optional, Set, Union
 
     StrOrBytesPath = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
@@ -50,7 +49,7 @@ __all__ = [
 __version__: str = _core.version()
 
 
-def __dir__() -> list[str]:
+def __dir__() -> "list[str]":
     return sorted(__all__ + ["__version__"])
 
 
@@ -62,8 +61,8 @@ class LockError(Exception):
     or the OS cannot tell, as on Windows). Both survive pickling.
     """
 
-    path: Optional[Union[str, bytes]] = None
-    holder_pid: Optional[int] = None
+    path: "Optional[Union[str, bytes]]" = None
+    holder_pid: "Optional[int]" = None
 
 
 class LockTimeout(LockError, TimeoutError):
@@ -95,7 +94,7 @@ _POLL_S = 0.016
 # Ctrl-C is seen.
 _LOCAL_SLICE_MS = 100
 
-_DEFAULT: Any = _Default()
+_DEFAULT: "Any" = _Default()
 
 # Looked up once: the uncontended path counts every attribute access.
 _SHARED = _core.SHARED
@@ -114,7 +113,7 @@ _OS_ERRORS = {
 }
 
 
-def _timeout_ms(timeout: Optional[float]) -> int:
+def _timeout_ms(timeout: "Optional[float]") -> int:
     """Seconds (None = forever, 0 = try once) to the C library's milliseconds."""
     if timeout is None:
         return -1
@@ -136,7 +135,7 @@ def _timeout_ms(timeout: Optional[float]) -> int:
     return _math.ceil(timeout * 1000)
 
 
-def _error(code: int, os_error: int, message: str, filename: Any) -> BaseException:
+def _error(code: int, os_error: int, message: str, filename: "Any") -> BaseException:
     """The Python exception for a failed C call's code and detail."""
     if code == _core.ENOTHELD:
         return NotHeldError("cannot release unlocked lock")
@@ -155,7 +154,7 @@ def _error(code: int, os_error: int, message: str, filename: Any) -> BaseExcepti
     return cls(default_errno, _os.strerror(default_errno), filename)
 
 
-def _last_error(filename: Any) -> BaseException:
+def _last_error(filename: "Any") -> BaseException:
     code, os_error, message = _core.last_error()
     return _error(code, os_error, message, filename)
 
@@ -176,7 +175,7 @@ def _note(exc: BaseException, note: str) -> None:
     else:
         notes = getattr(exc, "__notes__", None)
         try:
-            exc.__notes__ = (notes or []) + [note]  # type: ignore[attr-defined]
+            exc.__notes__ = (notes or []) + [note]
         except AttributeError:
             pass
 
@@ -189,15 +188,15 @@ class _AsyncWaiter:
     __slots__ = ("lock", "loop", "attempt", "deadline", "future", "fd", "timer")
 
     def __init__(
-        self, lock: Lock, loop: asyncio.AbstractEventLoop, attempt: Any, deadline: Optional[float]
+        self, lock: "Lock", loop: "asyncio.AbstractEventLoop", attempt: "Any", deadline: "Optional[float]"
     ) -> None:
         self.lock = lock
         self.loop = loop
         self.attempt = attempt
         self.deadline = deadline
-        self.future: asyncio.Future[None] = loop.create_future()
+        self.future: "asyncio.Future[None]" = loop.create_future()
         self.fd = -1
-        self.timer: Optional[asyncio.TimerHandle] = None
+        self.timer: "Optional[asyncio.TimerHandle]" = None
         self._arm()
 
     def _arm(self) -> None:
@@ -304,9 +303,9 @@ class Lock:
 
     def __init__(
         self,
-        path: StrOrBytesPath,
-        timeout: Optional[float] = None,
-        retry_period: Optional[float] = None,
+        path: "StrOrBytesPath",
+        timeout: "Optional[float]" = None,
+        retry_period: "Optional[float]" = None,
         *,
         shared: bool = False,
         create: bool = True,
@@ -317,19 +316,19 @@ class Lock:
 
     def _setup(
         self,
-        path: StrOrBytesPath,
-        timeout: Optional[float],
-        retry_period: Optional[float],
+        path: "StrOrBytesPath",
+        timeout: "Optional[float]",
+        retry_period: "Optional[float]",
         shared: bool,
         create: bool,
         mode: int,
     ) -> None:
         """Everything but opening the file: checks the arguments only."""
-        self._h: Optional[_core.Handle] = None
+        self._h: "Optional[_core.Handle]" = None
         self._closed = False
         self._calls = 0  # calls inside the C library on this handle (GIL released)
-        self._waiters: Set[_AsyncWaiter] = set()  # acquire_async() waits in progress
-        self._gc_text: Optional[str] = None
+        self._waiters: "Set[_AsyncWaiter]" = set()  # acquire_async() waits in progress
+        self._gc_text: "Optional[str]" = None
         name = _os.fspath(path)
         raw = _os.fsencode(name)
         if not raw:
@@ -351,7 +350,7 @@ class Lock:
         self._mode = mode
         self._open_flags = 0 if create else _core.NO_CREATE
 
-    def _open(self) -> _core.Handle:
+    def _open(self) -> "_core.Handle":
         """The handle, opening the file first if this is the first use."""
         h = self._h
         if h is not None:
@@ -370,12 +369,12 @@ class Lock:
     # -- state -------------------------------------------------------------
 
     @property
-    def path(self) -> Union[str, bytes]:
+    def path(self) -> "Union[str, bytes]":
         """The path as given (str or bytes)."""
         return self._name
 
     @property
-    def timeout(self) -> Optional[float]:
+    def timeout(self) -> "Optional[float]":
         """The default timeout of acquire(), in seconds (None: forever)."""
         return self._timeout
 
@@ -402,7 +401,7 @@ class Lock:
             return False
         return bool(h.locked())
 
-    def holder_pid(self) -> Optional[int]:
+    def holder_pid(self) -> "Optional[int]":
         """The pid of a process that holds a lock on this file, or None.
 
         None also when the OS cannot tell (Windows). The answer may be stale
@@ -420,7 +419,7 @@ class Lock:
         finally:
             self._leave(h)
 
-    def _leave(self, h: _core.Handle) -> None:
+    def _leave(self, h: "_core.Handle") -> None:
         """The end of a call into the C library on h: close() defers freeing
         the handle to the last call out, so that no call uses freed memory."""
         self._calls -= 1
@@ -430,7 +429,7 @@ class Lock:
     def _busy_text(self) -> str:
         return f"Couldn't lock {_os.fsdecode(self._name)}"  # locket.py's message
 
-    def _busy(self, cls: type[LockError]) -> LockError:
+    def _busy(self, cls: "type[LockError]") -> LockError:
         """LockTimeout or LockBusy with the path and (where the OS can tell
         and the handle is open) the pid of a holder."""
         e = cls(self._busy_text())
@@ -445,9 +444,9 @@ class Lock:
 
     def acquire(
         self,
-        timeout: Optional[float] = _DEFAULT,
+        timeout: "Optional[float]" = _DEFAULT,
         *,
-        shared: Optional[bool] = None,
+        shared: "Optional[bool]" = None,
         blocking: bool = True,
     ) -> bool:
         """Take the lock and return True, or raise (never returns False).
@@ -502,7 +501,7 @@ class Lock:
             if self._h is not h and not self._calls:
                 h.close()
 
-    def _wait_sliced(self, h: _core.Handle, ms: int, flags: int) -> int:
+    def _wait_sliced(self, h: "_core.Handle", ms: int, flags: int) -> int:
         """Wait in slices while this object holds the lock, so that Python
         signal handlers (Ctrl-C) get to run; one deadline for all slices."""
         deadline = None if ms < 0 else _monotonic() + ms / 1000
@@ -584,11 +583,11 @@ class Lock:
                 except RuntimeError:  # the loop is closed
                     pass
 
-    def __enter__(self) -> Lock:
+    def __enter__(self) -> "Lock":
         self._acquire(self._ms, self._flags)
         return self
 
-    def __exit__(self, exc_type: object, exc: Optional[BaseException], tb: object) -> None:
+    def __exit__(self, exc_type: "object", exc: "Optional[BaseException]", tb: "object") -> None:
         if exc is None:
             self.release()
             return
@@ -601,7 +600,7 @@ class Lock:
     # -- asyncio -----------------------------------------------------------
 
     async def acquire_async(
-        self, timeout: Optional[float] = _DEFAULT, *, shared: Optional[bool] = None
+        self, timeout: "Optional[float]" = _DEFAULT, *, shared: "Optional[bool]" = None
     ) -> bool:
         """acquire() for asyncio: waits without blocking the event loop.
 
@@ -656,36 +655,36 @@ class Lock:
         loop.call_soon(waiter.stop)
         return True
 
-    def _release_quietly(self, h: _core.Handle) -> None:
+    def _release_quietly(self, h: "_core.Handle") -> None:
         self._calls += 1
         try:
             h.release()
         finally:
             self._leave(h)
 
-    def _release_after_close(self, h: _core.Handle) -> None:
+    def _release_after_close(self, h: "_core.Handle") -> None:
         self._release_quietly(h)
         raise _closed_during_call()
 
-    async def __aenter__(self) -> Lock:
+    async def __aenter__(self) -> "Lock":
         await self.acquire_async()
         return self
 
-    async def __aexit__(self, exc_type: object, exc: Optional[BaseException], tb: object) -> None:
+    async def __aexit__(self, exc_type: "object", exc: "Optional[BaseException]", tb: "object") -> None:
         self.__exit__(exc_type, exc, tb)
 
     # -- copies ------------------------------------------------------------
 
-    def __reduce_ex__(self, protocol: Any) -> Any:
+    def __reduce_ex__(self, protocol: "Any") -> "Any":
         raise TypeError(
             f"cannot pickle {type(self).__name__!r} object: a lock belongs to the process "
             "and the object that took it (pass the path and make a new lock)"
         )
 
-    def __copy__(self) -> Lock:
+    def __copy__(self) -> "Lock":
         raise TypeError(f"cannot copy {type(self).__name__!r} object (make a new lock on the same path)")
 
-    def __deepcopy__(self, memo: Any) -> Lock:
+    def __deepcopy__(self, memo: "Any") -> "Lock":
         raise TypeError(f"cannot copy {type(self).__name__!r} object (make a new lock on the same path)")
 
     # -- life cycle --------------------------------------------------------
@@ -701,7 +700,9 @@ class Lock:
                 text = self._gc_text
                 if text is None:
                     text = f"lock on {self._name!r} garbage-collected while held; releasing it"
-                _warnings.warn(text, ResourceWarning, stacklevel=2, source=self)
+                import warnings
+
+                warnings.warn(text, ResourceWarning, stacklevel=2, source=self)
         finally:  # even if the warning is turned into an error (-W error)
             h.close()
 
@@ -716,11 +717,11 @@ class Lock:
 
 
 def lock_file(
-    path: StrOrBytesPath,
-    timeout: Optional[float] = None,
-    retry_period: Optional[float] = None,
-    **kwargs: Any,
-) -> Lock:
+    path: "StrOrBytesPath",
+    timeout: "Optional[float]" = None,
+    retry_period: "Optional[float]" = None,
+    **kwargs: "Any",
+) -> "Lock":
     """A Lock on the file at path; the call of locket.py.
 
     As in locket.py, nothing touches the file system until the first
