@@ -317,3 +317,38 @@ def test_copy_and_pickle_fail_clearly(lock_path, operation, make):
     assert lock.locked()
     lock.release()
     assert not held_elsewhere(lock_path)
+
+
+def test_close_while_threads_hammer_the_same_object(lock_path):
+    """close() during a storm of short calls (acquire, release, holder_pid,
+    locked) from other threads: every call either works or raises a clear
+    error, and nothing is left held."""
+    for _ in range(20):
+        lock = locket.Lock(lock_path)
+        stop = threading.Event()
+        unexpected = []
+
+        def hammer():
+            while not stop.is_set():
+                try:
+                    lock.acquire(timeout=0.01)
+                    lock.holder_pid()
+                    lock.release()
+                except (ValueError, locket.LockError):
+                    pass
+                except BaseException as e:  # noqa: B036 - reported to the test
+                    unexpected.append(e)
+                    return
+                if lock.closed:
+                    return
+
+        threads = [threading.Thread(target=hammer) for _ in range(4)]
+        for t in threads:
+            t.start()
+        lock.close()
+        stop.set()
+        for t in threads:
+            t.join(30)
+            assert not t.is_alive()
+        assert unexpected == []
+        assert not held_elsewhere(lock_path)

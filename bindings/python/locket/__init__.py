@@ -288,6 +288,7 @@ class Lock:
         "_h",
         "_closed",
         "_calls",
+        "_orphans",
         "_ms",
         "_flags",
         "_timeout",
@@ -326,7 +327,11 @@ class Lock:
         """Everything but opening the file: checks the arguments only."""
         self._h: "Optional[_core.Handle]" = None
         self._closed = False
-        self._calls = 0  # calls inside the C library on this handle (GIL released)
+        # Calls into the C library in progress (one item each: list.append and
+        # pop are atomic under the GIL), and the handle close() left to the
+        # last of them to free (list.remove picks exactly one thread).
+        self._calls: "list[None]" = []
+        self._orphans: "list[_core.Handle]" = []
         self._waiters: "Set[_AsyncWaiter]" = set()  # acquire_async() waits in progress
         self._gc_text: "Optional[str]" = None
         name = _os.fspath(path)
@@ -407,9 +412,11 @@ class Lock:
         None also when the OS cannot tell (Windows). The answer may be stale
         by the time it is returned: use it for messages, not decisions.
         """
-        h = self._open()
-        self._calls += 1
+        calls = self._calls
+        calls.append(None)  # before reading the handle: see close()
+        h = None
         try:
+            h = self._open()
             pid = h.holder_pid()
             if pid >= 0:
                 return pid or None
@@ -417,14 +424,17 @@ class Lock:
                 return None
             raise _last_error(self._name)
         finally:
-            self._leave(h)
+            calls.pop()
+            if h is not None and self._h is not h and not calls:
+                self._free(h)
 
-    def _leave(self, h: "_core.Handle") -> None:
-        """The end of a call into the C library on h: close() defers freeing
-        the handle to the last call out, so that no call uses freed memory."""
-        self._calls -= 1
-        if self._h is not h and not self._calls:
-            h.close()
+    def _free(self, h: "_core.Handle") -> None:
+        """Free a handle that close() left to the last call out (once)."""
+        try:
+            self._orphans.remove(h)
+        except ValueError:  # another thread took it
+            return
+        h.close()  # ends the handle's asyncio attempts first
 
     def _busy_text(self) -> str:
         return f"Couldn't lock {_os.fsdecode(self._name)}"  # locket.py's message
@@ -472,11 +482,12 @@ class Lock:
         return self._acquire(ms, flags)
 
     def _acquire(self, ms: int, flags: int) -> bool:
+        calls = self._calls
+        calls.append(None)  # before reading the handle: see close()
         h = self._h
-        if h is None:
-            h = self._open()
-        self._calls += 1
         try:
+            if h is None:
+                h = self._open()
             if flags & _SHARED and ms != 0 and h.locked():
                 # Another thread holds a shared lock through this object: C waits
                 # for it on a condition variable, which signals do not end.
@@ -497,9 +508,9 @@ class Lock:
                 raise self._busy(LockBusy)
             raise _last_error(self._name)
         finally:
-            self._calls -= 1
-            if self._h is not h and not self._calls:
-                h.close()
+            calls.pop()
+            if h is not None and self._h is not h and not calls:
+                self._free(h)
 
     def _wait_sliced(self, h: "_core.Handle", ms: int, flags: int) -> int:
         """Wait in slices while this object holds the lock, so that Python
@@ -528,19 +539,20 @@ class Lock:
         "cannot release unlocked lock" if this object does not hold the lock
         in this process (including in a forked child of the holder).
         """
+        calls = self._calls
+        calls.append(None)  # before reading the handle: see close()
         h = self._h
-        if h is None:
-            if self._closed:
-                raise _closed_error()
-            raise NotHeldError("cannot release unlocked lock")  # never acquired
-        self._calls += 1
         try:
+            if h is None:
+                if self._closed:
+                    raise _closed_error()
+                raise NotHeldError("cannot release unlocked lock")  # never acquired
             if h.release() != 0:
                 raise _last_error(self._name)
         finally:
-            self._calls -= 1
-            if self._h is not h and not self._calls:
-                h.close()
+            calls.pop()
+            if h is not None and self._h is not h and not calls:
+                self._free(h)
 
     def close(self) -> None:
         """Release the lock if held and free the handle. Idempotent.
@@ -550,22 +562,29 @@ class Lock:
         got the lock, it releases it first); the handle is freed by the last
         call to leave the C library.
         """
+        # Under the GIL: a call registers itself in _calls before it reads
+        # _h, and close() clears _h before it looks at _calls, so either the
+        # call sees no handle or close() sees the call and leaves the free to it.
         self._closed = True
         h, self._h = self._h, None
         if h is None:
             return
+        self._orphans.append(h)
         if self._waiters:
             self._abort_waiters()
-        if self._calls:
-            # Calls are in progress on h: release the lock, leave the rest to them.
-            self._calls += 1
+        calls = self._calls
+        if calls:
+            # Calls are in progress on h: release the lock, leave the free to them.
+            calls.append(None)
             try:
                 if h.locked():
                     h.release()
             finally:
-                self._leave(h)
+                calls.pop()
+                if not calls:
+                    self._free(h)
         else:
-            h.close()  # ends the waiters' attempts first, whatever the thread
+            self._free(h)
 
     def _abort_waiters(self) -> None:
         import asyncio
@@ -615,15 +634,20 @@ class Lock:
         flags = self._flags & ~_INTERRUPTIBLE
         if shared is not None:
             flags = _SHARED if shared else 0
-        h = self._open()
-        self._calls += 1
+        calls = self._calls
+        calls.append(None)  # before reading the handle: see close()
+        h = None
         try:
+            h = self._open()
             rc = h.acquire(0, flags)
+            if rc == 0 and self._h is not h:
+                h.release()
+                raise _closed_during_call()
         finally:
-            self._leave(h)
+            calls.pop()
+            if h is not None and self._h is not h and not calls:
+                self._free(h)
         if rc == 0:
-            if self._h is not h:
-                self._release_after_close(h)
             return True
         if rc != _EWOULDBLOCK:
             raise _last_error(self._name) if self._h is h else _closed_during_call()
@@ -656,15 +680,15 @@ class Lock:
         return True
 
     def _release_quietly(self, h: "_core.Handle") -> None:
-        self._calls += 1
+        calls = self._calls
+        calls.append(None)
         try:
-            h.release()
+            if self._h is h:  # else close() released it
+                h.release()
         finally:
-            self._leave(h)
-
-    def _release_after_close(self, h: "_core.Handle") -> None:
-        self._release_quietly(h)
-        raise _closed_during_call()
+            calls.pop()
+            if self._h is not h and not calls:
+                self._free(h)
 
     async def __aenter__(self) -> "Lock":
         await self.acquire_async()
