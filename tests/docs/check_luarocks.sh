@@ -11,7 +11,11 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/locket-luarocks.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 # The checkout's files as they are now (tracked and new), without build trees.
 mkdir "$work/src"
-(cd "$root" && git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf -) | tar -xf - -C "$work/src"
+if git -C "$root" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+	(cd "$root" && git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf -) | tar -xf - -C "$work/src"
+else  # an exported tree (no .git)
+	(cd "$root" && tar --exclude=./build --exclude='./build-*' -cf - .) | tar -xf - -C "$work/src"
+fi
 
 check() {  # RUNTIME LUA_VERSION [VAR=VALUE...]
 	local rt=$1 version=$2 tree=$work/tree-$1; shift 2

@@ -8,6 +8,7 @@
 # With --full, runs the whole scripts/test.sh too (LOCKET_NO_WINDOWS=1) and
 # checks that it leaves nothing in its TMPDIR.
 #   usage: tests/docs/check_quickstart.sh [--full]
+# LOCKET_QUICKSTART_KEEP=FILE keeps the log of a failing step.
 # Slow (a full build from scratch, several minutes) and needs PyPI for pytest
 # and mypy: not in the default CTest run (configure with -DLOCKET_TEST_QUICKSTART=ON).
 set -euo pipefail
@@ -25,7 +26,10 @@ run() {  # COMMAND...: in the copy, with only the system's PATH
 	echo "== $*"
 	if ! (cd "$work/src" && env -i HOME="$HOME" USER="${USER:-$(id -un)}" LANG=C.UTF-8 PATH="$sys_path" \
 		TMPDIR="$work/tmp" LOCKET_NO_WINDOWS=1 "$@") >"$log" 2>&1; then
-		tail -n 60 "$log"; echo "FAIL: $* (exit status above)"; exit 1
+		tail -n 60 "$log"
+		grep -E '\*\*\*(Failed|Timeout|Exception)|^FAIL' "$log" || true
+		if [ -n "${LOCKET_QUICKSTART_KEEP:-}" ]; then cp "$log" "$LOCKET_QUICKSTART_KEEP"; fi
+		echo "FAIL: $* (exit status above)"; exit 1
 	fi
 	tail -n 5 "$log"
 	# What a new user must not be shown.
