@@ -17,7 +17,8 @@ full=0; [ "${1:-}" = --full ] && full=1
 work=$(mktemp -d "${TMPDIR:-/tmp}/locket-quickstart.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 chmod 755 "$work"  # like a checkout in /work or /srv: tests that run children as nobody reach it
-mkdir "$work/src" "$work/tmp"
+mkdir "$work/src" "$work/tmp" "$work/tmp-full"
+tmp=$work/tmp  # the TMPDIR of the steps
 (cd "$root" && git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf -) | tar -xf - -C "$work/src"
 
 sys_path=/usr/sbin:/usr/bin:/sbin:/bin
@@ -25,7 +26,7 @@ run() {  # COMMAND...: in the copy, with only the system's PATH
 	local log; log=$work/$(printf '%s' "$1" | tr -c 'A-Za-z0-9.' _).log
 	echo "== $*"
 	if ! (cd "$work/src" && env -i HOME="$HOME" USER="${USER:-$(id -un)}" LANG=C.UTF-8 PATH="$sys_path" \
-		TMPDIR="$work/tmp" LOCKET_NO_WINDOWS=1 "$@") >"$log" 2>&1; then
+		TMPDIR="$tmp" LOCKET_NO_WINDOWS=1 "$@") >"$log" 2>&1; then
 		tail -n 60 "$log"
 		grep -E '\*\*\*(Failed|Timeout|Exception)|^FAIL' "$log" || true
 		if [ -n "${LOCKET_QUICKSTART_KEEP:-}" ]; then cp "$log" "$LOCKET_QUICKSTART_KEEP"; fi
@@ -49,9 +50,10 @@ run ctest --test-dir build/default -L python --output-on-failure -j2
 echo "ok: demo and Python suite with $base (venv build/venv)"
 
 if [ "$full" = 1 ]; then
+	tmp=$work/tmp-full  # scripts/test.sh's alone, to see what it leaves
 	run scripts/test.sh
-	if [ -n "$(ls -A "$work/tmp")" ]; then
-		ls -la "$work/tmp"; echo "FAIL: scripts/test.sh left files in its TMPDIR"; exit 1
+	if [ -n "$(ls -A "$tmp")" ]; then
+		ls -la "$tmp"; echo "FAIL: scripts/test.sh left files in its TMPDIR"; exit 1
 	fi
 	echo "ok: scripts/test.sh, nothing left in TMPDIR"
 fi
