@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/build.sh >/dev/null
-demo/workers.sh build/default
+# The demo's python3 is the one the binding was built for (build/venv, see scripts/build.sh).
+PATH="$PWD/build/venv/bin:$PATH" demo/workers.sh build/default

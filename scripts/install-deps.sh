@@ -6,7 +6,8 @@ set -euo pipefail
 
 pkgs=(cmake ninja-build gcc g++ make pkg-config swig util-linux procps
       lua5.4 liblua5.4-dev lua5.3 liblua5.3-dev lua5.1 liblua5.1-0-dev luajit libluajit-5.1-dev
-      luarocks lua-filesystem lua-posix abigail-tools man-db groff-base)
+      luarocks lua-filesystem lua-posix abigail-tools man-db groff-base
+      python3 python3-venv python3-pip python3-dev)
 if [ "${LOCKET_NO_WINDOWS:-0}" != 1 ]; then
   pkgs+=(gcc-mingw-w64-x86-64-win32 wine wine64)
 fi
@@ -17,7 +18,9 @@ for p in "${pkgs[@]}"; do
 done
 if [ ${#missing[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
-  export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get -o DPkg::Lock::Timeout=300 update -qq
-  $SUDO apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Through env: sudo does not pass the environment on. No debconf notices
+  # ("delaying package configuration, since apt-utils is not installed").
+  apt=($SUDO env DEBIAN_FRONTEND=noninteractive DEBCONF_NOWARNINGS=yes apt-get -o DPkg::Lock::Timeout=300)
+  "${apt[@]}" update -qq
+  "${apt[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi

@@ -21,6 +21,9 @@ because our package is also called locket). Metrics (schema in bench/README.md):
 - waiter_cpu_2s: CPU time (all threads) of a waiter process over one
   acquire with a 2 s timeout that expires; timeout_overshoot_2s: how late
   it returned. Median of 3.
+- import: `import locket` against `import locketpy` (locket.py), each in a
+  fresh interpreter, cumulative time of the package from `-X importtime`,
+  bytecode cached (as installed packages have it), median of 20 interleaved.
 """
 
 import argparse
@@ -213,6 +216,46 @@ def row(name, impl, value, unit, reference=False, context=False):
     return r
 
 
+# ---- import ------------------------------------------------------------------------------
+
+def import_us(module, env):
+    """(wall, cpu) of `import module` in a fresh interpreter, in µs: the
+    cumulative time -X importtime reports, and the process CPU time around
+    the import statement (less disturbed by other load on the machine)."""
+    code = f"import time; t = time.process_time(); import {module}; print(time.process_time() - t)"
+    out = subprocess.run([sys.executable, "-X", "importtime", "-c", code],
+                         env=env, capture_output=True, text=True, timeout=60, check=True)
+    for line in out.stderr.splitlines():
+        parts = [p.strip() for p in line.split("|")]
+        if len(parts) == 3 and parts[2] == module:  # the top level: no indentation
+            return int(parts[1]), float(out.stdout) * 1e6
+    raise RuntimeError(f"no import time for {module}: {out.stderr[-500:]}")
+
+
+def bench_import(tmp, quick):
+    env = dict(os.environ, PYTHONPYCACHEPREFIX=os.path.join(tmp, "pycache"))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    modules = {"locket": "locket", "locket.py": "locketpy"}
+    for module in modules.values():
+        import_us(module, env)  # writes the bytecode
+    n = 5 if quick else 20
+    samples = {impl: [] for impl in modules}
+    for _ in range(n):
+        for impl, module in modules.items():
+            samples[impl].append(import_us(module, env))
+    wall = {impl: statistics.median(w for w, _ in v) / 1000 for impl, v in samples.items()}
+    cpu = {impl: statistics.median(c for _, c in v) / 1000 for impl, v in samples.items()}
+    rows = [row("import", impl, wall[impl], "ms", reference=impl == "locket.py") for impl in modules]
+    rows += [row("import_cpu", impl, cpu[impl], "ms", reference=impl == "locket.py", context=impl != "locket.py")
+             for impl in modules]
+    note = (f"import: `import locket` vs `import locketpy` (locket.py) in fresh interpreters, cumulative "
+            f"-X importtime of the package with its bytecode cached, median of {n} interleaved: locket "
+            f"{wall['locket']:.2f} ms, locket.py {wall['locket.py']:.2f} ms "
+            f"({wall['locket'] - wall['locket.py']:+.2f} ms); import_cpu: process CPU time of the same "
+            f"imports ({cpu['locket'] - cpu['locket.py']:+.2f} ms)")
+    return rows, [note]
+
+
 # ---- hand-off ----------------------------------------------------------------------------
 
 def waiter_main(kind, path):
@@ -390,7 +433,7 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--waiter", nargs=2)
     ap.add_argument("--cpu", nargs=2)
-    ap.add_argument("--only", nargs="*", default=["uncontended", "handoff", "cpu"])
+    ap.add_argument("--only", nargs="*", default=["import", "uncontended", "handoff", "cpu"])
     a = ap.parse_args()
     if a.waiter:
         return waiter_main(*a.waiter)
@@ -407,6 +450,10 @@ def main():
                       f"({os.path.dirname(locket.__file__)}); anchors: "
                       + ", ".join(f"{k} {v}" for k, v in versions.items())]}
     with tempfile.TemporaryDirectory(prefix="locket-bench-py-") as tmp:
+        if "import" in a.only:
+            rows, notes = bench_import(tmp, a.quick)
+            data["metrics"] += rows
+            data["notes"] += notes
         if "uncontended" in a.only:
             rows, notes = bench_uncontended(tmp, a.quick)
             data["metrics"] += rows

@@ -4,7 +4,8 @@
 # (newest filelock, fasteners, portalocker, and locket.py, which is imported as
 # `locketpy` because our package is also `locket`) go into a venv of this
 # suite's own, bench/out/venv-python, made with the Python the binding was
-# built for. LOCKET_BENCH_QUICK=1 takes few samples.
+# built for. LOCKET_BENCH_QUICK=1 takes few samples. Arguments after BUILD_DIR go
+# to bench.py (e.g. --only import).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=$(cd "${1:?usage: bench/python/run.sh BUILD_DIR}" && pwd)
@@ -37,4 +38,4 @@ PY
 fi
 quick=()
 [ "${LOCKET_BENCH_QUICK:-0}" = 1 ] && quick=(--quick)
-PYTHONPATH="$pkg:$anchors" exec "$venv/bin/python" "$here/bench.py" --out "$out/python.json" "${quick[@]}"
+PYTHONPATH="$pkg:$anchors" exec "$venv/bin/python" "$here/bench.py" --out "$out/python.json" "${quick[@]}" "${@:2}"

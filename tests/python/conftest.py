@@ -47,7 +47,8 @@ class Child:
         )
         self.pid = self.proc.pid
         self._lines = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
 
     def _read(self):
         for line in self.proc.stdout:
@@ -81,6 +82,13 @@ class Child:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait(timeout=30)
+        # Close the pipes (no "unclosed file" warnings under -W error).
+        self._reader.join(timeout=30)
+        for f in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            try:
+                f.close()
+            except OSError:  # stdin: the child is gone (EPIPE on flush)
+                pass
 
     def wait_blocked(self, timeout=10):
         """Wait until the child's main thread sleeps in the kernel, which after

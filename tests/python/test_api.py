@@ -317,7 +317,7 @@ def test_repr(lock_path):
 
 
 def test_gc_of_held_lock_warns_and_releases(lock_path):
-    lock = locket.lock_file(lock_path)
+    lock = locket.Lock(lock_path)
     lock.acquire()
     with pytest.warns(ResourceWarning, match="garbage-collected while held"):
         del lock

@@ -14,10 +14,26 @@ import pytest
 from conftest import child_env, held_elsewhere, wait_thread_blocked
 
 
-def test_missing_directory(tmp_path):
+def opened_now(path, **kw):
+    """Lock(): the file is opened at construction, errors are raised there."""
+    return locket.Lock(path, **kw)
+
+
+def opened_at_acquire(path, **kw):
+    """lock_file(): as in locket.py, nothing is opened before acquire()."""
+    lock = locket.lock_file(path, **kw)
+    lock.acquire()
+    return lock
+
+
+both_entry_points = pytest.mark.parametrize("make", [opened_now, opened_at_acquire], ids=["Lock", "lock_file"])
+
+
+@both_entry_points
+def test_missing_directory(tmp_path, make):
     path = str(tmp_path / "no" / "such" / "lock")
     with pytest.raises(FileNotFoundError) as info:
-        locket.lock_file(path)
+        make(path)
     assert info.value.errno == errno.ENOENT
     assert info.value.filename == path
 
@@ -33,17 +49,19 @@ def test_missing_file_without_create(tmp_path):
         pass
 
 
-def test_directory(tmp_path):
+@both_entry_points
+def test_directory(tmp_path, make):
     with pytest.raises(IsADirectoryError) as info:
-        locket.lock_file(tmp_path)
+        make(tmp_path)
     assert info.value.errno == errno.EISDIR
     assert info.value.filename == os.fspath(tmp_path)
 
 
-def test_file_as_directory(tmp_path):
+@both_entry_points
+def test_file_as_directory(tmp_path, make):
     (tmp_path / "f").touch()
     with pytest.raises(NotADirectoryError) as info:
-        locket.lock_file(tmp_path / "f" / "lock")
+        make(tmp_path / "f" / "lock")
     assert info.value.errno == errno.ENOTDIR
 
 
@@ -65,9 +83,10 @@ def test_path_of_wrong_type(path):
         locket.lock_file(path)
 
 
-def test_name_too_long(tmp_path):
+@both_entry_points
+def test_name_too_long(tmp_path, make):
     with pytest.raises(OSError) as info:
-        locket.lock_file(tmp_path / ("x" * 300))
+        make(tmp_path / ("x" * 300))
     assert info.value.errno == errno.ENAMETOOLONG or isinstance(info.value, ValueError)
 
 

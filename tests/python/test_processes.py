@@ -34,8 +34,8 @@ def test_holder_killed_with_sigkill_releases(lock_path, holder):
     assert held_elsewhere(lock_path)
     os.kill(child.pid, signal.SIGKILL)
     start = time.monotonic()
-    locket.lock_file(lock_path, timeout=30).acquire()
-    assert time.monotonic() - start < 10
+    with locket.lock_file(lock_path, timeout=30):
+        assert time.monotonic() - start < 10
 
 
 def test_waiting_process_wakes_when_holder_is_killed(lock_path, holder, children):
@@ -75,7 +75,8 @@ def test_daemon_started_by_the_holder_does_not_keep_the_lock(lock_path, children
         assert held_elsewhere(lock_path)
         os.kill(child.pid, signal.SIGKILL)
         child.wait()
-        locket.lock_file(lock_path, timeout=30).acquire()
+        with locket.lock_file(lock_path, timeout=30):
+            pass
     finally:
         os.kill(daemon_pid, signal.SIGKILL)
 

@@ -91,6 +91,7 @@ def test_other_handlers_run_during_the_wait_and_the_deadline_holds(lock_path, ch
     word, elapsed, locked = child.line().split()
     assert word == "timeout" and locked == "False"
     assert 1.5 - EARLY <= float(elapsed) < 2.5  # one deadline, not restarted by the signals
+    holder.release()
 
 
 RAISING_CHILD = """

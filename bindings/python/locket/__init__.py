@@ -16,20 +16,26 @@ The work is done by the C library (the generated module ``locket._core``);
 this module turns its codes into Python exceptions.
 """
 
-from __future__ import annotations
-
-import asyncio
+# Only what locket.py imports too, or what the interpreter has built in:
+# `import locket` must stay as cheap as locket.py's. asyncio (tens of
+# milliseconds) is imported by the async methods, warnings when one is given,
+# typing only by type checkers (annotations are strings: no __future__ import).
 import errno as _errno
-import math
-import numbers
-import os
-import sys
-import threading
-import time
-import warnings
-from typing import Any, Optional, Set, Union
+import math as _math
+import os as _os
+import sys as _sys
+import threading as _threading
+import time as _time
 
 from . import _core
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import asyncio
+    import os
+    from typing import Any, Optional, Set, Union
+
+    StrOrBytesPath = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 
 __all__ = [
     "Lock",
@@ -42,11 +48,21 @@ __all__ = [
 
 __version__: str = _core.version()
 
-StrOrBytesPath = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
+
+def __dir__() -> "list[str]":
+    return sorted(__all__ + ["__version__"])
 
 
 class LockError(Exception):
-    """Base class of locket's own errors (the class locket.py raises)."""
+    """Base class of locket's own errors (the class locket.py raises).
+
+    path: the lock's path as given (None if unknown). holder_pid: a process
+    seen holding the file when the error was made (None when none was seen
+    or the OS cannot tell, as on Windows). Both survive pickling.
+    """
+
+    path: "Optional[Union[str, bytes]]" = None
+    holder_pid: "Optional[int]" = None
 
 
 class LockTimeout(LockError, TimeoutError):
@@ -61,6 +77,15 @@ class NotHeldError(LockError, RuntimeError):
     """release() of a lock this object does not hold (RuntimeError like threading.Lock)."""
 
 
+class _Default:
+    """acquire()'s default timeout: the lock's (a readable repr for help())."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<the lock's timeout>"
+
+
 # With nothing to watch (a loop without add_reader), acquire_async() tries
 # at least this often (what the C library does where it has no descriptor).
 _POLL_S = 0.016
@@ -69,14 +94,14 @@ _POLL_S = 0.016
 # Ctrl-C is seen.
 _LOCAL_SLICE_MS = 100
 
-_DEFAULT: Any = object()
+_DEFAULT: "Any" = _Default()
 
 # Looked up once: the uncontended path counts every attribute access.
 _SHARED = _core.SHARED
 _INTERRUPTIBLE = _core.INTERRUPTIBLE
 _EWOULDBLOCK = _core.EWOULDBLOCK
 _ETIMEDOUT = _core.ETIMEDOUT
-_monotonic = time.monotonic
+_monotonic = _time.monotonic
 
 
 _OS_ERRORS = {
@@ -88,28 +113,29 @@ _OS_ERRORS = {
 }
 
 
-def _timeout_ms(timeout: Optional[float]) -> int:
+def _timeout_ms(timeout: "Optional[float]") -> int:
     """Seconds (None = forever, 0 = try once) to the C library's milliseconds."""
     if timeout is None:
         return -1
-    if type(timeout) not in (int, float) and (
-        isinstance(timeout, bool) or not isinstance(timeout, numbers.Real)
-    ):
-        raise TypeError(f"timeout must be a number of seconds or None, not {type(timeout).__name__}")
+    if type(timeout) not in (int, float):
+        import numbers  # rare: Fraction, Decimal, numpy scalars
+
+        if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real):
+            raise TypeError(f"timeout must be a number of seconds or None, not {type(timeout).__name__}")
     timeout = float(timeout)
     if timeout != timeout:
         raise ValueError("timeout must not be NaN")
     if timeout < 0:
         raise ValueError("timeout must not be negative (None waits forever)")
-    if timeout == math.inf:
+    if timeout == _math.inf:
         return -1
-    if timeout > threading.TIMEOUT_MAX:
+    if timeout > _threading.TIMEOUT_MAX:
         raise OverflowError("timeout value is too large")
     # Round up, so that a tiny positive timeout still waits.
-    return math.ceil(timeout * 1000)
+    return _math.ceil(timeout * 1000)
 
 
-def _error(code: int, os_error: int, message: str, filename: Any) -> BaseException:
+def _error(code: int, os_error: int, message: str, filename: "Any") -> BaseException:
     """The Python exception for a failed C call's code and detail."""
     if code == _core.ENOTHELD:
         return NotHeldError("cannot release unlocked lock")
@@ -118,19 +144,40 @@ def _error(code: int, os_error: int, message: str, filename: Any) -> BaseExcepti
     if code == _core.EINVAL and not os_error:
         return ValueError(message)
     cls, default_errno = _OS_ERRORS.get(code, (OSError, _errno.EIO))
-    if sys.platform == "win32":
+    if _sys.platform == "win32":
         # os_error is GetLastError(); OSError derives errno from winerror.
         return cls(default_errno, message, filename, os_error or None)
     if os_error:
         # OSError picks the subclass from errno, as open() would (ENOTDIR
         # gives NotADirectoryError, EPERM PermissionError, ...).
-        return OSError(os_error, os.strerror(os_error), filename)
-    return cls(default_errno, os.strerror(default_errno), filename)
+        return OSError(os_error, _os.strerror(os_error), filename)
+    return cls(default_errno, _os.strerror(default_errno), filename)
 
 
-def _last_error(filename: Any) -> BaseException:
+def _last_error(filename: "Any") -> BaseException:
     code, os_error, message = _core.last_error()
     return _error(code, os_error, message, filename)
+
+
+def _closed_error() -> ValueError:
+    return ValueError("I/O operation on closed lock")
+
+
+def _closed_during_call() -> ValueError:
+    return ValueError("lock closed during acquire(): the lock is not held")
+
+
+def _note(exc: BaseException, note: str) -> None:
+    """PEP 678's add_note() (shown by tracebacks on 3.11+), or its attribute."""
+    add_note = getattr(exc, "add_note", None)
+    if add_note is not None:
+        add_note(note)
+    else:
+        notes = getattr(exc, "__notes__", None)
+        try:
+            exc.__notes__ = (notes or []) + [note]
+        except AttributeError:
+            pass
 
 
 class _AsyncWaiter:
@@ -141,7 +188,7 @@ class _AsyncWaiter:
     __slots__ = ("lock", "loop", "attempt", "deadline", "future", "fd", "timer")
 
     def __init__(
-        self, lock: "Lock", loop: asyncio.AbstractEventLoop, attempt: Any, deadline: Optional[float]
+        self, lock: "Lock", loop: "asyncio.AbstractEventLoop", attempt: "Any", deadline: "Optional[float]"
     ) -> None:
         self.lock = lock
         self.loop = loop
@@ -149,7 +196,7 @@ class _AsyncWaiter:
         self.deadline = deadline
         self.future: "asyncio.Future[None]" = loop.create_future()
         self.fd = -1
-        self.timer: Optional[asyncio.TimerHandle] = None
+        self.timer: "Optional[asyncio.TimerHandle]" = None
         self._arm()
 
     def _arm(self) -> None:
@@ -183,11 +230,11 @@ class _AsyncWaiter:
             self.future.set_result(None)  # the reader and timer go after the task resumed
         elif rc != _EWOULDBLOCK:
             if self.lock._h is None:
-                self.future.set_exception(ValueError("I/O operation on closed lock"))
+                self.future.set_exception(_closed_error())
             else:
                 self.future.set_exception(_last_error(self.lock._name))
         elif self.deadline is not None and self.loop.time() >= self.deadline:
-            self.future.set_exception(LockTimeout(self.lock._busy_text()))
+            self.future.set_exception(self.lock._busy(LockTimeout))
         else:
             self._arm()
 
@@ -199,7 +246,7 @@ class _AsyncWaiter:
         """The lock was closed during the wait (on the loop's thread)."""
         self.stop()
         if not self.future.done():
-            self.future.set_exception(ValueError("I/O operation on closed lock"))
+            self.future.set_exception(_closed_error())
 
     def stop(self) -> None:
         """Stop watching and end the attempt. Idempotent."""
@@ -223,31 +270,74 @@ class Lock:
 
     path: str, bytes or os.PathLike. The file is created if missing (with
       permission bits ``mode``, umask applied) unless ``create`` is false; it
-      is never truncated, written or deleted. It is opened now, so a bad path
-      fails here with FileNotFoundError, PermissionError or IsADirectoryError.
+      is never truncated, written or deleted. Lock() opens it now, so a bad
+      path fails here with FileNotFoundError, PermissionError or
+      IsADirectoryError; lock_file() (locket.py's call) opens it at the
+      first acquire() instead.
     timeout: default for acquire(), in seconds: None waits forever, 0 tries
       once, a positive number waits at most that long (one deadline).
     retry_period: accepted for compatibility with locket.py and ignored:
       waits are woken by the release itself, not by polling.
     shared: default lock mode of acquire(): True takes a shared (reader) lock.
+
+    Lock objects cannot be copied or pickled (TypeError): a copy would
+    share, or pretend to share, a kernel lock that belongs to one object.
     """
 
-    __slots__ = ("_h", "_ms", "_flags", "_timeout", "_shared", "_name", "_waiters", "__weakref__")
+    __slots__ = (
+        "_h",
+        "_closed",
+        "_calls",
+        "_orphans",
+        "_ms",
+        "_flags",
+        "_timeout",
+        "_shared",
+        "_name",
+        "_raw",
+        "_mode",
+        "_open_flags",
+        "_gc_text",
+        "_waiters",
+        "__weakref__",
+    )
 
     def __init__(
         self,
-        path: StrOrBytesPath,
-        timeout: Optional[float] = None,
-        retry_period: Optional[float] = None,
+        path: "StrOrBytesPath",
+        timeout: "Optional[float]" = None,
+        retry_period: "Optional[float]" = None,
         *,
         shared: bool = False,
         create: bool = True,
         mode: int = 0o666,
     ) -> None:
-        self._h: Optional[_core.Handle] = None
-        self._waiters: Set[_AsyncWaiter] = set()  # acquire_async() waits in progress
-        name = os.fspath(path)
-        raw = os.fsencode(name)
+        self._setup(path, timeout, retry_period, shared, create, mode)
+        self._open()
+
+    def _setup(
+        self,
+        path: "StrOrBytesPath",
+        timeout: "Optional[float]",
+        retry_period: "Optional[float]",
+        shared: bool,
+        create: bool,
+        mode: int,
+    ) -> None:
+        """Everything but opening the file: checks the arguments only."""
+        self._h: "Optional[_core.Handle]" = None
+        self._closed = False
+        # Calls into the C library in progress (one item each: list.append and
+        # pop are atomic under the GIL), and the handle close() left to the
+        # last of them to free (list.remove picks exactly one thread).
+        self._calls: "list[None]" = []
+        self._orphans: "list[_core.Handle]" = []
+        self._waiters: "Set[_AsyncWaiter]" = set()  # acquire_async() waits in progress
+        self._gc_text: "Optional[str]" = None
+        name = _os.fspath(path)
+        raw = _os.fsencode(name)
+        if not raw:
+            raise ValueError("empty path")
         if b"\0" in raw:
             raise ValueError("embedded null byte in path")
         if retry_period is not None:
@@ -259,22 +349,37 @@ class Lock:
         self._ms = _timeout_ms(timeout)
         self._timeout = timeout
         self._shared = bool(shared)
-        self._flags = _core.INTERRUPTIBLE | (_core.SHARED if shared else 0)
+        self._flags = _INTERRUPTIBLE | (_SHARED if shared else 0)
         self._name = name
-        h = _core.Handle(raw, mode, 0 if create else _core.NO_CREATE)
+        self._raw = raw
+        self._mode = mode
+        self._open_flags = 0 if create else _core.NO_CREATE
+
+    def _open(self) -> "_core.Handle":
+        """The handle, opening the file first if this is the first use."""
+        h = self._h
+        if h is not None:
+            return h
+        if self._closed:
+            raise _closed_error()
+        h = _core.Handle(self._raw, self._mode, self._open_flags)
         if h.open_error != _core.OK:
-            raise _last_error(name)
+            raise _last_error(self._name)
+        if self._h is not None or self._closed:  # another thread won, or close()d
+            h.close()
+            return self._open()
         self._h = h
+        return h
 
     # -- state -------------------------------------------------------------
 
     @property
-    def path(self) -> Union[str, bytes]:
+    def path(self) -> "Union[str, bytes]":
         """The path as given (str or bytes)."""
         return self._name
 
     @property
-    def timeout(self) -> Optional[float]:
+    def timeout(self) -> "Optional[float]":
         """The default timeout of acquire(), in seconds (None: forever)."""
         return self._timeout
 
@@ -286,7 +391,7 @@ class Lock:
     @property
     def closed(self) -> bool:
         """True after close()."""
-        return self._h is None
+        return self._closed
 
     def locked(self) -> bool:
         """True if this object holds the lock in this process.
@@ -294,40 +399,67 @@ class Lock:
         False in a child created by fork() while the parent held it: the
         lock stays the parent's.
         """
-        return bool(self._handle().locked())
+        h = self._h
+        if h is None:
+            if self._closed:
+                raise _closed_error()
+            return False
+        return bool(h.locked())
 
-    def holder_pid(self) -> Optional[int]:
+    def holder_pid(self) -> "Optional[int]":
         """The pid of a process that holds a lock on this file, or None.
 
         None also when the OS cannot tell (Windows). The answer may be stale
         by the time it is returned: use it for messages, not decisions.
         """
-        pid = self._handle().holder_pid()
-        if pid >= 0:
-            return pid or None
-        if pid == _core.ENOTSUP:
-            return None
-        raise _last_error(self._name)
+        calls = self._calls
+        calls.append(None)  # before reading the handle: see close()
+        h = None
+        try:
+            h = self._open()
+            pid = h.holder_pid()
+            if pid >= 0:
+                return pid or None
+            if pid == _core.ENOTSUP:
+                return None
+            raise _last_error(self._name)
+        finally:
+            calls.pop()
+            if h is not None and self._h is not h and not calls:
+                self._free(h)
+
+    def _free(self, h: "_core.Handle") -> None:
+        """Free a handle that close() left to the last call out (once)."""
+        try:
+            self._orphans.remove(h)
+        except ValueError:  # another thread took it
+            return
+        h.close()  # ends the handle's asyncio attempts first
 
     def _busy_text(self) -> str:
-        return f"Couldn't lock {os.fsdecode(self._name)}"  # locket.py's message
+        return f"Couldn't lock {_os.fsdecode(self._name)}"  # locket.py's message
 
-    def _handle(self) -> _core.Handle:
-        h = self._h
-        if h is None:
-            raise ValueError("I/O operation on closed lock")
-        return h
+    def _busy(self, cls: "type[LockError]") -> LockError:
+        """LockTimeout or LockBusy with the path and (where the OS can tell
+        and the handle is open) the pid of a holder."""
+        e = cls(self._busy_text())
+        e.path = self._name
+        try:
+            e.holder_pid = self.holder_pid() if self._h is not None else None
+        except (OSError, ValueError, MemoryError):
+            pass
+        return e
 
     # -- acquire / release -------------------------------------------------
 
     def acquire(
         self,
-        timeout: Optional[float] = _DEFAULT,
+        timeout: "Optional[float]" = _DEFAULT,
         *,
-        shared: Optional[bool] = None,
+        shared: "Optional[bool]" = None,
         blocking: bool = True,
     ) -> bool:
-        """Take the lock and return True, or raise.
+        """Take the lock and return True, or raise (never returns False).
 
         timeout: seconds for this call (default: the lock's timeout); None
           waits forever, 0 tries once. blocking=False is the same as 0.
@@ -335,11 +467,11 @@ class Lock:
           (default: the lock's mode).
 
         Raises LockTimeout (a LockError and a TimeoutError) when the timeout
-        passes, LockBusy (a LockError) when a try finds the lock held,
-        OSError subclasses when the file cannot be locked. A signal handler
-        that raises during the wait (KeyboardInterrupt on Ctrl-C) ends it
-        with the lock not held; other handlers run and the wait goes on
-        until the same deadline.
+        passes, LockBusy (a LockError) when a try finds the lock held; both
+        carry .path and .holder_pid. OSError subclasses when the file cannot
+        be locked. A signal handler that raises during the wait
+        (KeyboardInterrupt on Ctrl-C) ends it with the lock not held; other
+        handlers run and the wait goes on until the same deadline.
         """
         ms = self._ms if timeout is _DEFAULT else _timeout_ms(timeout)
         if not blocking:
@@ -350,25 +482,37 @@ class Lock:
         return self._acquire(ms, flags)
 
     def _acquire(self, ms: int, flags: int) -> bool:
+        calls = self._calls
+        calls.append(None)  # before reading the handle: see close()
         h = self._h
-        if h is None:
-            raise ValueError("I/O operation on closed lock")
-        if flags & _SHARED and ms != 0 and h.locked():
-            # Another thread holds a shared lock through this object: C waits
-            # for it on a condition variable, which signals do not end.
-            return self._wait_sliced(h, ms, flags)
-        # Signal handlers run inside this call (see locket_python.i): it
-        # returns with the lock, or raises what a handler raised, or fails.
-        rc = h.acquire(ms, flags)
-        if rc == 0:
-            return True
-        if rc == _ETIMEDOUT:
-            raise LockTimeout(self._busy_text())
-        if rc == _EWOULDBLOCK:
-            raise LockBusy(self._busy_text())
-        raise _last_error(self._name)
+        try:
+            if h is None:
+                h = self._open()
+            if flags & _SHARED and ms != 0 and h.locked():
+                # Another thread holds a shared lock through this object: C waits
+                # for it on a condition variable, which signals do not end.
+                rc = self._wait_sliced(h, ms, flags)
+            else:
+                # Signal handlers run inside this call (see locket_python.i): it
+                # returns with the lock, or raises what a handler raised, or fails.
+                rc = h.acquire(ms, flags)
+            if self._h is not h:  # close() during the wait
+                if rc == 0:
+                    h.release()
+                raise _closed_during_call()
+            if rc == 0:
+                return True
+            if rc == _ETIMEDOUT:
+                raise self._busy(LockTimeout)
+            if rc == _EWOULDBLOCK:
+                raise self._busy(LockBusy)
+            raise _last_error(self._name)
+        finally:
+            calls.pop()
+            if h is not None and self._h is not h and not calls:
+                self._free(h)
 
-    def _wait_sliced(self, h: _core.Handle, ms: int, flags: int) -> bool:
+    def _wait_sliced(self, h: "_core.Handle", ms: int, flags: int) -> int:
         """Wait in slices while this object holds the lock, so that Python
         signal handlers (Ctrl-C) get to run; one deadline for all slices."""
         deadline = None if ms < 0 else _monotonic() + ms / 1000
@@ -376,17 +520,17 @@ class Lock:
             if deadline is None:
                 left = -1
             else:
-                left = max(0, math.ceil((deadline - _monotonic()) * 1000))
+                left = max(0, _math.ceil((deadline - _monotonic()) * 1000))
             sliced = left != 0 and h.locked()
             if sliced:
                 left = _LOCAL_SLICE_MS if left < 0 else min(left, _LOCAL_SLICE_MS)
             rc = h.acquire(left, flags)
-            if rc == 0:
-                return True
+            if rc == 0 or self._h is not h:
+                return rc
             if rc not in (_ETIMEDOUT, _EWOULDBLOCK):
                 raise _last_error(self._name)
             if not sliced or (deadline is not None and _monotonic() >= deadline):
-                raise LockTimeout(self._busy_text())
+                return _ETIMEDOUT
 
     def release(self) -> None:
         """Release the lock. Any thread may call it.
@@ -395,23 +539,56 @@ class Lock:
         "cannot release unlocked lock" if this object does not hold the lock
         in this process (including in a forked child of the holder).
         """
+        calls = self._calls
+        calls.append(None)  # before reading the handle: see close()
         h = self._h
-        if h is None:
-            raise ValueError("I/O operation on closed lock")
-        if h.release() != 0:
-            raise _last_error(self._name)
+        try:
+            if h is None:
+                if self._closed:
+                    raise _closed_error()
+                raise NotHeldError("cannot release unlocked lock")  # never acquired
+            if h.release() != 0:
+                raise _last_error(self._name)
+        finally:
+            calls.pop()
+            if h is not None and self._h is not h and not calls:
+                self._free(h)
 
     def close(self) -> None:
         """Release the lock if held and free the handle. Idempotent.
 
-        Tasks waiting in acquire_async() get ValueError.
+        Tasks waiting in acquire_async() get ValueError. A thread waiting in
+        acquire() on this object gets ValueError when its wait ends (if it
+        got the lock, it releases it first); the handle is freed by the last
+        call to leave the C library.
         """
+        # Under the GIL: a call registers itself in _calls before it reads
+        # _h, and close() clears _h before it looks at _calls, so either the
+        # call sees no handle or close() sees the call and leaves the free to it.
+        self._closed = True
         h, self._h = self._h, None
-        if h is not None:
+        if h is None:
+            return
+        self._orphans.append(h)
+        if self._waiters:
             self._abort_waiters()
-            h.close()  # ends the waiters' attempts first, whatever the thread
+        calls = self._calls
+        if calls:
+            # Calls are in progress on h: release the lock, leave the free to them.
+            calls.append(None)
+            try:
+                if h.locked():
+                    h.release()
+            finally:
+                calls.pop()
+                if not calls:
+                    self._free(h)
+        else:
+            self._free(h)
 
     def _abort_waiters(self) -> None:
+        import asyncio
+
         for waiter in list(self._waiters):
             try:
                 running = asyncio.get_running_loop()
@@ -429,17 +606,20 @@ class Lock:
         self._acquire(self._ms, self._flags)
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
-        h = self._h  # release(), inlined: this is on every `with`'s path
-        if h is None:
-            raise ValueError("I/O operation on closed lock")
-        if h.release() != 0:
-            raise _last_error(self._name)
+    def __exit__(self, exc_type: "object", exc: "Optional[BaseException]", tb: "object") -> None:
+        if exc is None:
+            self.release()
+            return
+        # The body's exception goes on; a failed release is noted on it.
+        try:
+            self.release()
+        except Exception as release_error:
+            _note(exc, f"locket: releasing {_os.fsdecode(self._name)!r} failed too: {release_error!r}")
 
     # -- asyncio -----------------------------------------------------------
 
     async def acquire_async(
-        self, timeout: Optional[float] = _DEFAULT, *, shared: Optional[bool] = None
+        self, timeout: "Optional[float]" = _DEFAULT, *, shared: "Optional[bool]" = None
     ) -> bool:
         """acquire() for asyncio: waits without blocking the event loop.
 
@@ -448,23 +628,38 @@ class Lock:
         short delay (Windows, and releases that make no event). Cancelling
         the awaiting task ends the wait and leaves the lock not held.
         """
+        import asyncio
+
         ms = self._ms if timeout is _DEFAULT else _timeout_ms(timeout)
         flags = self._flags & ~_INTERRUPTIBLE
         if shared is not None:
             flags = _SHARED if shared else 0
-        h = self._handle()
-        rc = h.acquire(0, flags)
+        calls = self._calls
+        calls.append(None)  # before reading the handle: see close()
+        h = None
+        try:
+            h = self._open()
+            rc = h.acquire(0, flags)
+            if rc == 0 and self._h is not h:
+                h.release()
+                raise _closed_during_call()
+        finally:
+            calls.pop()
+            if h is not None and self._h is not h and not calls:
+                self._free(h)
         if rc == 0:
             return True
         if rc != _EWOULDBLOCK:
-            raise _last_error(self._name)
+            raise _last_error(self._name) if self._h is h else _closed_during_call()
         if ms == 0:
-            raise LockBusy(self._busy_text())
+            raise self._busy(LockBusy)
         loop = asyncio.get_running_loop()
         deadline = None if ms < 0 else loop.time() + ms / 1000
         for w in list(self._waiters):
             if w.loop is loop and w.future.done():
                 w.stop()  # its descriptor (the handle's) may be the new attempt's
+        if self._h is not h:
+            raise _closed_during_call()
         attempt = _core.Attempt(h, flags)  # tries once more
         rc = attempt.status
         if rc == 0:
@@ -478,18 +673,43 @@ class Lock:
         except BaseException:
             waiter.stop()
             if waiter.granted():  # the grant raced a cancellation: give it back
-                h.release()
+                self._release_quietly(h)
             raise
         # Unwatching costs a syscall and some Python: let the task run first.
         loop.call_soon(waiter.stop)
         return True
 
+    def _release_quietly(self, h: "_core.Handle") -> None:
+        calls = self._calls
+        calls.append(None)
+        try:
+            if self._h is h:  # else close() released it
+                h.release()
+        finally:
+            calls.pop()
+            if self._h is not h and not calls:
+                self._free(h)
+
     async def __aenter__(self) -> "Lock":
         await self.acquire_async()
         return self
 
-    async def __aexit__(self, *exc_info: object) -> None:
-        self.release()
+    async def __aexit__(self, exc_type: "object", exc: "Optional[BaseException]", tb: "object") -> None:
+        self.__exit__(exc_type, exc, tb)
+
+    # -- copies ------------------------------------------------------------
+
+    def __reduce_ex__(self, protocol: "Any") -> "Any":
+        raise TypeError(
+            f"cannot pickle {type(self).__name__!r} object: a lock belongs to the process "
+            "and the object that took it (pass the path and make a new lock)"
+        )
+
+    def __copy__(self) -> "Lock":
+        raise TypeError(f"cannot copy {type(self).__name__!r} object (make a new lock on the same path)")
+
+    def __deepcopy__(self, memo: "Any") -> "Lock":
+        raise TypeError(f"cannot copy {type(self).__name__!r} object (make a new lock on the same path)")
 
     # -- life cycle --------------------------------------------------------
 
@@ -498,36 +718,52 @@ class Lock:
         if h is None:
             return
         self._h = None
+        self._closed = True
         try:
             if h.locked():
-                warnings.warn(
-                    f"lock on {self._name!r} garbage-collected while held; releasing it",
-                    ResourceWarning,
-                    stacklevel=2,
-                    source=self,
-                )
+                text = self._gc_text
+                if text is None:
+                    text = f"lock on {self._name!r} garbage-collected while held; releasing it"
+                import warnings
+
+                warnings.warn(text, ResourceWarning, stacklevel=2, source=self)
         finally:  # even if the warning is turned into an error (-W error)
             h.close()
 
     def __repr__(self) -> str:
-        if self._h is None:
+        if self._closed:
             state = "closed"
         else:
-            state = "locked" if self._h.locked() else "unlocked"
+            h = self._h
+            state = "locked" if h is not None and h.locked() else "unlocked"
         mode = " shared" if self._shared else ""
         return f"<locket.Lock path={self._name!r}{mode} {state}>"
 
 
 def lock_file(
-    path: StrOrBytesPath,
-    timeout: Optional[float] = None,
-    retry_period: Optional[float] = None,
-    **kwargs: Any,
-) -> Lock:
+    path: "StrOrBytesPath",
+    timeout: "Optional[float]" = None,
+    retry_period: "Optional[float]" = None,
+    **kwargs: "Any",
+) -> "Lock":
     """A Lock on the file at path; the call of locket.py.
+
+    As in locket.py, nothing touches the file system until the first
+    acquire(): the file (and its directory) need not exist yet, and a bad
+    path fails at acquire(). The arguments are checked now.
 
     timeout (seconds) applies to every acquire(): None waits forever, 0 tries
     once. retry_period is accepted and ignored (waits are not polled).
     Keyword arguments shared, create and mode go to Lock.
     """
-    return Lock(path, timeout, retry_period, **kwargs)
+    shared = kwargs.pop("shared", False)
+    create = kwargs.pop("create", True)
+    mode = kwargs.pop("mode", 0o666)
+    if kwargs:
+        raise TypeError(f"lock_file() got an unexpected keyword argument {next(iter(kwargs))!r}")
+    lock = Lock.__new__(Lock)
+    lock._setup(path, timeout, retry_period, shared, create, mode)
+    # Collected while held: the warning locket.py's objects give (that of its
+    # open file), so that warning filters written for locket.py still apply.
+    lock._gc_text = f"unclosed file <_io.BufferedWriter name={lock._name!r}>"
+    return lock

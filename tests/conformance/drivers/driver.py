@@ -173,7 +173,7 @@ def run(words):
         old = handles.pop(name, None)
         if old:
             old.close()
-        handles[name] = locket.lock_file(path, create="no_create" not in words[3:])
+        handles[name] = locket.Lock(path, create="no_create" not in words[3:])
         return "ok", None
     lock = handles.get(name)
     if lock is None:
