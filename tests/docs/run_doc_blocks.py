@@ -174,7 +174,9 @@ class Runner:
         return self._exec(argv, tmp, None, "cc") or self._exec([exe], tmp, None, "the C program")
 
     def run_sh(self, text, tmp, parts):
-        env = dict(os.environ, PATH=os.path.join(self.build, "cli") + os.pathsep + os.environ.get("PATH", ""))
+        # TMPDIR: the block's own scratch directory (blocks may name $TMPDIR, as a user's shell would).
+        env = dict(os.environ, PATH=os.path.join(self.build, "cli") + os.pathsep + os.environ.get("PATH", ""),
+                   TMPDIR=tmp)
         return self._exec(["bash", "-euo", "pipefail", "-c", text], tmp, env, "bash")
 
 
