@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/file.h>
@@ -679,4 +680,101 @@ TEST(child_forked_without_handlers_never_unlocks_parents_lock)
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	check_held_elsewhere(test_path("x"), 0);
 	locket_free(lock);
+}
+
+/* ---- exec and posix_spawn: no fork handlers run there ---- */
+
+/* A holder that execs another program: close-on-exec releases the lock
+ * (nothing else closes the descriptor: no fork happens). */
+TEST(holder_that_execs_another_program_releases)
+{
+	int done[2], status;
+	pid_t pid;
+	char c;
+	CHECK(pipe2(done, O_CLOEXEC) == 0);
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		locket_t *lock;
+		close(done[0]);
+		if (locket_new(&lock, test_path("x"), NULL) != LOCKET_OK ||
+		    locket_acquire(lock, -1, 0) != LOCKET_OK)
+			_exit(2);
+		execl("/bin/sleep", "sleep", "60", (char *)NULL);
+		_exit(127);
+	}
+	close(done[1]);
+	CHECK(read(done[0], &c, 1) == 0); /* EOF: the exec closed the pipe */
+	check_held_elsewhere(test_path("x"), 0);
+	kill(pid, SIGKILL);
+	CHECK(waitpid(pid, &status, 0) == pid);
+	CHECK(WIFSIGNALED(status)); /* it was sleep that died, not a failed acquire */
+}
+
+/* posix_spawn() makes its child without the fork handlers (CLONE_VFORK):
+ * close-on-exec alone keeps the program from holding the lock. */
+static void spawn_and_exit(const char *path, FILE *in, FILE *out)
+{
+	extern char **environ;
+	char *argv[] = { "sleep", "60", NULL };
+	locket_t *lock;
+	pid_t spawned;
+	(void)in;
+	if (locket_new(&lock, path, NULL) != LOCKET_OK || locket_acquire(lock, -1, 0) != LOCKET_OK)
+		_exit(2);
+	if (posix_spawn(&spawned, "/bin/sleep", NULL, NULL, argv, environ) != 0)
+		_exit(3);
+	fprintf(out, "spawned %d\n", (int)spawned);
+	fflush(out);
+	_exit(0); /* without releasing */
+}
+
+TEST(program_posix_spawned_by_holder_does_not_keep_the_lock)
+{
+	child holder = child_start(spawn_and_exit, test_path("x"));
+	int spawned;
+	CHECK(sscanf(child_read(&holder), "spawned %d", &spawned) == 1);
+	CHECK(child_wait(&holder) == 0);
+	CHECK(kill(spawned, 0) == 0); /* the program lives on */
+	check_held_elsewhere(test_path("x"), 0);
+	kill(spawned, SIGKILL);
+}
+
+/* ---- a timed wait ends soon after the release, not at its deadline ---- */
+
+static void check_prompt_hand_over(unsigned int flags)
+{
+	child holder = start_holder(test_path("x"), 0);
+	locket_t *lock;
+	double t0;
+	struct waiter w = { 0 };
+	pthread_t t;
+	CHECK_RC(locket_new(&lock, test_path("x"), NULL), LOCKET_OK);
+	w.lock = lock;
+	w.timeout_ms = 120000;
+	w.flags = flags;
+	CHECK(pthread_create(&t, NULL, waiter_main, &w) == 0);
+	while (atomic_load(&w.tid) == 0)
+		nap();
+	wait_until_thread_waits(atomic_load(&w.tid));
+	child_say(&holder, "release");
+	CHECK(strcmp(child_read(&holder), "released ok") == 0);
+	t0 = test_now_ms();
+	CHECK(pthread_join(t, NULL) == 0);
+	CHECK_RC(w.rc, LOCKET_OK);
+	/* generous for a loaded machine; a waiter that slept to its deadline takes 120 s */
+	CHECK(test_now_ms() - t0 < 15000);
+	CHECK_RC(locket_release(lock), LOCKET_OK);
+	child_wait(&holder);
+	locket_free(lock);
+}
+
+TEST(timed_waiter_gets_the_lock_soon_after_the_release)
+{
+	check_prompt_hand_over(0);
+}
+
+TEST(interruptible_waiter_gets_the_lock_soon_after_the_release)
+{
+	check_prompt_hand_over(LOCKET_INTERRUPTIBLE);
 }
