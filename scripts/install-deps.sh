@@ -8,7 +8,7 @@ pkgs=(cmake ninja-build gcc g++ make pkg-config swig util-linux procps
       lua5.4 liblua5.4-dev lua5.3 liblua5.3-dev lua5.1 liblua5.1-0-dev luajit libluajit-5.1-dev
       luarocks lua-filesystem lua-posix abigail-tools)
 if [ "${LOCKET_NO_WINDOWS:-0}" != 1 ]; then
-  pkgs+=(gcc-mingw-w64-x86-64-win32 wine wine64)
+  pkgs+=(gcc-mingw-w64-x86-64-win32 wine wine64 maven unzip) # maven: Windows CPython (scripts/windows-cpython.sh)
 fi
 
 missing=()
