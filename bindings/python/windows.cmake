@@ -60,3 +60,22 @@ foreach(_py ${LOCKET_WIN_PYTHONS})
   set(LOCKET_WIN_PYTHON_DIR_${_tag} ${_py} CACHE INTERNAL "")
 endforeach()
 set(LOCKET_WIN_PYTHON_VERSIONS ${_versions} CACHE INTERNAL "X.Y of each Windows CPython built for")
+
+# A win_amd64 wheel per interpreter, in ${CMAKE_BINARY_DIR}/wheels
+# (tests/windows: pip installs it in the Windows Python under Wine).
+find_package(Python3 COMPONENTS Interpreter)
+if(Python3_Interpreter_FOUND)
+  foreach(_ver ${LOCKET_WIN_PYTHON_VERSIONS})
+    string(REPLACE "." "" _tag "${_ver}")
+    set(_pkg ${CMAKE_BINARY_DIR}/python-win/${_ver}/locket)
+    set(_whl ${CMAKE_BINARY_DIR}/wheels/locket-${PROJECT_VERSION}-cp${_tag}-cp${_tag}-win_amd64.whl)
+    add_custom_command(OUTPUT ${_whl}
+      COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/windows_wheel.py ${_pkg}
+              ${PROJECT_SOURCE_DIR}/pyproject.toml ${CMAKE_BINARY_DIR}/wheels ${_ver}
+      DEPENDS locket_python_win${_tag} locket_python_win${_tag}_package ${CMAKE_CURRENT_SOURCE_DIR}/windows_wheel.py
+              ${PROJECT_SOURCE_DIR}/pyproject.toml $<TARGET_FILE:locket_python_win${_tag}>
+      COMMENT "wheel for Windows CPython ${_ver}")
+    add_custom_target(locket_python_win${_tag}_wheel ALL DEPENDS ${_whl})
+    set(LOCKET_WIN_WHEEL_${_tag} ${_whl} CACHE INTERNAL "")
+  endforeach()
+endif()
