@@ -19,9 +19,20 @@ case $version in
 *) echo "windows-cpython.sh: no jar known for Python $version (3.9, 3.12, 3.14)" >&2; exit 2 ;;
 esac
 dll=python${version/./}.dll
-# pip wheels for the Windows interpreter: pytest and its dependencies,
-# the benchmark's anchors (pure Python; portalocker needs pywin32 there).
-pip_pkgs=(pytest colorama filelock portalocker)
+# pip wheels for the Windows interpreter: pytest, the benchmark's anchors
+# (filelock, portalocker). pip evaluates the packages' environment markers
+# for the host (Linux, 3.11), not the target: the dependencies that only
+# Windows or old Pythons need are named here.
+pip_pkgs=(pytest colorama filelock portalocker pywin32)
+case $version in 3.9 | 3.10) pip_pkgs+=(exceptiongroup tomli typing_extensions) ;; esac
+if [ -f "$out/.complete" ] && [ "$(cat "$out/.complete")" = "$jar ${pip_pkgs[*]}" ]; then
+	echo "$out"
+	exit 0
+fi
+# One fetch at a time per tree (parallel CTest tests may all ask at once).
+mkdir -p "$(dirname "$out")"
+exec {fetch_lock}>"$out.lock"
+flock -w 900 "$fetch_lock"
 if [ -f "$out/.complete" ] && [ "$(cat "$out/.complete")" = "$jar ${pip_pkgs[*]}" ]; then
 	echo "$out"
 	exit 0
@@ -33,7 +44,6 @@ mvn -q -B -Dmaven.repo.local="$root/build/m2" dependency:copy \
 	-Dartifact="org.bytedeco:cpython:$jar:jar:windows-x86_64" -DoutputDirectory="$work" >&2
 (cd "$work" && unzip -q cpython-*.jar 'org/bytedeco/cpython/windows-x86_64/*')
 rm -rf "$out"
-mkdir -p "$(dirname "$out")"
 mv "$work/org/bytedeco/cpython/windows-x86_64" "$out"
 [ -f "$out/python.exe" ] && [ -f "$out/$dll" ] || { echo "no python.exe or $dll in the jar" >&2; exit 1; }
 # Wine 8 lacks propsys.VariantToString, which _wmi (3.12+) reaches: without

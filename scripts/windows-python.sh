@@ -22,7 +22,11 @@ while [ $# -gt 0 ]; do
 	*) break ;;
 	esac
 done
-py=$("$here/windows-cpython.sh" "$version")
+py=$locket_root/build/cpython-windows/$version
+# --no-build (the tests): the tree as it is; never re-fetched under running tests.
+if [ "$build" = 1 ] || [ ! -f "$py/python.exe" ]; then
+	py=$("$here/windows-cpython.sh" "$version")
+fi
 pkg=$LOCKET_WIN_BUILD/python-win/$version
 if [ "$build" = 1 ]; then
 	# Configure once per interpreter (keeping those already configured), then

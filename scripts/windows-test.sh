@@ -44,5 +44,5 @@ win_build "${lua_args[@]}" "${py_args[@]}"
 win_log "built in $((SECONDS - t0)) s"
 trap win_stop EXIT
 win_start
-ctest --test-dir "$LOCKET_WIN_BUILD" -j2 --output-on-failure --timeout 300 "$@"
+ctest --test-dir "$LOCKET_WIN_BUILD" -j"${LOCKET_WIN_JOBS:-2}" --output-on-failure --timeout 300 "$@"
 win_log "done in $((SECONDS - t0)) s"
