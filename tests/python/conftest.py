@@ -13,14 +13,11 @@ import time
 import locket
 import pytest
 
-if sys.platform == "win32":
+WINDOWS = sys.platform == "win32"
+if WINDOWS:
     import msvcrt
-
-    fcntl = None
 else:
     import fcntl
-
-WINDOWS = sys.platform == "win32"
 
 
 def skip_on_windows(reason):
@@ -211,7 +208,7 @@ def held_elsewhere(path):
     """True if some open file description holds a lock on path: a kernel probe
     with a fresh descriptor (flock locks of other descriptions conflict with it,
     even in this process). On Windows: a LockFileEx try on byte 0, the byte
-    locket locks, through a fresh handle (msvcrt.locking)."""
+    locket locks, through a fresh handle."""
     if WINDOWS:
         return _held_elsewhere_windows(path)
     fd = os.open(path, os.O_RDONLY)

@@ -40,7 +40,7 @@ def test_directory(tmp_path):
     assert info.value.filename == os.fspath(tmp_path)
 
 
-@skip_on_windows('Windows reports a file used as a directory as ERROR_PATH_NOT_FOUND (test_windows.py)')
+@skip_on_windows("Windows reports a file used as a directory as ERROR_PATH_NOT_FOUND (test_windows.py)")
 def test_file_as_directory(tmp_path):
     (tmp_path / "f").touch()
     with pytest.raises(NotADirectoryError) as info:
@@ -66,7 +66,7 @@ def test_path_of_wrong_type(path):
         locket.lock_file(path)
 
 
-@skip_on_windows('no ENAMETOOLONG on Windows (ERROR_INVALID_NAME; Wine: ERROR_FILE_NOT_FOUND; test_windows.py)')
+@skip_on_windows("no ENAMETOOLONG on Windows (ERROR_INVALID_NAME; Wine: ERROR_FILE_NOT_FOUND; test_windows.py)")
 def test_name_too_long(tmp_path):
     with pytest.raises(OSError) as info:
         locket.lock_file(tmp_path / ("x" * 300))
@@ -142,7 +142,7 @@ def test_permission_denied_fails_at_once(open_tmp, where):
     assert float(words[3]) < 5  # an error, not a wait for the timeout (filelock#604)
 
 
-@skip_on_windows('Windows cannot remove a directory while a file in it is open')
+@skip_on_windows("Windows cannot remove a directory while a file in it is open")
 def test_directory_removed_while_waiting(tmp_path):
     """The lock file and its directory go away while a thread waits: the wait
     ends with FileNotFoundError, nothing held."""
@@ -235,7 +235,7 @@ def test_file_that_another_user_can_only_read_is_lockable(open_tmp):
     assert path.stat().st_mode & 0o777 == 0o644
 
 
-@skip_on_windows('no POSIX file modes or umask on Windows')
+@skip_on_windows("no POSIX file modes or umask on Windows")
 def test_umask_is_left_alone(tmp_path):
     old = os.umask(0o027)
     try:

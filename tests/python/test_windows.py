@@ -17,7 +17,6 @@ from conftest import EARLY, WINDOWS, child_env, held_elsewhere, try_in_other_pro
 pytestmark = pytest.mark.skipif(not WINDOWS, reason="Windows only")
 
 if WINDOWS:
-    import msvcrt
     from ctypes import wintypes
 
     kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
@@ -29,9 +28,7 @@ if WINDOWS:
     kernel32.CloseHandle.argtypes = [wintypes.HANDLE]
     kernel32.TerminateProcess.argtypes = [wintypes.HANDLE, wintypes.UINT]
 
-ERROR_LOCK_VIOLATION = 33
 ERROR_SHARING_VIOLATION = 32
-LOCKFILE_EXCLUSIVE_LOCK, LOCKFILE_FAIL_IMMEDIATELY = 2, 1
 
 # A holder that is not locket: LockFileEx (or msvcrt.locking) on byte 0
 # through its own handle, as locket.py, filelock and portalocker do.
