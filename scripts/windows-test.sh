@@ -44,5 +44,13 @@ win_build "${lua_args[@]}" "${py_args[@]}"
 win_log "built in $((SECONDS - t0)) s"
 trap win_stop EXIT
 win_start
-ctest --test-dir "$LOCKET_WIN_BUILD" -j"${LOCKET_WIN_JOBS:-2}" --output-on-failure --timeout 300 "$@"
+rc=0
+ctest --test-dir "$LOCKET_WIN_BUILD" -j"${LOCKET_WIN_JOBS:-2}" --output-on-failure --timeout 300 "$@" || rc=$?
+# The pytest counts behind the per-file CTest tests, per interpreter.
+awk '/^[0-9]+\/[0-9]+ Test: python_win[0-9]+_test_/ { split($3, p, "_"); v = p[2] }
+	v && / in [0-9.]+s/ { for (i = 1; i < NF; i++) if ($(i + 1) ~ /^(passed|skipped|failed|xfailed|error)/) {
+		k = $(i + 1); sub(/,$/, "", k); n[v " " k] += $i }; v = "" }
+	END { for (x in n) print x, n[x] }' "$LOCKET_WIN_BUILD/Testing/Temporary/LastTest.log" 2>/dev/null |
+	sort | awk '{ t[$1] = t[$1] " " $3 " " $2 } END { for (v in t) printf "[windows] pytest under Wine, %s:%s\n", v, t[v] }' >&2 || true
 win_log "done in $((SECONDS - t0)) s"
+exit "$rc"
