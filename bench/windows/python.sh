@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The Windows Python binding's hand-off under Wine vs filelock, portalocker
 # and a blocking LockFileEx waiter on the same Windows CPython
-# (bench/windows/python_handoff.py); writes bench/out/windows-python.json.
+# (bench/windows/python_handoff.py); writes bench/out/windows-python.json
+# (suite "windows-python": bench/report.py needs a TARGETS entry like "windows"'s).
 #   bench/windows/python.sh [--quick] [--version X.Y]      (default 3.12)
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

@@ -143,7 +143,7 @@ def main():
         metrics.append({"name": "python_handoff_p50", "impl": kind, "value": round(p50, 1), "unit": "us",
                         "reference": kind == "lockfileex_blocking", "lower_is_better": True})
         print(f"{kind:24s} p50 {p50 / 1000:8.3f} ms  {p50 / ref:6.2f}x the blocking LockFileEx waiter")
-    result = {"suite": "windows", "metrics": metrics, "handoff": samples,
+    result = {"suite": "windows-python", "metrics": metrics, "handoff": samples,
               "notes": [f"Windows CPython {sys.version.split()[0]} under Wine; {rounds} samples per kind, "
                         "each library handing to itself; the reference is a blocking LockFileEx waiter "
                         "in the same interpreter (ctypes); portalocker with its Win32Locker (pywin32): "
