@@ -9,7 +9,7 @@ pkgs=(cmake ninja-build gcc g++ make pkg-config swig util-linux procps
       luarocks lua-filesystem lua-posix abigail-tools man-db groff-base
       python3 python3-venv python3-pip python3-dev)
 if [ "${LOCKET_NO_WINDOWS:-0}" != 1 ]; then
-  pkgs+=(gcc-mingw-w64-x86-64-win32 wine wine64)
+  pkgs+=(gcc-mingw-w64-x86-64-win32 wine wine64 maven unzip) # maven: Windows CPython (scripts/windows-cpython.sh)
 fi
 
 missing=()

@@ -44,7 +44,7 @@ done
 
 if [ "${LOCKET_NO_WINDOWS:-0}" != 1 ]; then
   step "Windows (mingw-w64 + Wine)"
-  scripts/windows-test.sh --lua || failed+=(windows)
+  scripts/windows-test.sh --lua --python="${LOCKET_WIN_PYTHON_VERSIONS:-all}" || failed+=(windows)
 fi
 
 step "done"

@@ -2,7 +2,6 @@
 and a kernel-level probe of whether a lock file is held."""
 
 import errno
-import fcntl
 import os
 import queue
 import subprocess
@@ -13,6 +12,17 @@ import time
 
 import locket
 import pytest
+
+WINDOWS = sys.platform == "win32"
+if WINDOWS:
+    import msvcrt
+else:
+    import fcntl
+
+
+def skip_on_windows(reason):
+    """For a test of what Windows does not have; the reason says what."""
+    return pytest.mark.skipif(WINDOWS, reason=reason)
 
 # The C library's deadlines have millisecond resolution: a timed wait may end
 # up to a millisecond before its timeout (measured here with a finer clock).
@@ -94,8 +104,20 @@ class Child:
         """Wait until the child's main thread sleeps in the kernel, which after
         it announced a wait means it is inside that wait (the child waits alone:
         a futex is the in-handle wait, not the GIL)."""
+        if WINDOWS:
+            return windows_pause()
         wait_blocked(f"/proc/{self.pid}/stat", timeout, futex=True)
 
+
+def windows_pause():
+    """Windows has no /proc, and Wine reports every thread's state as running
+    (NtQuerySystemInformation): give a waiter time to enter its wait. The
+    tests' assertions hold either way; had it not entered yet, they show a
+    fresh acquire instead of a hand-off."""
+    time.sleep(0.3)
+
+
+_MACHINE = os.uname().machine if hasattr(os, "uname") else ""  # no os.uname on Windows
 
 # System calls in which a task sleeps while it waits for a lock: a blocked flock(), the poll of a
 # timed wait; futex (a wait for a hold through the same handle) only in a child whose main thread
@@ -104,10 +126,10 @@ WAIT_SYSCALLS = {
     "x86_64": {73: "flock", 271: "ppoll", 7: "poll", 23: "select", 270: "pselect6", 232: "epoll_wait",
                281: "epoll_pwait", 441: "epoll_pwait2"},
     "aarch64": {32: "flock", 73: "ppoll", 72: "pselect6", 22: "epoll_pwait", 441: "epoll_pwait2"},
-}.get(os.uname().machine, {})
+}.get(_MACHINE, {})
 
 
-FUTEX = {"x86_64": 202, "aarch64": 98}.get(os.uname().machine)
+FUTEX = {"x86_64": 202, "aarch64": 98}.get(_MACHINE)
 
 
 def wait_blocked(stat_file, timeout=10, futex=False):
@@ -132,6 +154,8 @@ def wait_blocked(stat_file, timeout=10, futex=False):
 def wait_thread_blocked(native_id, timeout=10):
     """Wait until a thread of this process (threading.get_native_id()) sleeps
     in the kernel."""
+    if WINDOWS:
+        return windows_pause()
     wait_blocked(f"/proc/self/task/{native_id}/stat", timeout)
 
 
@@ -241,7 +265,10 @@ def try_in_other_process(path):
 def held_elsewhere(path):
     """True if some open file description holds a lock on path: a kernel probe
     with a fresh descriptor (flock locks of other descriptions conflict with it,
-    even in this process)."""
+    even in this process). On Windows: a LockFileEx try on byte 0, the byte
+    locket locks, through a fresh handle."""
+    if WINDOWS:
+        return _held_elsewhere_windows(path)
     fd = os.open(path, os.O_RDONLY)
     try:
         try:
@@ -251,6 +278,32 @@ def held_elsewhere(path):
                 return True
             raise
         fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
+def _held_elsewhere_windows(path):
+    # ctypes, not msvcrt.locking: Wine's CRT reports a lock violation there
+    # as errno 0.
+    import ctypes
+    from ctypes import wintypes
+
+    kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
+    kernel32.LockFileEx.argtypes = [wintypes.HANDLE, wintypes.DWORD, wintypes.DWORD,
+                                    wintypes.DWORD, wintypes.DWORD, ctypes.c_void_p]
+    kernel32.UnlockFileEx.argtypes = [wintypes.HANDLE, wintypes.DWORD, wintypes.DWORD,
+                                      wintypes.DWORD, ctypes.c_void_p]
+    overlapped = ctypes.create_string_buffer(32)  # OVERLAPPED, offset 0
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        handle = msvcrt.get_osfhandle(fd)
+        if not kernel32.LockFileEx(handle, 3, 0, 1, 0, overlapped):  # EXCLUSIVE | FAIL_IMMEDIATELY
+            err = ctypes.get_last_error()
+            if err == 33:  # ERROR_LOCK_VIOLATION
+                return True
+            raise ctypes.WinError(err)
+        kernel32.UnlockFileEx(handle, 0, 1, 0, overlapped)
         return False
     finally:
         os.close(fd)

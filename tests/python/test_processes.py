@@ -8,7 +8,7 @@ import time
 
 import locket
 import pytest
-from conftest import child_env, held_elsewhere, try_in_other_process
+from conftest import child_env, held_elsewhere, skip_on_windows, try_in_other_process
 
 
 def test_other_process_is_refused_while_held(lock_path):
@@ -29,6 +29,7 @@ def test_waiter_gets_the_lock_when_the_holder_releases(lock_path, holder):
     lock.release()
 
 
+@skip_on_windows("no POSIX signals (SIGKILL) on Windows; test_windows.py kills with TerminateProcess")
 def test_holder_killed_with_sigkill_releases(lock_path, holder):
     child = holder(lock_path)
     assert held_elsewhere(lock_path)
@@ -38,6 +39,7 @@ def test_holder_killed_with_sigkill_releases(lock_path, holder):
         assert time.monotonic() - start < 10
 
 
+@skip_on_windows("no POSIX signals (SIGKILL) on Windows; test_windows.py kills with TerminateProcess")
 def test_waiting_process_wakes_when_holder_is_killed(lock_path, holder, children):
     child = holder(lock_path)
     waiter = children(
@@ -56,6 +58,7 @@ def test_waiting_process_wakes_when_holder_is_killed(lock_path, holder, children
     waiter.expect("acquired", timeout=30)
 
 
+@skip_on_windows("POSIX: sleep(1) and SIGKILL; test_windows.py has an inheriting child")
 def test_daemon_started_by_the_holder_does_not_keep_the_lock(lock_path, children):
     """The holder starts a long-lived child and dies: the child must not have
     inherited the lock (brooklyncentral/clocker#382)."""
@@ -141,6 +144,7 @@ def test_shared_lock_across_processes(lock_path, holder):
         locket.Lock(lock_path).acquire(timeout=0)
 
 
+@skip_on_windows("holder_pid() is None on Windows: LockFileEx does not tell who holds a lock")
 def test_holder_pid_of_another_process(lock_path, holder):
     child = holder(lock_path)
     assert locket.Lock(lock_path).holder_pid() == child.pid

@@ -6,7 +6,10 @@ import signal
 import time
 
 import locket
-from conftest import EARLY
+import pytest
+from conftest import EARLY, WINDOWS
+
+pytestmark = pytest.mark.skipif(WINDOWS, reason="no POSIX signals on Windows (Ctrl-C: test_windows.py)")
 
 SIGINT_CHILD = """
 import sys, time, locket

@@ -159,7 +159,8 @@ def run(words):
     if cmd == "spawn_child":
         # A long-lived child that inherits every inheritable descriptor.
         import subprocess
-        return "ok", subprocess.Popen(["sleep", "60"], close_fds=False).pid
+        argv = ["sleep", "60"] if sys.platform != "win32" else [sys.executable, "-c", "import time; time.sleep(60)"]
+        return "ok", subprocess.Popen(argv, close_fds=False).pid
     if cmd == "stress":
         return stress(words)
     if cmd == "reset":
@@ -211,6 +212,8 @@ def run(words):
 
 def main():
     out = sys.stdout
+    if sys.platform == "win32":
+        out.reconfigure(newline="\n")  # protocol lines end in \n; text mode would add \r
     while True:
         try:
             line = sys.stdin.readline()

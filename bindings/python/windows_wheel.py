@@ -1,0 +1,43 @@
+"""Pack the Windows build of the package (bindings/python/windows.cmake) into
+a win_amd64 wheel, as pip would have built it on Windows.
+  windows_wheel.py PACKAGE_DIR PYPROJECT OUT_DIR X.Y"""
+
+import base64
+import hashlib
+import os
+import re
+import sys
+import zipfile
+
+pkg, pyproject, out_dir, version = sys.argv[1:5]
+text = open(pyproject, encoding="utf-8").read()
+project = text[text.index("[project]"):]
+name = re.search(r'^name = "([^"]+)"', project, re.M).group(1)
+release = re.search(r'^version = "([^"]+)"', project, re.M).group(1)
+summary = re.search(r'^description = "([^"]+)"', project, re.M).group(1)
+tag = "cp" + version.replace(".", "")
+dist_info = f"{name}-{release}.dist-info"
+files = {}
+for f in sorted(os.listdir(pkg)):
+    if f.endswith((".py", ".pyi", ".pyd")) or f == "py.typed":
+        with open(os.path.join(pkg, f), "rb") as fh:
+            files[f"{name}/{f}"] = fh.read()
+files[f"{dist_info}/METADATA"] = (
+    f"Metadata-Version: 2.1\nName: {name}\nVersion: {release}\nSummary: {summary}\n"
+    f"Requires-Python: >=3.8\n").encode()
+files[f"{dist_info}/WHEEL"] = (
+    f"Wheel-Version: 1.0\nGenerator: locket windows_wheel.py\nRoot-Is-Purelib: false\n"
+    f"Tag: {tag}-{tag}-win_amd64\n").encode()
+record = []
+for path, data in files.items():
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    record.append(f"{path},sha256={digest},{len(data)}")
+record.append(f"{dist_info}/RECORD,,")
+files[f"{dist_info}/RECORD"] = ("\n".join(record) + "\n").encode()
+os.makedirs(out_dir, exist_ok=True)
+wheel = os.path.join(out_dir, f"{name}-{release}-{tag}-{tag}-win_amd64.whl")
+with zipfile.ZipFile(wheel + ".tmp", "w", zipfile.ZIP_DEFLATED) as z:
+    for path, data in files.items():
+        z.writestr(zipfile.ZipInfo(path, (2024, 1, 1, 0, 0, 0)), data, zipfile.ZIP_DEFLATED)
+os.replace(wheel + ".tmp", wheel)
+print(wheel)
