@@ -93,6 +93,9 @@ _POLL_S = 0.016
 # a condition-variable wait in C, which signals do not end: slice it so that
 # Ctrl-C is seen.
 _LOCAL_SLICE_MS = 100
+# Windows' lock wait cannot be ended by a signal (there is no EINTR): wait in slices there, so that
+# Python's signal handlers (Ctrl-C) run between them.
+_WINDOWS = _sys.platform == "win32"
 
 _DEFAULT: "Any" = _Default()
 
@@ -488,9 +491,10 @@ class Lock:
         try:
             if h is None:
                 h = self._open()
-            if flags & _SHARED and ms != 0 and h.locked():
+            if ms != 0 and (_WINDOWS or flags & _SHARED and h.locked()):
                 # Another thread holds a shared lock through this object: C waits
-                # for it on a condition variable, which signals do not end.
+                # for it on a condition variable, which signals do not end. Or
+                # Windows, whose waits signals never end.
                 rc = self._wait_sliced(h, ms, flags)
             else:
                 # Signal handlers run inside this call (see locket_python.i): it
@@ -521,7 +525,7 @@ class Lock:
                 left = -1
             else:
                 left = max(0, _math.ceil((deadline - _monotonic()) * 1000))
-            sliced = left != 0 and h.locked()
+            sliced = left != 0 and (_WINDOWS or h.locked())
             if sliced:
                 left = _LOCAL_SLICE_MS if left < 0 else min(left, _LOCAL_SLICE_MS)
             rc = h.acquire(left, flags)
