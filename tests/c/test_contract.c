@@ -29,43 +29,6 @@ static void nap(void)
 	nanosleep(&ts, NULL);
 }
 
-/* Is thread tid of this process asleep in a call that waits for a lock
- * (the kernel's flock queue, or the wait engine's poll or futex)? */
-static int thread_is_waiting(pid_t tid)
-{
-	char path[64], buf[256];
-	long nr = -1;
-	char state = '?';
-	FILE *f;
-	snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
-	if ((f = fopen(path, "re")) == NULL)
-		return 0;
-	if (fgets(buf, sizeof buf, f) != NULL) {
-		const char *p = strrchr(buf, ')');
-		if (p != NULL && p[1] == ' ')
-			state = p[2];
-	}
-	fclose(f);
-	snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
-	if ((f = fopen(path, "re")) == NULL)
-		return 0;
-	if (fscanf(f, "%ld", &nr) != 1)
-		nr = -1;
-	fclose(f);
-	return state == 'S' && (nr == SYS_ppoll || nr == SYS_flock || nr == SYS_futex ||
-				nr == SYS_poll || nr == SYS_epoll_wait || nr == SYS_epoll_pwait);
-}
-
-static void wait_until_thread_waits(pid_t tid)
-{
-	double t0 = test_now_ms();
-	while (!thread_is_waiting(tid)) {
-		if (test_now_ms() - t0 > 30000)
-			test_fail(__FILE__, __LINE__, "thread %d never started waiting", (int)tid);
-		nap();
-	}
-}
-
 /* Does this process have a descriptor open on (dev, ino)? */
 static int have_fd_on(dev_t dev, ino_t ino)
 {
@@ -193,7 +156,7 @@ static void check_path_change_during_wait(enum path_change how, int64_t timeout_
 	CHECK(pthread_create(&t, NULL, waiter_main, &w) == 0);
 	while (atomic_load(&w.tid) == 0)
 		nap();
-	wait_until_thread_waits(atomic_load(&w.tid));
+	wait_until_waiting(atomic_load(&w.tid));
 
 	if (how == SWITCH_SYMLINK) {
 		CHECK(symlink("v2", test_path("current.new")) == 0);
@@ -216,7 +179,7 @@ static void check_path_change_during_wait(enum path_change how, int64_t timeout_
 			test_fail(__FILE__, __LINE__, "the waiter never moved to the new file");
 		nap();
 	}
-	wait_until_thread_waits(atomic_load(&w.tid));
+	wait_until_waiting(atomic_load(&w.tid));
 	CHECK(!atomic_load(&w.done));
 	child_say(&h_new, "release");
 	CHECK(strcmp(child_read(&h_new), "released ok") == 0);
@@ -756,7 +719,7 @@ static void check_prompt_hand_over(unsigned int flags)
 	CHECK(pthread_create(&t, NULL, waiter_main, &w) == 0);
 	while (atomic_load(&w.tid) == 0)
 		nap();
-	wait_until_thread_waits(atomic_load(&w.tid));
+	wait_until_waiting(atomic_load(&w.tid));
 	child_say(&holder, "release");
 	CHECK(strcmp(child_read(&holder), "released ok") == 0);
 	t0 = test_now_ms();

@@ -10,7 +10,7 @@ import time
 
 import locket
 import pytest
-from conftest import held_elsewhere, wait_thread_blocked
+from conftest import fds_on, held_elsewhere, wait_thread_blocked
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork (POSIX)")
 
@@ -124,18 +124,8 @@ def test_waiter_moves_when_a_directory_on_its_path_is_switched(tmp_path, holder)
     os.rename(tmp_path / "current.new", tmp_path / "current")
     old_holder.send("release")
     old_holder.expect("released")
-    v1 = os.stat(tmp_path / "v1" / "lock")
-    v2 = os.stat(tmp_path / "v2" / "lock")
-
-    def fds_on(st):
-        n = 0
-        for fd in os.listdir("/proc/self/fd"):
-            try:
-                s = os.stat(f"/proc/self/fd/{fd}")
-            except OSError:
-                continue
-            n += (s.st_dev, s.st_ino) == (st.st_dev, st.st_ino)
-        return n
+    v1 = str(tmp_path / "v1" / "lock")
+    v2 = str(tmp_path / "v2" / "lock")
 
     # It either comes back holding v1's file (two holders), or moves to v2's.
     deadline = time.monotonic() + 30
