@@ -74,9 +74,14 @@ int locket__cond_wait(locket__cond *c, locket__mutex *m, int64_t deadline_ms);
 void locket__registry_lock(void);
 void locket__registry_unlock(void);
 
-/* Register prepare/parent/child as fork handlers, once per process
- * (pthread_atfork); a no-op where there is no fork(). */
-void locket__os_fork_handlers(void (*prepare)(void), void (*parent)(void), void (*child)(void));
+/* The core's fork handlers (core/locket.c): see the fork section there. */
+void locket__fork_prepare(void);
+void locket__fork_parent(void);
+void locket__fork_child(void);
+
+/* Register the core's fork handlers, once per process (pthread_atfork); a
+ * no-op where there is no fork(). */
+void locket__os_fork_handlers(void);
 
 /* Make a condition variable new, whatever state it was left in (a forked
  * child's copy, on which the parent's other threads may have waited). */

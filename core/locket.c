@@ -58,7 +58,7 @@ struct locket {
 	int64_t slot_pid;         /* process that filled slot_fd */
 	struct open_fd slot_ref;  /* slot_fd's entry on open_fds */
 	struct open_fd *open_fds; /* every descriptor of the file this handle has open */
-	int slot_inherited;       /* the slot was emptied by fork_child() */
+	int slot_inherited;       /* the slot was emptied by locket__fork_child() */
 	locket__waiter *waiter;   /* kept OS wait state; NULL while borrowed */
 	locket_t *prev, *next;    /* the registry of live handles */
 };
@@ -106,7 +106,7 @@ static int close_tracked(locket_t *lock, struct open_fd *ref, int unlock)
 	int rc = LOCKET_OK;
 	locket__fd fd = ref->fd;
 	if (fd == LOCKET__NO_FD)
-		return rc; /* closed in a forked child by fork_child() */
+		return rc; /* closed in a forked child by locket__fork_child() */
 	if (unlock)
 		rc = locket__os_unlock(fd);
 	locket__mutex_lock(&lock->mu);
@@ -118,7 +118,7 @@ static int close_tracked(locket_t *lock, struct open_fd *ref, int unlock)
 	return rc;
 }
 
-static void fork_prepare(void)
+void locket__fork_prepare(void)
 {
 	locket_t *l;
 	locket__registry_lock();
@@ -126,7 +126,7 @@ static void fork_prepare(void)
 		locket__mutex_lock(&l->mu);
 }
 
-static void fork_parent(void)
+void locket__fork_parent(void)
 {
 	locket_t *l;
 	for (l = registry; l != NULL; l = l->next)
@@ -138,7 +138,7 @@ static void fork_parent(void)
  * doing can be finished here, so start every handle afresh. Its mutex is
  * free of them (fork_prepare took it), but its condition variable may
  * count waiters that do not exist here. */
-static void fork_child(void)
+void locket__fork_child(void)
 {
 	locket_t *l;
 	for (l = registry; l != NULL; l = l->next) {
@@ -155,7 +155,7 @@ static void fork_child(void)
 		locket__os_waiter_free(l->waiter); /* its queue is shared with the parent */
 		l->waiter = NULL;
 		locket__cond_reinit(&l->slot_freed);
-		locket__mutex_unlock(&l->mu); /* taken by fork_prepare() in this very thread */
+		locket__mutex_unlock(&l->mu); /* taken by locket__fork_prepare() in this very thread */
 	}
 	locket__os_wait_atfork_child();
 	locket__registry_unlock();
@@ -163,7 +163,7 @@ static void fork_child(void)
 
 static void registry_add(locket_t *lock)
 {
-	locket__os_fork_handlers(fork_prepare, fork_parent, fork_child);
+	locket__os_fork_handlers();
 	locket__registry_lock();
 	lock->prev = NULL;
 	lock->next = registry;

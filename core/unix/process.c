@@ -24,25 +24,16 @@ void locket__registry_unlock(void)
 }
 
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
-static void (*on_prepare)(void), (*on_parent)(void), (*on_child)(void);
 
 static void install_fork_handlers(void)
 {
 	/* On failure (ENOMEM) a child keeps copies of the descriptors: the pid
 	 * check in the slot still keeps it from touching the parent's lock. */
-	(void)pthread_atfork(on_prepare, on_parent, on_child);
+	(void)pthread_atfork(locket__fork_prepare, locket__fork_parent, locket__fork_child);
 }
 
-void locket__os_fork_handlers(void (*prepare)(void), void (*parent)(void), void (*child)(void))
+void locket__os_fork_handlers(void)
 {
-	/* One caller (core/locket.c) passes the same functions every time. */
-	if (on_prepare == NULL) {
-		pthread_mutex_lock(&registry_mu);
-		on_prepare = prepare;
-		on_parent = parent;
-		on_child = child;
-		pthread_mutex_unlock(&registry_mu);
-	}
 	pthread_once(&fork_once, install_fork_handlers);
 }
 

@@ -17,11 +17,8 @@ void locket__registry_unlock(void)
 	ReleaseSRWLockExclusive(&registry_mu);
 }
 
-void locket__os_fork_handlers(void (*prepare)(void), void (*parent)(void), void (*child)(void))
+void locket__os_fork_handlers(void)
 {
-	(void)prepare;
-	(void)parent;
-	(void)child;
 }
 
 void locket__os_wait_atfork_child(void)
