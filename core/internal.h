@@ -32,6 +32,37 @@ typedef intptr_t locket__fd;
 /* A deadline in milliseconds of locket__now_ms(), or LOCKET__FOREVER. */
 #define LOCKET__FOREVER INT64_MAX
 
+/* A lock file's identity for the wait engine (a hash of device and inode on
+ * POSIX), or 0 when unknown. */
+typedef uint64_t locket__key;
+
+/* ---- wait.c: how one call waits ---- */
+
+/* One call's wait: its single deadline and what may end it early. Made once
+ * per call (locket__wait_init) and passed down to the OS layer. */
+typedef struct locket__wait {
+	int64_t deadline;                /* locket__now_ms() value; 0: a try; LOCKET__FOREVER */
+	int interruptible;               /* a signal handler may end it (flag or callback) */
+	locket_interrupt_fn interrupted; /* NULL, or decides whether it ends (locket.h) */
+	void *interrupted_arg;
+	int64_t next_check;              /* when interrupted is due again (locket__now_ms) */
+} locket__wait;
+
+/* The deadline timeout_ms from now (negative: forever, 0: a try). */
+int64_t locket__deadline_after(int64_t timeout_ms);
+/* Check and copy opts (NULL: defaults) into *w and *flags; LOCKET_EINVAL
+ * (recorded) for a bad version or unknown flags. */
+int locket__wait_init(locket__wait *w, unsigned int *flags, const locket_wait_options *opts,
+		      const char *caller);
+/* For OS layers, while waiting: 1 if the wait must end now with
+ * LOCKET_EINTR (the caller records it). signalled: a signal handler just
+ * interrupted the sleep. Calls the callback when one is set and either a
+ * handler ran or its check is due. */
+int locket__wait_should_end(locket__wait *w, int signalled);
+/* The longest an OS layer may sleep, capped by the callback's next check
+ * and the deadline (ms >= 0; ms itself when nothing caps it). */
+int64_t locket__wait_cap_ms(const locket__wait *w, int64_t ms);
+
 /* ---- error.c: the per-thread last error ---- */
 
 /* Record code with a printf-style message; returns code. */
@@ -87,10 +118,11 @@ void locket__os_fork_handlers(void);
  * child's copy, on which the parent's other threads may have waited). */
 void locket__cond_reinit(locket__cond *c);
 
-/* Sleep for ms milliseconds without sleep-polling anything else. With
- * interruptible, a signal handler that runs on this thread ends it early:
- * returns LOCKET_EINTR (unrecorded); else LOCKET_OK. */
-int locket__os_sleep_ms(int64_t ms, int interruptible);
+/* Sleep for ms milliseconds without sleep-polling anything else. When how
+ * is interruptible and locket__wait_should_end() says so (after a signal
+ * handler, or at the callback's check), returns LOCKET_EINTR (unrecorded);
+ * else LOCKET_OK. */
+int locket__os_sleep_ms(int64_t ms, locket__wait *how);
 
 /* ---- OS layer: files and locks ---- */
 
@@ -117,8 +149,19 @@ int locket__os_abspath(const char *path, char **out);
  * succeed. */
 int locket__os_open(const char *path, const locket_options *opts, locket__fd *out);
 
-/* Release a lock held through fd (without closing it). */
-int locket__os_unlock(locket__fd fd);
+/* Release a lock held through fd (without closing it), and wake a waiter
+ * of the file. key: the file's identity from locket__os_same_file(), or 0
+ * when unknown (the OS layer then finds it itself if it needs it). */
+int locket__os_unlock(locket__fd fd, locket__key key);
+
+/* The lock on fd (file key) is now held by locket in this process: lets
+ * waiters of the same user know that its release will wake them (Linux
+ * wake table). Never fails; a no-op where nothing is kept. */
+void locket__os_held(locket__fd fd, locket__key key);
+
+/* Make fd inheritable by child processes (clear close-on-exec), for a
+ * descriptor that leaves the handle (locket_acquire_detached). */
+int locket__os_make_inheritable(locket__fd fd);
 
 /* Close fd. Never unlocks explicitly: used alone only where the lock must
  * stay with another copy of the descriptor (a forked child). */
@@ -137,9 +180,9 @@ void locket__os_waiter_free(locket__waiter *w);
 void locket__os_wait_atfork_child(void);
 
 /*
- * Lock fd: try once, then, unless deadline_ms is 0, wait until the lock is
- * granted or deadline_ms (a locket__now_ms() value, or LOCKET__FOREVER)
- * passes. A wait must never sleep-poll at a fixed period, and must never
+ * Lock fd: try once, then, unless how->deadline is 0, wait until the lock is
+ * granted or how->deadline (a locket__now_ms() value, or LOCKET__FOREVER)
+ * passes, or locket__wait_should_end() says to stop (LOCKET_EINTR). A wait must never sleep-poll at a fixed period, and must never
  * report success without holding the lock.
  *
  * waiter is NULL for a try (deadline_ms 0). Otherwise *waiter is the
@@ -151,8 +194,8 @@ void locket__os_wait_atfork_child(void);
  * elsewhere), LOCKET_ETIMEDOUT, LOCKET_EINTR (only when interruptible), or
  * an error. path is for messages and for waits that watch the file.
  */
-int locket__os_lock(locket__fd fd, const char *path, int shared, int64_t deadline_ms,
-		    int interruptible, locket__waiter **waiter);
+int locket__os_lock(locket__fd fd, const char *path, int shared, locket__wait *how,
+		    locket__waiter **waiter);
 
 /* For attempts (event loops): make sure *waiter exists and watches path
  * (adding the watch when *watch_fd < 0 or the file was replaced), and drain
@@ -173,8 +216,9 @@ int locket__os_wait_verified(const locket__waiter *w);
 /* Once fd is locked: is it still the file that path names? 1: yes; 0: the
  * file was replaced (path names another file now); or a negative
  * locket_error, recorded (LOCKET_ENOENT when the path is gone,
- * LOCKET_EISDIR when fd is a directory). An OS that cannot tell returns 1. */
-int locket__os_same_file(locket__fd fd, const char *path);
+ * LOCKET_EISDIR when fd is a directory and !allow_dir). An OS that cannot
+ * tell returns 1. *key receives the locked file's identity (0: unknown). */
+int locket__os_same_file(locket__fd fd, const char *path, int allow_dir, locket__key *key);
 
 /* See locket_holder_pid(). */
 int locket__os_holder_pid(const char *path, int64_t *out_pid);

@@ -55,6 +55,7 @@ struct locket {
 	locket__mutex mu;         /* guards everything below */
 	locket__cond slot_freed;  /* broadcast whenever slot_fd is emptied */
 	locket__fd slot_fd;       /* descriptor holding the lock, or LOCKET__NO_FD */
+	locket__key slot_key;     /* its file's identity (0: unknown) */
 	int64_t slot_pid;         /* process that filled slot_fd */
 	struct open_fd slot_ref;  /* slot_fd's entry on open_fds */
 	struct open_fd *open_fds; /* every descriptor of the file this handle has open */
@@ -108,7 +109,7 @@ static int close_tracked(locket_t *lock, struct open_fd *ref, int unlock)
 	if (fd == LOCKET__NO_FD)
 		return rc; /* closed in a forked child by locket__fork_child() */
 	if (unlock)
-		rc = locket__os_unlock(fd);
+		rc = locket__os_unlock(fd, 0);
 	locket__mutex_lock(&lock->mu);
 	if (ref->fd != LOCKET__NO_FD) {
 		locket__os_close(fd);
@@ -185,21 +186,6 @@ static void registry_remove(locket_t *lock)
 	locket__registry_unlock();
 }
 
-static int64_t deadline_after(int64_t timeout_ms)
-{
-	int64_t now;
-	if (timeout_ms < 0)
-		return LOCKET__FOREVER;
-	if (timeout_ms == 0)
-		return 0;
-	/* The clock counts whole milliseconds: the call began somewhere inside
-	 * the current one, so one more keeps the wait from ending early. */
-	now = locket__now_ms() + 1;
-	if (timeout_ms >= LOCKET__FOREVER - now)
-		return LOCKET__FOREVER;
-	return now + timeout_ms;
-}
-
 int locket_new(locket_t **out, const char *path, const locket_options *opts)
 {
 	locket_options o = LOCKET_OPTIONS_INIT;
@@ -218,7 +204,7 @@ int locket_new(locket_t **out, const char *path, const locket_options *opts)
 		if (opts->version < 1 || opts->version > LOCKET_OPTIONS_VERSION)
 			return locket__fail(LOCKET_EINVAL, "unknown locket_options version %u",
 					    opts->version);
-		if (opts->flags & ~LOCKET_NO_CREATE)
+		if (opts->flags & ~(LOCKET_NO_CREATE | LOCKET_ALLOW_DIRECTORY))
 			return locket__fail(LOCKET_EINVAL, "unknown locket_options flags 0x%x",
 					    opts->flags);
 		if (opts->file_mode & ~07777u)
@@ -250,7 +236,9 @@ int locket_new(locket_t **out, const char *path, const locket_options *opts)
 	 * from the open) is a good one. */
 	rc = open_tracked(lock, 0, &probe);
 	if (rc == LOCKET_OK) {
-		int same = locket__os_same_file(probe.fd, lock->path);
+		locket__key key;
+		int same = locket__os_same_file(probe.fd, lock->path,
+						(o.flags & LOCKET_ALLOW_DIRECTORY) != 0, &key);
 		close_tracked(lock, &probe, 0);
 		rc = same < 0 ? same : LOCKET_OK;
 	}
@@ -277,7 +265,7 @@ void locket_free(locket_t *lock)
 		/* A slot filled before a fork made without the fork handlers is
 		 * the parent's: close the copy, never unlock it. */
 		if (lock->slot_pid == locket__os_pid())
-			locket__os_unlock(lock->slot_fd);
+			locket__os_unlock(lock->slot_fd, lock->slot_key);
 		locket__os_close(lock->slot_fd);
 	}
 	locket__os_waiter_free(lock->waiter);
@@ -289,8 +277,8 @@ void locket_free(locket_t *lock)
 
 /* Wait in the kernel for the lock on fd, lending the handle's kept waiter to
  * this thread for the duration. */
-static int wait_for_lock(locket_t *lock, locket__fd fd, int shared, int64_t deadline,
-			 int interruptible, int *verified)
+static int wait_for_lock(locket_t *lock, locket__fd fd, int shared, locket__wait *how,
+			 int *verified)
 {
 	locket__waiter *w;
 	int rc;
@@ -300,7 +288,7 @@ static int wait_for_lock(locket_t *lock, locket__fd fd, int shared, int64_t dead
 	lock->waiter = NULL;
 	locket__mutex_unlock(&lock->mu);
 
-	rc = locket__os_lock(fd, lock->path, shared, deadline, interruptible, &w);
+	rc = locket__os_lock(fd, lock->path, shared, how, &w);
 	*verified = rc == LOCKET_OK && locket__os_wait_verified(w);
 
 	locket__mutex_lock(&lock->mu);
@@ -327,9 +315,9 @@ static int wants_write_open(int rc, int writable)
  * NFS servers) or a mandatory lock. The open has started breaking the
  * lease; wait it out within the deadline, retrying with a backoff. Returns
  * LOCKET_OK to open again, or the error that ends the acquisition. */
-static int wait_out_lease(const char *path, int64_t deadline, int interruptible, int64_t *retry_ms)
+static int wait_out_lease(const char *path, locket__wait *how, int64_t *retry_ms)
 {
-	int64_t now = locket__now_ms(), ms = *retry_ms;
+	int64_t now = locket__now_ms(), ms = *retry_ms, deadline = how->deadline;
 	if (deadline == 0)
 		return locket__fail(LOCKET_EWOULDBLOCK,
 				    "'%s' is leased by another program (opening it would block)", path);
@@ -340,7 +328,7 @@ static int wait_out_lease(const char *path, int64_t deadline, int interruptible,
 	if (deadline != LOCKET__FOREVER && deadline - now < ms)
 		ms = deadline - now;
 	*retry_ms = *retry_ms * 2 > LEASE_RETRY_CEILING_MS ? LEASE_RETRY_CEILING_MS : *retry_ms * 2;
-	if (locket__os_sleep_ms(ms, interruptible) == LOCKET_EINTR)
+	if (locket__os_sleep_ms(ms, how) == LOCKET_EINTR)
 		return locket__fail(LOCKET_EINTR, "interrupted while waiting for '%s'", path);
 	return LOCKET_OK;
 }
@@ -354,29 +342,36 @@ static int wait_out_lease(const char *path, int64_t deadline, int interruptible,
  * path moved on. The check (an fstat and a stat, which also refuses a
  * directory) costs under a microsecond, and no watch on the file itself
  * could see a change higher up the path. */
-static int lock_file(locket_t *lock, int shared, int64_t deadline, int interruptible,
-		     struct open_fd *ref)
+static int lock_file(locket_t *lock, int shared, locket__wait *how, struct open_fd *ref,
+		     locket__key *key)
 {
+	const int allow_dir = (lock->opts.flags & LOCKET_ALLOW_DIRECTORY) != 0;
+	locket__wait try_once = *how;
 	int writable = 0;
 	int64_t lease_retry_ms = 1;
+	try_once.deadline = 0;
 	for (;;) {
 		int rc = open_tracked(lock, writable, ref), verified = 0;
 		if (rc == LOCKET_EWOULDBLOCK) {
-			rc = wait_out_lease(lock->path, deadline, interruptible, &lease_retry_ms);
+			rc = wait_out_lease(lock->path, how, &lease_retry_ms);
 			if (rc != LOCKET_OK)
 				return rc;
 			continue;
 		}
 		if (rc != LOCKET_OK)
 			return rc;
-		rc = locket__os_lock(ref->fd, lock->path, shared, 0, 0, NULL);
-		if (rc == LOCKET_EWOULDBLOCK && deadline != 0)
-			rc = wait_for_lock(lock, ref->fd, shared, deadline, interruptible, &verified);
+		rc = locket__os_lock(ref->fd, lock->path, shared, &try_once, NULL);
+		if (rc == LOCKET_EWOULDBLOCK && how->deadline != 0)
+			rc = wait_for_lock(lock, ref->fd, shared, how, &verified);
 		if (rc == LOCKET_OK) {
-			int same = verified ? 1 : locket__os_same_file(ref->fd, lock->path);
-			if (same == 1)
+			int same = verified ? 1
+					    : locket__os_same_file(ref->fd, lock->path, allow_dir, key);
+			if (same == 1) {
+				locket__os_held(ref->fd, *key);
 				return LOCKET_OK;
-			close_tracked(lock, ref, 1);
+			}
+			locket__os_unlock(ref->fd, *key);
+			close_tracked(lock, ref, 0);
 			if (same < 0)
 				return same;
 			continue; /* the path leads elsewhere now: lock that file */
@@ -396,7 +391,8 @@ static int lock_file(locket_t *lock, int shared, int64_t deadline, int interrupt
  * already), or when it was filled before a fork made without the fork
  * handlers. On success the descriptor moves to the slot; on failure it is
  * unlocked and closed, unless keep_fd, when it is only unlocked. */
-static int take_slot(locket_t *lock, struct open_fd *ref, int64_t deadline, int keep_fd)
+static int take_slot(locket_t *lock, struct open_fd *ref, locket__key key, int64_t deadline,
+		     int keep_fd)
 {
 	int64_t pid = locket__os_pid();
 	locket__fd fd;
@@ -413,10 +409,9 @@ static int take_slot(locket_t *lock, struct open_fd *ref, int64_t deadline, int 
 			if (lock->slot_fd == LOCKET__NO_FD)
 				break;
 			locket__mutex_unlock(&lock->mu);
-			if (keep_fd)
-				locket__os_unlock(ref->fd);
-			else
-				close_tracked(lock, ref, 1);
+			locket__os_unlock(ref->fd, key);
+			if (!keep_fd)
+				close_tracked(lock, ref, 0);
 			if (deadline == 0)
 				return locket__fail(LOCKET_EWOULDBLOCK,
 						    "'%s' is held through this handle", lock->path);
@@ -431,29 +426,73 @@ static int take_slot(locket_t *lock, struct open_fd *ref, int64_t deadline, int 
 	lock->slot_ref.next = lock->open_fds;
 	lock->open_fds = &lock->slot_ref;
 	lock->slot_fd = fd;
+	lock->slot_key = key;
 	lock->slot_pid = pid;
 	lock->slot_inherited = 0;
 	locket__mutex_unlock(&lock->mu);
 	return LOCKET_OK;
 }
 
-int locket_acquire(locket_t *lock, int64_t timeout_ms, unsigned int flags)
+int locket_acquire_with(locket_t *lock, const locket_wait_options *opts)
 {
 	struct open_fd ref;
-	int64_t deadline;
+	locket__wait how;
+	locket__key key = 0;
+	unsigned int flags;
 	int rc;
 
 	if (lock == NULL)
 		return locket__fail(LOCKET_EINVAL, "locket_acquire: lock is NULL");
-	if (flags & ~(LOCKET_SHARED | LOCKET_INTERRUPTIBLE))
-		return locket__fail(LOCKET_EINVAL, "locket_acquire: unknown flags 0x%x", flags);
-	deadline = deadline_after(timeout_ms);
-
-	rc = lock_file(lock, (flags & LOCKET_SHARED) != 0, deadline,
-		       (flags & LOCKET_INTERRUPTIBLE) != 0, &ref);
+	rc = locket__wait_init(&how, &flags, opts, "locket_acquire");
 	if (rc != LOCKET_OK)
 		return rc;
-	return take_slot(lock, &ref, deadline, 0);
+	rc = lock_file(lock, (flags & LOCKET_SHARED) != 0, &how, &ref, &key);
+	if (rc != LOCKET_OK)
+		return rc;
+	return take_slot(lock, &ref, key, how.deadline, 0);
+}
+
+int locket_acquire(locket_t *lock, int64_t timeout_ms, unsigned int flags)
+{
+	locket_wait_options o = LOCKET_WAIT_OPTIONS_INIT;
+	o.timeout_ms = timeout_ms;
+	o.flags = flags;
+	return locket_acquire_with(lock, &o);
+}
+
+/* The CLI's acquisition: the core's open rules, identity loop and deadline,
+ * then the descriptor leaves the handle (untracked, inheritable) so that the
+ * command the CLI starts can hold the lock as flock(1)'s does. */
+int locket_acquire_detached(locket_t *lock, const locket_wait_options *opts, intptr_t *out_fd)
+{
+	struct open_fd ref;
+	locket__wait how;
+	locket__key key = 0;
+	unsigned int flags;
+	int rc;
+
+	if (out_fd == NULL)
+		return locket__fail(LOCKET_EINVAL, "locket_acquire_detached: out_fd is NULL");
+	*out_fd = (intptr_t)LOCKET__NO_FD;
+	if (lock == NULL)
+		return locket__fail(LOCKET_EINVAL, "locket_acquire_detached: lock is NULL");
+	rc = locket__wait_init(&how, &flags, opts, "locket_acquire_detached");
+	if (rc != LOCKET_OK)
+		return rc;
+	rc = lock_file(lock, (flags & LOCKET_SHARED) != 0, &how, &ref, &key);
+	if (rc != LOCKET_OK)
+		return rc;
+	rc = locket__os_make_inheritable(ref.fd);
+	if (rc != LOCKET_OK) {
+		locket__os_unlock(ref.fd, key);
+		close_tracked(lock, &ref, 0);
+		return rc;
+	}
+	locket__mutex_lock(&lock->mu);
+	*out_fd = (intptr_t)ref.fd;
+	untrack(lock, &ref);
+	locket__mutex_unlock(&lock->mu);
+	return LOCKET_OK;
 }
 
 /*
@@ -552,15 +591,21 @@ int locket_attempt_try(locket_attempt_t *a)
 	}
 	/* Watch (and drain) before the try, as a blocking wait does. */
 	events = locket__os_waiter_watch(&a->waiter, lock->path, &a->watch_fd);
-	rc = locket__os_lock(a->ref.fd, lock->path, a->shared, 0, 0, NULL);
+	{
+		locket__wait try_once = { 0, 0, NULL, NULL, 0 };
+		rc = locket__os_lock(a->ref.fd, lock->path, a->shared, &try_once, NULL);
+	}
 	if (rc == LOCKET_OK) {
-		int same = locket__os_same_file(a->ref.fd, lock->path);
+		locket__key key = 0;
+		int same = locket__os_same_file(a->ref.fd, lock->path,
+						(lock->opts.flags & LOCKET_ALLOW_DIRECTORY) != 0, &key);
 		if (same == 1) {
-			rc = take_slot(lock, &a->ref, 0, 1);
+			locket__os_held(a->ref.fd, key);
+			rc = take_slot(lock, &a->ref, key, 0, 1);
 			if (rc == LOCKET_OK)
 				return attempt_finish(a, LOCKET_OK); /* the handle holds it now */
 		} else {
-			locket__os_unlock(a->ref.fd);
+			locket__os_unlock(a->ref.fd, key);
 			if (same < 0)
 				return attempt_finish(a, same);
 			/* Replaced: go on with the file the path names now. */
@@ -612,7 +657,9 @@ void locket_attempt_free(locket_attempt_t *a)
 int locket_release(locket_t *lock)
 {
 	struct open_fd ref;
+	locket__key key;
 	int64_t pid;
+	int rc;
 
 	if (lock == NULL)
 		return locket__fail(LOCKET_EINVAL, "locket_release: lock is NULL");
@@ -632,6 +679,7 @@ int locket_release(locket_t *lock)
 	 * another thread can fill the slot while this one closes. */
 	untrack(lock, &lock->slot_ref);
 	ref.fd = lock->slot_fd;
+	key = lock->slot_key;
 	ref.next = lock->open_fds;
 	lock->open_fds = &ref;
 	lock->slot_fd = LOCKET__NO_FD;
@@ -640,7 +688,9 @@ int locket_release(locket_t *lock)
 	/* Unlock before closing: a close alone would leave the lock with any
 	 * copy of the descriptor in a forked child, and waiters on Linux are
 	 * woken by the close, so the lock must already be free by then. */
-	return close_tracked(lock, &ref, 1);
+	rc = locket__os_unlock(ref.fd, key);
+	close_tracked(lock, &ref, 0);
+	return rc;
 }
 
 int locket_locked(const locket_t *lock)
@@ -700,28 +750,35 @@ static void fd_path(intptr_t fd, char *buf, size_t size)
 #endif
 }
 
-/* The one call into the OS layer's lock for descriptors. */
-static int lock_fd(intptr_t fd, int shared, int64_t deadline, int interruptible)
+int locket_fd_lock_with(intptr_t fd, const locket_wait_options *opts)
 {
 	char path[64];
 	locket__waiter *waiter = NULL;
+	locket__wait how;
+	unsigned int flags;
 	int rc;
+
+	if (!fd_is_plausible(fd))
+		return locket__fail(LOCKET_EINVAL, "locket_fd_lock: %lld is not a descriptor",
+				    (long long)fd);
+	rc = locket__wait_init(&how, &flags, opts, "locket_fd_lock");
+	if (rc != LOCKET_OK)
+		return rc;
 	fd_path(fd, path, sizeof path);
-	rc = locket__os_lock((locket__fd)fd, path, shared, deadline, interruptible,
-			     deadline == 0 ? NULL : &waiter);
+	rc = locket__os_lock((locket__fd)fd, path, (flags & LOCKET_SHARED) != 0, &how,
+			     how.deadline == 0 ? NULL : &waiter);
 	locket__os_waiter_free(waiter);
+	if (rc == LOCKET_OK)
+		locket__os_held((locket__fd)fd, 0);
 	return rc;
 }
 
 int locket_fd_lock(intptr_t fd, int64_t timeout_ms, unsigned int flags)
 {
-	if (!fd_is_plausible(fd))
-		return locket__fail(LOCKET_EINVAL, "locket_fd_lock: %lld is not a descriptor",
-				    (long long)fd);
-	if (flags & ~(LOCKET_SHARED | LOCKET_INTERRUPTIBLE))
-		return locket__fail(LOCKET_EINVAL, "locket_fd_lock: unknown flags 0x%x", flags);
-	return lock_fd(fd, (flags & LOCKET_SHARED) != 0, deadline_after(timeout_ms),
-		       (flags & LOCKET_INTERRUPTIBLE) != 0);
+	locket_wait_options o = LOCKET_WAIT_OPTIONS_INIT;
+	o.timeout_ms = timeout_ms;
+	o.flags = flags;
+	return locket_fd_lock_with(fd, &o);
 }
 
 int locket_fd_unlock(intptr_t fd)
@@ -729,5 +786,5 @@ int locket_fd_unlock(intptr_t fd)
 	if (!fd_is_plausible(fd))
 		return locket__fail(LOCKET_EINVAL, "locket_fd_unlock: %lld is not a descriptor",
 				    (long long)fd);
-	return locket__os_unlock((locket__fd)fd);
+	return locket__os_unlock((locket__fd)fd, 0);
 }

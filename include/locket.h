@@ -17,8 +17,9 @@
  *   positive waits at most that long, measured on a monotonic clock with one
  *   deadline for the whole call.
  * - Strings are UTF-8 and NUL-terminated.
- * - Nothing here installs signal handlers, changes the umask, starts threads
- *   or keeps process-wide state besides the per-thread last error.
+ * - Nothing here installs signal handlers, changes the umask or starts
+ *   threads. The process-wide state the library keeps is listed under
+ *   "Process-wide state" below, with when each piece is given back.
  */
 #ifndef LOCKET_H
 #define LOCKET_H
@@ -101,6 +102,9 @@ typedef struct locket locket_t;
 /* Flags for locket_options.flags. */
 /** Fail with LOCKET_ENOENT instead of creating a missing lock file. */
 #define LOCKET_NO_CREATE 0x1u
+/** Accept a directory as the lock file (POSIX; flock(1) does, and so does
+ *  the locket CLI). Without it a directory fails with LOCKET_EISDIR. */
+#define LOCKET_ALLOW_DIRECTORY 0x2u
 
 /* Flags for locket_acquire(). */
 /** Take a shared (reader) lock instead of an exclusive (writer) one. */
@@ -208,6 +212,100 @@ LOCKET_EXTERN(int) locket_acquire(locket_t *lock, int64_t timeout_ms, unsigned i
  * Thread-safe.
  */
 LOCKET_EXTERN(int) locket_release(locket_t *lock);
+
+/*
+ * Waits with options: one deadline, and a say in when a wait ends early.
+ */
+
+/**
+ * Asked by a waiting thread whether its wait must end: return nonzero to end
+ * it with LOCKET_EINTR (nothing is then held), 0 to wait on. It is called on
+ * the waiting thread, with no internal lock held, never after the lock was
+ * granted: after every signal handler that interrupted the wait's sleep, and
+ * at least every LOCKET_INTERRUPT_CHECK_MS milliseconds while it waits.
+ * It must not call locket on the same handle.
+ *
+ * Bindings use it to ask their interpreter whether a signal arrived: CPython
+ * runs signal handlers in its main thread whichever thread the kernel
+ * delivered the signal to, and Lua's interpreter records one in a hook.
+ * C programs use it to end waits on a flag their own handler sets: that is
+ * the only way to never miss a signal whose handler runs in the instant
+ * between the wait's last check and its sleep (as with any blocking call).
+ */
+typedef int (*locket_interrupt_fn)(void *arg);
+
+/** The longest a wait with a locket_interrupt_fn goes without calling it. */
+#define LOCKET_INTERRUPT_CHECK_MS 50
+
+#define LOCKET_WAIT_OPTIONS_VERSION 1
+
+/*
+ * How to wait. Initialise with LOCKET_WAIT_OPTIONS_INIT (or
+ * locket_wait_options_init()); later versions add fields at the end.
+ */
+typedef struct locket_wait_options {
+	/** LOCKET_WAIT_OPTIONS_VERSION of the header the caller compiled against. */
+	unsigned int version;
+	/** Bitwise OR of LOCKET_SHARED and LOCKET_INTERRUPTIBLE; default 0. */
+	unsigned int flags;
+	/** Negative: wait forever (the default); 0: try once; positive: the
+	 *  longest wait in milliseconds, from the call's start. */
+	int64_t timeout_ms;
+	/** NULL (the default), or the function that decides whether a wait ends
+	 *  early (see locket_interrupt_fn). With one, the wait is interruptible
+	 *  and the function decides: a signal handler that ran does not end the
+	 *  wait unless it returns nonzero. Without one, LOCKET_INTERRUPTIBLE ends
+	 *  the wait when a signal handler interrupts its sleep on this thread. */
+	locket_interrupt_fn interrupted;
+	/** Passed to interrupted. */
+	void *interrupted_arg;
+} locket_wait_options;
+
+#define LOCKET_WAIT_OPTIONS_INIT { LOCKET_WAIT_OPTIONS_VERSION, 0u, -1, NULL, NULL }
+
+/**
+ * Fill *opts with the defaults (the same as LOCKET_WAIT_OPTIONS_INIT).
+ * Does nothing when opts is NULL. Thread-safe.
+ */
+LOCKET_EXTERN(void) locket_wait_options_init(locket_wait_options *opts);
+
+/**
+ * locket_acquire() with options (NULL: the defaults, a wait forever).
+ * @return as locket_acquire(); also LOCKET_EINVAL for an unknown options
+ *         version or flags. Thread-safe.
+ */
+LOCKET_EXTERN(int) locket_acquire_with(locket_t *lock, const locket_wait_options *opts);
+
+/**
+ * Acquire as locket_acquire_with() does (the same open rules, the identity
+ * check after every acquisition, one deadline), then hand the locked
+ * descriptor out of the handle: *out_fd (an int on POSIX, a HANDLE on
+ * Windows) holds the lock and is inheritable by child processes (not
+ * close-on-exec). The handle stays unlocked and keeps no record of it: the
+ * fork handlers leave it alone, locket_release() says LOCKET_ENOTHELD, and
+ * locket_holder_pid() still finds the holder.
+ *
+ * The caller owns the descriptor: locket_fd_unlock() and close it, or let
+ * the processes that inherit it keep the lock until the last copy is closed
+ * (what flock(1) does for its command; the locket CLI is built on this).
+ * A directory is accepted when the handle was created with
+ * LOCKET_ALLOW_DIRECTORY.
+ *
+ * @return as locket_acquire_with(); LOCKET_EINVAL also for a NULL out_fd.
+ *         On failure *out_fd is -1 and nothing is held. Thread-safe.
+ */
+LOCKET_EXTERN(int) locket_acquire_detached(locket_t *lock, const locket_wait_options *opts,
+					   intptr_t *out_fd);
+
+/**
+ * One rule for timeouts given in seconds, for every binding and the CLI:
+ * NaN and negative numbers are LOCKET_EINVAL; 0 is a try (0); a positive
+ * number is rounded up to whole milliseconds (a tiny timeout still waits);
+ * +infinity, and any finite number too large for int64 milliseconds, is
+ * forever (-1). Each language keeps its own spelling of "forever" (None,
+ * nil, no -w) and maps it to -1 itself. Thread-safe.
+ */
+LOCKET_EXTERN(int) locket_timeout_ms(double seconds, int64_t *out_ms);
 
 /*
  * Attempts: acquiring from an event loop (asyncio, libuv, cqueues...).
@@ -396,6 +494,12 @@ LOCKET_EXTERN(int) locket_version_number(void);
  * own descriptor or a locket handle.
  */
 LOCKET_EXTERN(int) locket_fd_lock(intptr_t fd, int64_t timeout_ms, unsigned int flags);
+
+/**
+ * locket_fd_lock() with options (NULL: the defaults, a wait forever).
+ * Thread-safe; it keeps no state.
+ */
+LOCKET_EXTERN(int) locket_fd_lock_with(intptr_t fd, const locket_wait_options *opts);
 
 /**
  * Unlock the file open on fd (without closing fd). On POSIX this releases

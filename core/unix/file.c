@@ -181,12 +181,21 @@ void locket__os_close(locket__fd fd)
 	close((int)fd);
 }
 
-int locket__os_same_file(locket__fd fd, const char *path)
+int locket__os_make_inheritable(locket__fd fd)
+{
+	int flags = fcntl((int)fd, F_GETFD);
+	if (flags < 0 || fcntl((int)fd, F_SETFD, flags & ~FD_CLOEXEC) != 0)
+		return locket__fail_os(errno, "cannot make the lock descriptor inheritable", NULL);
+	return LOCKET_OK;
+}
+
+int locket__os_same_file(locket__fd fd, const char *path, int allow_dir, locket__key *key)
 {
 	struct stat held, named;
+	*key = 0;
 	if (fstat((int)fd, &held) != 0)
 		return locket__fail_os(errno, "cannot stat lock file", path);
-	if (S_ISDIR(held.st_mode))
+	if (S_ISDIR(held.st_mode) && !allow_dir)
 		return locket__fail_os(EISDIR, "cannot use a directory as a lock file", path);
 	if (stat(path, &named) != 0) {
 		int err = errno;

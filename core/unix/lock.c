@@ -103,8 +103,15 @@ void locket__os_wait_atfork_child(void)
 	locket__watch_atfork_child();
 }
 
-int locket__os_unlock(locket__fd fd)
+void locket__os_held(locket__fd fd, locket__key key)
 {
+	(void)fd;
+	(void)key;
+}
+
+int locket__os_unlock(locket__fd fd, locket__key key)
+{
+	(void)key;
 	if (flock((int)fd, LOCK_UN) != 0)
 		return locket__fail_os(errno, "cannot unlock lock file", NULL);
 	/* After the unlock, before the core's close: the woken waiter's try
@@ -346,9 +353,11 @@ static int wait_for_lock(int fd, const char *path, int op, int64_t deadline, int
 	return rc;
 }
 
-int locket__os_lock(locket__fd lfd, const char *path, int shared, int64_t deadline,
-		    int interruptible, locket__waiter **waiter)
+int locket__os_lock(locket__fd lfd, const char *path, int shared, locket__wait *how,
+		    locket__waiter **waiter)
 {
+	const int64_t deadline = how->deadline;
+	const int interruptible = how->interruptible;
 	const int fd = (int)lfd, op = shared ? LOCK_SH : LOCK_EX;
 	int rc = try_lock(fd, op, path);
 

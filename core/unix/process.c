@@ -37,8 +37,9 @@ void locket__os_fork_handlers(void)
 	pthread_once(&fork_once, install_fork_handlers);
 }
 
-int locket__os_sleep_ms(int64_t ms, int interruptible)
+int locket__os_sleep_ms(int64_t ms, locket__wait *how)
 {
+	const int interruptible = how->interruptible;
 	struct timespec ts;
 	sigset_t all, caller;
 	int n;

@@ -335,13 +335,15 @@ int locket__win_path_names(const char *path, HANDLE fd, const locket__win_identi
 	return same;
 }
 
-int locket__os_same_file(locket__fd fd, const char *path)
+int locket__os_same_file(locket__fd fd, const char *path, int allow_dir, locket__key *key)
 {
 	locket__win_identity held;
 	ULONGLONG named;
 	HANDLE h;
 	int rc;
 
+	(void)allow_dir; /* LockFileEx cannot lock a directory: locket__os_open refuses them */
+	*key = 0;
 	if (!locket__win_file_index((HANDLE)fd, &held.index))
 		return 1; /* this file system cannot tell */
 	if (delete_pending((HANDLE)fd))

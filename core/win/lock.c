@@ -199,9 +199,11 @@ static int timed_wait(HANDLE h, DWORD mode, const char *path, int64_t deadline_m
 	}
 }
 
-int locket__os_lock(locket__fd fd, const char *path, int shared, int64_t deadline_ms,
-		    int interruptible, locket__waiter **waiter)
+int locket__os_lock(locket__fd fd, const char *path, int shared, locket__wait *how,
+		    locket__waiter **waiter)
 {
+	const int64_t deadline_ms = how->deadline;
+	const int interruptible = how->interruptible;
 	HANDLE h = (HANDLE)fd;
 	DWORD mode = shared ? 0 : LOCKFILE_EXCLUSIVE_LOCK;
 	locket__waiter *w = NULL;
@@ -241,8 +243,22 @@ int locket__os_lock(locket__fd fd, const char *path, int shared, int64_t deadlin
 	return rc;
 }
 
-int locket__os_unlock(locket__fd fd)
+void locket__os_held(locket__fd fd, locket__key key)
 {
+	(void)fd;
+	(void)key;
+}
+
+int locket__os_make_inheritable(locket__fd fd)
+{
+	if (!SetHandleInformation((HANDLE)fd, HANDLE_FLAG_INHERIT, HANDLE_FLAG_INHERIT))
+		return locket__fail_os((int)GetLastError(), "cannot make the lock handle inheritable", NULL);
+	return LOCKET_OK;
+}
+
+int locket__os_unlock(locket__fd fd, locket__key key)
+{
+	(void)key;
 	OVERLAPPED at = { 0 };
 	if (!UnlockFileEx((HANDLE)fd, 0, 1, 0, &at))
 		return locket__fail_os((int)GetLastError(), "cannot unlock lock file", NULL);

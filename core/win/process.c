@@ -30,11 +30,18 @@ void locket__cond_reinit(locket__cond *c)
 	locket__cond_init(c);
 }
 
-int locket__os_sleep_ms(int64_t ms, int interruptible)
+int locket__os_sleep_ms(int64_t ms, locket__wait *how)
 {
-	(void)interruptible;
-	Sleep(ms > 0x7fffffff ? 0x7fffffff : (DWORD)ms);
-	return LOCKET_OK;
+	/* Sleep in slices so that a callback (Python's Ctrl-C) is asked on time. */
+	for (;;) {
+		int64_t slice = locket__wait_cap_ms(how, ms);
+		if (locket__wait_should_end(how, 0))
+			return LOCKET_EINTR;
+		Sleep(slice > 0x7fffffff ? 0x7fffffff : (DWORD)slice);
+		ms -= slice;
+		if (ms <= 0)
+			return LOCKET_OK;
+	}
 }
 
 int locket__os_lock_needs_write(int os_error)
