@@ -61,7 +61,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define EVENT_RETRY_MAX_MS 8 /* retries after an event whose try failed: 1, 2, 4, 8 ms */
+#define EVENT_RETRY_MS 1     /* a retry after an event whose try failed (a killed holder) */
 #define FOREIGN_MS 10        /* the watcher's timer behind a holder that is not locket */
 #define LOCKET_HOLDER_MS 100 /* ...behind a locket holder, whose release wakes it */
 #define SLEEPER_MS 250       /* any other sleeper's longest sleep (watcher take-over) */
@@ -211,7 +211,9 @@ typedef struct wait_state {
 	int woken;             /* a releaser's wake-up was consumed: pass it on if we leave */
 	int watcher;           /* this thread is the file's watcher */
 	int watch_fd;          /* the borrowed inotify instance, or -1 */
-	int64_t event_retry_ms; /* after an inotify event: retry soon (1, 2, 4, 8 ms) */
+	int64_t event_retry_ms; /* after an inotify event whose try failed: retry in 1 ms */
+	int64_t last_event;     /* when the last event woke us */
+	int64_t mute_until;     /* events do not wake us before this (a busy file) */
 } wait_state;
 
 /* Set the sleep bit (a release after this sees it, or changes the word we
@@ -237,34 +239,46 @@ static int sleep_on_futex(wait_state *ws, int64_t ms)
 	return arm_and_try(ws); /* the likely hand-off */
 }
 
-/* Sleep in ppoll() on the inotify instance (or on nothing: the timer). */
-static int sleep_on_poll(wait_state *ws, int64_t ms)
+/* Sleep in ppoll() on the inotify instance (or on nothing: the timer).
+ *
+ * Coalescing: a file that others open and close all the time (a data file
+ * used as its own lock) makes an event at every close. After an event whose
+ * try failed, events do not wake the watcher again for FOREIGN_MS: it tries
+ * at most about twice per FOREIGN_MS, as its timer would, instead of once per
+ * close. The one exception is a retry 1 ms after the first event of a quiet
+ * spell: the kernel reports a close before it drops the locks of a
+ * descriptor closed without unlocking (a killed holder). */
+static int sleep_on_poll(wait_state *ws, int64_t now, int64_t ms)
 {
 	struct pollfd pfd;
 	struct timespec ts;
-	int n, rc;
+	int n, rc, watching = ws->watch_fd >= 0 && now >= ws->mute_until;
+	if (ws->watch_fd >= 0 && !watching && ws->mute_until - now < ms)
+		ms = ws->mute_until - now;
 	pfd.fd = ws->watch_fd;
 	pfd.events = POLLIN;
 	pfd.revents = 0;
 	ts.tv_sec = (time_t)(ms / 1000);
 	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
-	n = ppoll(ws->watch_fd >= 0 ? &pfd : NULL, ws->watch_fd >= 0 ? 1 : 0, &ts, NULL);
+	n = ppoll(watching ? &pfd : NULL, watching ? 1 : 0, &ts, NULL);
 	if (n < 0) {
 		if (errno != EINTR)
 			return locket__fail_os(errno, "cannot wait for lock file", ws->path);
 		return locket__wait_should_end(ws->how, 1) ? interrupted(ws->path) : LOCKET_EWOULDBLOCK;
 	}
-	if (n == 0) {
-		ws->event_retry_ms = 0;
+	ws->event_retry_ms = 0;
+	if (n == 0)
 		return LOCKET_EWOULDBLOCK;
-	}
 	/* The likely hand-off: try before draining (the loop drains and tries
-	 * again before it sleeps, so nothing in between is missed), and retry
-	 * soon if it fails: a killed holder's close comes before its lock goes. */
+	 * again before it sleeps, so nothing in between is missed). */
 	rc = try_lock(ws->fd, ws->op, ws->path);
-	ws->event_retry_ms = ws->event_retry_ms == 0 ? 1
-			     : ws->event_retry_ms * 2 > EVENT_RETRY_MAX_MS ? EVENT_RETRY_MAX_MS
-									    : ws->event_retry_ms * 2;
+	if (rc == LOCKET_EWOULDBLOCK) {
+		now = locket__now_ms();
+		if (now - ws->last_event >= FOREIGN_MS)
+			ws->event_retry_ms = EVENT_RETRY_MS;
+		ws->last_event = now;
+		ws->mute_until = now + FOREIGN_MS;
+	}
 	return rc;
 }
 
@@ -286,8 +300,8 @@ static int64_t choose(wait_state *ws, int64_t now)
 			 * sleep then still leaves an event in the queue. */
 			ws->watch_fd = locket__watch_begin(ws->path, ws->dev, ws->ino);
 			ws->event_retry_ms = 0;
-		} else if ((locket__watch_drain() & LOCKET__DRAINED_ANY) && ws->event_retry_ms == 0) {
-			ws->event_retry_ms = 1;
+		} else {
+			locket__watch_drain(); /* the try that follows covers what they said */
 		}
 	} else if (ws->watch_fd >= 0) {
 		locket__watch_end();
@@ -297,7 +311,7 @@ static int64_t choose(wait_state *ws, int64_t now)
 		return SLEEPER_MS;
 	if (behind_locket)
 		return LOCKET_HOLDER_MS;
-	return ws->watch_fd >= 0 && ws->event_retry_ms ? ws->event_retry_ms : FOREIGN_MS;
+	return ws->event_retry_ms ? ws->event_retry_ms : FOREIGN_MS;
 }
 
 /* Leave the slot as others need it: pass on a wake-up we consumed or the
@@ -360,7 +374,7 @@ static int wait_for_lock(int fd, const char *path, int op, locket__wait *how)
 			break;
 		}
 		ms = locket__wait_cap_ms(how, ms);
-		rc = on_futex ? sleep_on_futex(&ws, ms) : sleep_on_poll(&ws, ms);
+		rc = on_futex ? sleep_on_futex(&ws, ms) : sleep_on_poll(&ws, now, ms);
 		if (rc != LOCKET_EWOULDBLOCK)
 			break;
 	}
