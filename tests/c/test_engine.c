@@ -399,6 +399,7 @@ TEST(threads_waiting_on_many_files_are_all_woken_by_locket_releases)
 	released = atof(child_read(&h));
 	for (i = 0; i < MANY; i++) {
 		pthread_join(t[i], NULL);
+		free((void *)w[i].path);
 		CHECK_RC(w[i].rc, LOCKET_OK);
 		if (w[i].returned_ms - released > 150)
 			test_fail(__FILE__, __LINE__, "thread %d returned %.0f ms after the release", i,
