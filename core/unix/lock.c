@@ -269,10 +269,13 @@ static int sleep_on_poll(wait_state *ws, int64_t now, int64_t ms)
 	ws->event_retry_ms = 0;
 	if (n == 0)
 		return LOCKET_EWOULDBLOCK;
-	/* The likely hand-off: try before draining (the loop drains and tries
-	 * again before it sleeps, so nothing in between is missed). */
+	/* The likely hand-off: try before draining. */
 	rc = try_lock(ws->fd, ws->op, ws->path);
 	if (rc == LOCKET_EWOULDBLOCK) {
+		/* What they said is covered by the try at the top of the loop; a
+		 * release after this drain leaves a new event. (A timer wake-up
+		 * drains nothing: ppoll said the queue was empty.) */
+		locket__watch_drain();
 		now = locket__now_ms();
 		if (now - ws->last_event >= FOREIGN_MS)
 			ws->event_retry_ms = EVENT_RETRY_MS;
@@ -300,8 +303,6 @@ static int64_t choose(wait_state *ws, int64_t now)
 			 * sleep then still leaves an event in the queue. */
 			ws->watch_fd = locket__watch_begin(ws->path, ws->dev, ws->ino);
 			ws->event_retry_ms = 0;
-		} else {
-			locket__watch_drain(); /* the try that follows covers what they said */
 		}
 	} else if (ws->watch_fd >= 0) {
 		locket__watch_end();
