@@ -39,20 +39,26 @@
  * closed without unlocking (a killed holder), so a try that fails right
  * after an inotify event is retried after 1, 2, 4... ms.
  *
- * Signals: a waiting thread never blocks signals. A process-directed signal
- * (Ctrl-C) then goes to whichever thread the kernel picks, possibly the
- * waiter, and a handler that runs on the waiter interrupts its sleep (the
- * futex and ppoll sleeps have timeouts, so the kernel returns EINTR whatever
- * SA_RESTART says: Lua 5.1's handler has it). Whether the wait then ends is
- * the caller's (locket__wait_should_end): a flag-only wait ends on any
- * handler, a callback decides, and is also asked every 50 ms, which is how
- * Python learns of a Ctrl-C that the kernel gave to another thread.
+ * Signals: a waiting thread never blocks signals while it sleeps. A
+ * process-directed signal (Ctrl-C) then goes to whichever thread the kernel
+ * picks, possibly the waiter, and a handler that runs on the waiter
+ * interrupts its sleep (the futex and ppoll sleeps have timeouts, so the
+ * kernel returns EINTR whatever SA_RESTART says: Lua 5.1's handler has it).
+ * Whether the wait then ends is the caller's (locket__wait_should_end): a
+ * callback decides, and is also asked every 50 ms, which is how Python
+ * learns of a Ctrl-C that the kernel gave to another thread; a flag-only
+ * wait ends on any handler, and keeps signals blocked between its sleeps so
+ * that a handler cannot run unseen during a try (ppoll restores the caller's
+ * mask atomically; around a futex sleep only the system call's entry and
+ * exit remain, a few instructions).
  */
 #include "internal.h"
 #include "wake.h"
 
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -197,6 +203,13 @@ static void resign_watcher(locket__slot *s, uint32_t me)
 	__atomic_compare_exchange_n(&s->watcher, &me, 0, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
 }
 
+static sigset_t all_signals;
+static pthread_once_t all_signals_once = PTHREAD_ONCE_INIT;
+static void fill_all_signals(void)
+{
+	sigfillset(&all_signals);
+}
+
 /* One wait's state, between the steps of wait_for_lock(). */
 typedef struct wait_state {
 	int fd, op;
@@ -208,11 +221,15 @@ typedef struct wait_state {
 	locket__slot *slot;    /* the file's wake-up slot, or NULL (no table) */
 	uint32_t expect;       /* the futex word as read when the sleep bit was set */
 	int armed;             /* the bit was set and a try made since: sleep on expect */
+	int on_futex;          /* this round sleeps on the futex word (else in ppoll) */
+	int64_t round_end;     /* when this round's sleep ends and the next round tries */
 	int woken;             /* a releaser's wake-up was consumed: pass it on if we leave */
 	int watcher;           /* this thread is the file's watcher */
 	int watch_fd;          /* the borrowed inotify instance, or -1 */
 	int64_t event_retry_ms; /* after an inotify event whose try failed: retry in 1 ms */
 	int64_t last_event;     /* when the last event woke us */
+	int masked;             /* a flag-only interruptible wait: signals blocked but while asleep */
+	sigset_t caller_mask;   /* ...and the caller's mask, restored for the sleeps */
 	int64_t mute_until;     /* events do not wake us before this (a busy file) */
 } wait_state;
 
@@ -226,15 +243,42 @@ static int arm_and_try(wait_state *ws)
 	return try_lock(ws->fd, ws->op, ws->path);
 }
 
+/* In a masked wait: run the handlers of signals that came while blocked (a
+ * ppoll of nothing, for no time, with the caller's mask); 1 if one ran. */
+static int handlers_ran(wait_state *ws)
+{
+	struct timespec zero = { 0, 0 };
+	return ws->masked && ppoll(NULL, 0, &zero, &ws->caller_mask) < 0 && errno == EINTR;
+}
+
 /* Sleep on the futex word; a wake-up is tried at once. */
 static int sleep_on_futex(wait_state *ws, int64_t ms)
 {
-	int r = locket__futex_wait(ws->slot, ws->expect, ms);
+	int r;
+	if (ws->masked) {
+		/* No atomic mask for a futex sleep: a handler running in the few
+		 * instructions between these calls and the sleep is the one thing
+		 * a flag-only wait can miss (a callback closes it). */
+		if (handlers_ran(ws))
+			return locket__wait_should_end(ws->how, 1) ? interrupted(ws->path) : LOCKET_EWOULDBLOCK;
+		pthread_sigmask(SIG_SETMASK, &ws->caller_mask, NULL);
+		r = locket__futex_wait(ws->slot, ws->expect, ms);
+		pthread_sigmask(SIG_BLOCK, &all_signals, NULL);
+		if (r != EINTR && handlers_ran(ws))
+			r = EINTR;
+	} else {
+		r = locket__futex_wait(ws->slot, ws->expect, ms);
+	}
 	if (r == EINTR)
 		return locket__wait_should_end(ws->how, 1) ? interrupted(ws->path) : LOCKET_EWOULDBLOCK;
+	if (r == ETIMEDOUT) {
+		/* A sleep cut short for the interrupt callback's check goes on
+		 * armed; the round's own timer ends the round: the loop tries. */
+		if (locket__now_ms() >= ws->round_end)
+			ws->armed = 0;
+		return LOCKET_EWOULDBLOCK;
+	}
 	ws->armed = 0;
-	if (r != 0)
-		return LOCKET_EWOULDBLOCK; /* the timer: the loop tries */
 	ws->woken = 1;
 	return arm_and_try(ws); /* the likely hand-off */
 }
@@ -260,7 +304,7 @@ static int sleep_on_poll(wait_state *ws, int64_t now, int64_t ms)
 	pfd.revents = 0;
 	ts.tv_sec = (time_t)(ms / 1000);
 	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
-	n = ppoll(watching ? &pfd : NULL, watching ? 1 : 0, &ts, NULL);
+	n = ppoll(watching ? &pfd : NULL, watching ? 1 : 0, &ts, ws->masked ? &ws->caller_mask : NULL);
 	if (n < 0) {
 		if (errno != EINTR)
 			return locket__fail_os(errno, "cannot wait for lock file", ws->path);
@@ -342,7 +386,14 @@ static int wait_for_lock(int fd, const char *path, int op, locket__wait *how)
 	struct stat st;
 	int rc;
 
+	pthread_once(&all_signals_once, fill_all_signals);
 	memset(&ws, 0, sizeof ws);
+	/* A flag-only interruptible wait (no callback to ask) keeps signals
+	 * blocked outside its sleeps, so that a handler cannot run unseen during
+	 * a try; the sleeps restore the caller's mask (ppoll atomically). */
+	ws.masked = how->interruptible && how->interrupted == NULL;
+	if (ws.masked)
+		pthread_sigmask(SIG_BLOCK, &all_signals, &ws.caller_mask);
 	ws.fd = fd;
 	ws.op = op;
 	ws.path = path;
@@ -356,15 +407,21 @@ static int wait_for_lock(int fd, const char *path, int op, locket__wait *how)
 	}
 	for (;;) {
 		const int64_t now = locket__now_ms();
-		int64_t ms = choose(&ws, now);
-		const int on_futex = ws.slot != NULL && ws.watch_fd < 0;
+		int64_t ms;
 
-		if (!on_futex)
-			ws.armed = 0; /* a later futex sleep arms anew */
-		if (!(on_futex && ws.armed)) {
-			rc = on_futex ? arm_and_try(&ws) : try_lock(fd, op, path);
-			if (rc != LOCKET_EWOULDBLOCK)
-				break;
+		/* A round: roles, channel and a try, unless this is an armed futex
+		 * sleep that a signal or the callback's check cut short. */
+		if (!(ws.on_futex && ws.armed && now < ws.round_end)) {
+			ms = choose(&ws, now);
+			ws.on_futex = ws.slot != NULL && ws.watch_fd < 0;
+			if (!ws.on_futex)
+				ws.armed = 0; /* a later futex sleep arms anew */
+			if (!(ws.on_futex && ws.armed)) {
+				rc = ws.on_futex ? arm_and_try(&ws) : try_lock(fd, op, path);
+				if (rc != LOCKET_EWOULDBLOCK)
+					break;
+			}
+			ws.round_end = now + ms;
 		}
 		if (now >= how->deadline) {
 			rc = timed_out(path, op);
@@ -374,12 +431,14 @@ static int wait_for_lock(int fd, const char *path, int op, locket__wait *how)
 			rc = interrupted(path);
 			break;
 		}
-		ms = locket__wait_cap_ms(how, ms);
-		rc = on_futex ? sleep_on_futex(&ws, ms) : sleep_on_poll(&ws, now, ms);
+		ms = locket__wait_cap_ms(how, ws.round_end > now ? ws.round_end - now : 0);
+		rc = ws.on_futex ? sleep_on_futex(&ws, ms) : sleep_on_poll(&ws, now, ms);
 		if (rc != LOCKET_EWOULDBLOCK)
 			break;
 	}
 	leave(&ws, rc);
+	if (ws.masked)
+		pthread_sigmask(SIG_SETMASK, &ws.caller_mask, NULL);
 	return rc;
 }
 
