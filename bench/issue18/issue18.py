@@ -15,6 +15,7 @@ The package under test (locket) and locket.py (as `locketpy`) must be importable
 import argparse
 import fcntl
 import json
+import math
 import os
 import random
 import resource
@@ -209,6 +210,10 @@ class Suite:
         configs = [("c", 8, 2 if q else 6, 8), ("c", 100, 1 if q else 3, 10 if q else 25),
                    ("c", 1000, 1 if q else 3, 10 if q else 25), ("python", 8, 2 if q else 6, 8)]
         refs_per_round = 4
+
+        def hold_s():
+            """Waits of every length: 1-500 ms, log-uniform (a backing-off timer is met at every age)."""
+            return math.exp(rng.uniform(math.log(0.001), math.log(0.5)))
         setups = {}
 
         def setup(lang, n):
@@ -229,9 +234,9 @@ class Suite:
             for _ in range(n):
                 w.expect("w", 60)
             asleep = w.wait_asleep(5.0)
-            time.sleep(rng.uniform(0.001, 0.004))
             open_ = set(range(n))
             for i in rng.sample(range(n), min(n, per_round)):
+                time.sleep(hold_s())
                 t0 = holders[i].release()
                 while True:
                     j, t, rc, _ = w.done(90)
@@ -242,7 +247,6 @@ class Suite:
                         break
                 if asleep:
                     s["samples"].append((t - t0) / 1000)
-                time.sleep(rng.uniform(0.001, 0.002))  # the waiter releases; the next waits on
             if not asleep:
                 s["late"] += 1
             for i in sorted(open_):
@@ -275,9 +279,9 @@ class Suite:
         late = {f"{k[0]} N={k[1]}": s["late"] for k, s in setups.items() if s["late"]}
         self.notes.append(
             "threads: a locket holder (this process, the Python binding) holds N files; one waiter process "
-            "has one thread per file, each in acquire(timeout 60 s); once every thread sleeps (/proc) and "
-            "1-4 ms later the holder releases a random subset of the files one at a time (the next release "
-            "after the previous waiter returned), hand-off = release to that thread's return; reference: "
+            "has one thread per file, each in acquire(timeout 60 s); once every thread sleeps (/proc) the holder "
+            "releases a random subset of the files one at a time, each release a random 1-500 ms (log-uniform) "
+            "after the previous waiter returned (or after the threads fell asleep), hand-off = release to that thread's return; reference: "
             "one waiter alone (a single-threaded process waiting in its main thread) on one file, "
             f"{refs_per_round} of its rounds before each round of the others; samples: "
             + ", ".join(f"{k[0]} N={k[1]} {len(s['samples'])}" for k, s in setups.items())
