@@ -92,7 +92,7 @@ TARGETS = {
                unit="ms"),
         Target(r"^waiter_cpu_2s_foreign_holder$", "absolute", 6.0, "<= 6 ms CPU per 2 s behind a foreign holder",
                unit="ms", inclusive=True),
-        Target(r"^idle_thread_handoff", "info", 0, "no target in issue 18: the ratio is what the second thread costs"),
+        Target(r"^idle_thread_handoff", "info", 0, "issue 18 sets none; the ratio is what the second thread costs"),
     ],
     "windows": [
         Target(r"(handoff|wait).*p50", "reference", 3.0, "p50 <= 3x the blocking LockFileEx waiter"),
@@ -481,7 +481,7 @@ def render(suites, problems, run, png, md_path, old=None):
         for text, s_, metric, impl, value, unit in ISSUE_FIGURES:
             row = next((r for r in data["metrics"] if s_ == suite and r.get("name") == metric and r.get("impl") == impl), None)
             if row is not None:
-                issue.append(f"| {text} | {fmt(value)} {unit} | {fmt(row['value'])} {row.get('unit', '')} |")
+                issue.append(f"| {text} | {fmt(value)} {unit} | {fmt(in_us(row) / UNIT_US[unit])} {unit} |")
         if issue:
             body += ["", "### The issue's figures for the same measurements", "",
                      "| measurement | issue | this run |", "|---|---:|---:|"] + issue
@@ -502,8 +502,12 @@ def render(suites, problems, run, png, md_path, old=None):
         lines += ["", "No results from: " + ", ".join(f"`{m}`" for m in missing) + "."]
 
     lines += ["", "## Hand-off distributions", ""]
-    if old is not None and os.path.exists(png) and not any(s not in NOT_PLOTTED and d["handoff"] for s, d in suites):
-        problem = None  # no plotted suite was run: the earlier plot stays
+    kept_plotted = [s for s in kept if s not in NOT_PLOTTED and s != "scaling"]
+    if kept_plotted and os.path.exists(png):
+        # Redrawing would lose the kept suites' panels (their samples are not in --out-dir).
+        problem = None
+        lines.append("Drawn by an earlier run that had every suite (not redrawn: this run had only some).")
+        lines.append("")
     else:
         problem = plot(suites, png)
     if problem:
