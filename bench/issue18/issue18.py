@@ -207,8 +207,8 @@ class Suite:
         log("== threads: threads of one process on N distinct files")
         q = self.a.quick
         # (lang, n, rounds, sampled hand-offs per round)
-        configs = [("c", 8, 2 if q else 6, 8), ("c", 100, 1 if q else 3, 10 if q else 25),
-                   ("c", 1000, 1 if q else 3, 10 if q else 25), ("python", 8, 2 if q else 6, 8)]
+        configs = [("c", 8, 2 if q else 8, 8), ("c", 100, 1 if q else 3, 10 if q else 25),
+                   ("c", 1000, 1 if q else 3, 10 if q else 25), ("python", 8, 2 if q else 8, 8)]
         refs_per_round = 4
 
         def hold_s():
@@ -305,7 +305,7 @@ class Suite:
             path = self.files("unlock-" + name, 1)[0]
             timeout = -1 if kind == "flock" else 60
             ws[name] = (Waiter(name, self.argv(lang, kind, timeout, [path]), self.env), FlockHolder(path, True))
-        waits = [0.5] * (2 if q else 8) + [5.0] * (1 if q else 3)
+        waits = [0.5] * (2 if q else 10) + [5.0] * (1 if q else 4)
         rng.shuffle(waits)
         samples = {(d, name): [] for d in set(waits) for name in ws}
         for d in waits:
