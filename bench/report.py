@@ -170,6 +170,19 @@ def load_suites(out_dir):
     return [(s, suites[s]) for s in order], problems
 
 
+def load_baseline(suite):
+    """bench/baseline/<suite>.json: an earlier run kept in the tree (e.g. the engine before a
+    rewrite), shown in *before* columns next to this run's figures."""
+    path = os.path.join(ROOT, "bench", "baseline", f"{suite}.json")
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return None
+    data["_file"] = path
+    return data
+
+
 def group_metrics(rows):
     """Metric name -> its rows, in first-seen order."""
     groups = {}
@@ -456,9 +469,19 @@ def render(suites, problems, run, png, md_path, old=None):
         data = loaded[suite]
         written = datetime.datetime.fromtimestamp(data["_mtime"], datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         body += ["", f"## Suite `{suite}`", "", f"From `{data['_file']}`, written {written}."]
+        baseline = load_baseline(suite)
+        if baseline:
+            body += ["", f"*before* columns: `{os.path.relpath(baseline['_file'], ROOT)}`, {baseline.get('label', '')}"]
         for metric, rows in group_metrics(data["metrics"]).items():
             unit = rows[0].get("unit", "")
-            body += ["", f"### {metric} ({unit})", "", "| implementation | value | ratio | target |", "|---|---:|---:|---|"]
+            base_rows = {r["impl"]: r for r in baseline.get("metrics", []) if r.get("name") == metric}
+            base_judged = dict(zip(base_rows, judge(suite, metric, list(base_rows.values())))) if base_rows else {}
+            if base_rows:
+                body += ["", f"### {metric} ({unit})", "",
+                         "| implementation | value | ratio | target | before: value | before: ratio |",
+                         "|---|---:|---:|---|---:|---:|"]
+            else:
+                body += ["", f"### {metric} ({unit})", "", "| implementation | value | ratio | target |", "|---|---:|---:|---|"]
             for r, (ratio, verdict) in zip(rows, judge(suite, metric, rows)):
                 name = f"`{r['impl']}`"
                 if r.get("reference"):
@@ -466,7 +489,13 @@ def render(suites, problems, run, png, md_path, old=None):
                 elif r.get("context"):
                     name += " *context*"
                 value = fmt(r["value"]) + ("" if r.get("unit", unit) == unit else f" {r.get('unit')}")
-                body.append(f"| {name} | {value} | {fmt(ratio) + 'x' if ratio is not None else ''} | {verdict} |")
+                line = f"| {name} | {value} | {fmt(ratio) + 'x' if ratio is not None else ''} | {verdict} |"
+                if base_rows:
+                    b = base_rows.get(r["impl"])
+                    b_ratio = base_judged.get(r["impl"], (None, ""))[0]
+                    b_value = "" if b is None else fmt(in_us(b) / UNIT_US.get(unit, 1.0))
+                    line += f" {b_value} | {fmt(b_ratio) + 'x' if b_ratio is not None else ''} |"
+                body.append(line)
                 if verdict and not verdict.startswith("no target"):
                     summary.append(f"| {suite} | {metric} | `{r['impl']}` | {fmt(r['value'])} {r.get('unit', '')} | {verdict} |")
         handoff = {k: sorted(v) for k, v in data["handoff"].items() if v}
