@@ -469,7 +469,7 @@ def render(suites, problems, run, png, md_path, old=None):
         data = loaded[suite]
         written = datetime.datetime.fromtimestamp(data["_mtime"], datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         body += ["", f"## Suite `{suite}`", "", f"From `{data['_file']}`, written {written}."]
-        baseline = load_baseline(suite)
+        baseline = load_baseline(suite) or {}
         if baseline:
             body += ["", f"*before* columns: `{os.path.relpath(baseline['_file'], ROOT)}`, {baseline.get('label', '')}"]
         for metric, rows in group_metrics(data["metrics"]).items():
