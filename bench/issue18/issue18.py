@@ -169,6 +169,26 @@ class FlockHolder:
             self.fd = -1
 
 
+class LocketPyHolder:
+    """locket.py (PyPI) holding: open(path, "wb") + fcntl.flock, unlock + close on release."""
+
+    def __init__(self, path):
+        import locketpy
+
+        self.lock = locketpy.lock_file(path)
+
+    def hold(self):
+        self.lock.acquire()
+
+    def release(self):
+        t = time.monotonic_ns()
+        self.lock.release()
+        return t
+
+    def after(self):
+        pass
+
+
 class Suite:
     def __init__(self, args, tmp):
         self.a, self.tmp = args, tmp
@@ -351,18 +371,23 @@ class Suite:
     def cpu(self):
         log("== cpu: waiter CPU per 2 s wait, behind a locket holder and a foreign holder")
         rounds = 1 if self.a.quick else 5
+        # (row, waiter language, waiter kind, reference, context, holder)
         sets = {
-            "locket_holder": [("flock_blocking_c", "c", "flock", True, False), ("locket_c", "c", "locket", False, False),
-                              ("locket_python", "python", "locket", False, False)],
-            "foreign_holder": [("locket.py", "python", "locket.py", True, False),
-                               ("flock_blocking_c", "c", "flock", False, True), ("locket_c", "c", "locket", False, False),
-                               ("locket_python", "python", "locket", False, False)],
+            "locket_holder": [("flock_blocking_c", "c", "flock", True, False, LocketHolder),
+                              ("locket_c", "c", "locket", False, False, LocketHolder),
+                              ("locket_python", "python", "locket", False, False, LocketHolder)],
+            "foreign_holder": [("locket.py", "python", "locket.py", True, False, FlockHolder),
+                               ("flock_blocking_c", "c", "flock", False, True, FlockHolder),
+                               ("locket_c", "c", "locket", False, False, FlockHolder),
+                               ("locket_python", "python", "locket", False, False, FlockHolder),
+                               ("locket_c_behind_locket.py", "c", "locket", False, False, LocketPyHolder),
+                               ("locket_python_behind_locket.py", "python", "locket", False, False, LocketPyHolder)],
         }
         ws = []
         for holder_kind, kinds in sets.items():
-            for name, lang, kind, ref, ctx in kinds:
+            for name, lang, kind, ref, ctx, holder_class in kinds:
                 path = self.files(f"cpu-{holder_kind}-{name}", 1)[0]
-                h = LocketHolder(path) if holder_kind == "locket_holder" else FlockHolder(path)
+                h = holder_class(path)
                 ws.append({"set": holder_kind, "name": name, "ref": ref, "ctx": ctx, "holder": h,
                            "w": Waiter(name, self.argv(lang, kind, 2.0, [path]), self.env), "cpu": [], "rc": set()})
         for r in range(rounds):
@@ -391,7 +416,8 @@ class Suite:
             "cpu: process CPU time (C: CLOCK_PROCESS_CPUTIME_ID, Python: process_time, all threads) of one "
             "acquire whose 2 s timeout expires; locket_holder: this process holds with the Python binding "
             "(locket_release wakes locket waiters); foreign_holder: this process holds with os.open + "
-            "fcntl.flock, as flock(1) and locket.py do (nothing wakes anyone); locket.py = the PyPI package, "
+            "fcntl.flock, as flock(1) does (nothing wakes anyone), or (_behind_locket.py) with locket.py itself; "
+            "the locket.py waiter = the PyPI package, "
             f"polling every 50 ms; every waiter in its own process on its own file, all at once; median of {rounds}"
             + (f"; waiters that did not time out as expected (rc): {bad}" if bad else ""))
         for x in ws:
