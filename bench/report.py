@@ -567,6 +567,10 @@ def main():
     except (OSError, ValueError):
         pass
     suites, problems = load_suites(args.out_dir)
+    if old is not None and run.get("suites"):
+        # Only the suites this run ran replace their sections: an older JSON left in --out-dir
+        # (a quick run, say) must not replace a section of the report.
+        suites = [(s, d) for s, d in suites if s in run["suites"] or s not in old[0]]
     text = render(suites, problems, run, args.png, args.md, old)
     os.makedirs(os.path.dirname(args.md) or ".", exist_ok=True)
     with open(args.md, "w", encoding="utf-8") as f:
