@@ -229,7 +229,7 @@ class Suite:
         # (lang, n, rounds, sampled hand-offs per round)
         configs = [("c", 8, 2 if q else 8, 8), ("c", 100, 1 if q else 3, 10 if q else 25),
                    ("c", 1000, 1 if q else 3, 10 if q else 25), ("python", 8, 2 if q else 8, 8)]
-        refs_per_round = 4
+        refs_per_round = 8
 
         def hold_s():
             """Waits of every length: 1-500 ms, log-uniform (a backing-off timer is met at every age)."""
@@ -325,7 +325,7 @@ class Suite:
             path = self.files("unlock-" + name, 1)[0]
             timeout = -1 if kind == "flock" else 60
             ws[name] = (Waiter(name, self.argv(lang, kind, timeout, [path]), self.env), FlockHolder(path, True))
-        waits = [0.5] * (2 if q else 10) + [5.0] * (1 if q else 4)
+        waits = [0.5] * (2 if q else 12) + [5.0] * (1 if q else 6)
         rng.shuffle(waits)
         samples = {(d, name): [] for d in set(waits) for name in ws}
         for d in waits:
