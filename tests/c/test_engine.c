@@ -603,3 +603,40 @@ TEST(waiter_on_a_busy_file_coalesces_its_events)
 		test_fail(__FILE__, __LINE__, "a 1 s wait on a busy file used %.1f ms of CPU", cpu_ms);
 #endif
 }
+
+/* An event loop's attempt (asyncio) keeps the process's inotify instance
+ * while it lasts; a synchronous wait in another thread of the same process,
+ * on another file, is still woken by a locket release at once (before: it had
+ * no instance and polled on a timer of up to 250 ms). */
+TEST(attempt_holding_inotify_does_not_slow_a_thread_waiting_elsewhere)
+{
+	const char *a_path = test_path("a"), *b_path = test_path("b");
+	child ha = start_foreign(a_path), hb = start_holder(b_path, 0);
+	struct waiter w = { 0 };
+	locket_attempt_t *attempt;
+	locket_t *a;
+	pthread_t t;
+	double released;
+	CHECK_RC(locket_new(&a, a_path, NULL), LOCKET_OK);
+	CHECK_RC(locket_attempt_start(&attempt, a, 0), LOCKET_EWOULDBLOCK);
+	CHECK(locket_attempt_fd(attempt) >= 0); /* the attempt has the instance */
+	w.path = b_path;
+	w.timeout_ms = 20000;
+	w.flags = LOCKET_INTERRUPTIBLE;
+	t = start_waiter(&w);
+	sleep_ms(1500); /* the scenario: a wait that has gone on for a while */
+	released = test_now_ms();
+	child_say(&hb, "release");
+	child_read(&hb);
+	pthread_join(t, NULL);
+	CHECK_RC(w.rc, LOCKET_OK);
+	if (w.returned_ms - released > 60) /* a futex wake-up: well under 1 ms unloaded */
+		test_fail(__FILE__, __LINE__, "the waiter returned %.0f ms after the release",
+			  w.returned_ms - released);
+	locket_attempt_free(attempt);
+	locket_free(a);
+	child_wait(&hb); /* first: it inherited the pipe to ha */
+	child_say(&ha, "close");
+	child_read(&ha);
+	child_wait(&ha);
+}
