@@ -65,7 +65,6 @@ _Static_assert(sizeof(locket__slot) == 32, "two slots per 64-byte line");
 
 static locket__slot *table;      /* NULL: not mapped (yet) */
 static int64_t retry_after = -1; /* -1: never tried; else no new try before this */
-static uint32_t my_pid;
 
 uint32_t locket__ms32(void)
 {
@@ -74,17 +73,11 @@ uint32_t locket__ms32(void)
 
 uint32_t locket__my_pid(void)
 {
-	uint32_t p = __atomic_load_n(&my_pid, __ATOMIC_RELAXED);
-	if (p == 0) {
-		p = (uint32_t)getpid();
-		__atomic_store_n(&my_pid, p, __ATOMIC_RELAXED);
-	}
-	return p;
+	return (uint32_t)locket__os_pid(); /* cached, and right in any forked child */
 }
 
 void locket__wake_atfork_child(void)
 {
-	__atomic_store_n(&my_pid, 0, __ATOMIC_RELAXED);
 }
 
 static locket__slot *map_table(void)
