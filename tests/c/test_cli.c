@@ -318,9 +318,12 @@ static int timed_system(double *ms, const char *fmt, ...)
 TEST(cli_dangling_symlink_creates_its_target_at_once)
 {
 	static const char *opts[] = { "-n", "-w 1", "" };
-	const char *link = strdup(test_path("link.lock")), *target = strdup(test_path("target"));
+	char link[4096];
+	char target[4096];
 	struct stat st;
 	double ms;
+	snprintf(link, sizeof link, "%s", test_path("link.lock"));
+	snprintf(target, sizeof target, "%s", test_path("target"));
 	for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++) {
 		unlink(target);
 		unlink(link);
@@ -363,12 +366,14 @@ static void lease_holder(const char *path, FILE *in, FILE *out)
 
 TEST(cli_read_lease_neither_blocks_nor_is_broken)
 {
-	const char *path = strdup(test_path("leased"));
+	char path[4096];
 	child leaser, holder;
 	const char *line;
 	char want[32];
 	double ms;
-	int fd = open(path, O_WRONLY | O_CREAT, 0644);
+	int fd;
+	snprintf(path, sizeof path, "%s", test_path("leased"));
+	fd = open(path, O_WRONLY | O_CREAT, 0644);
 	CHECK(fd >= 0);
 	close(fd);
 	leaser = child_start(lease_holder, path);
@@ -450,16 +455,27 @@ static int descriptors_on(pid_t pid, const char *file)
  * process held v2/app.lock: two holders of current/app.lock. */
 TEST(cli_waiter_follows_a_switched_symlink)
 {
-	const char *v1 = strdup(test_path("v1")), *v2 = strdup(test_path("v2"));
-	const char *cur = strdup(test_path("current")), *next = strdup(test_path("current.new"));
-	const char *lock1 = strdup(test_path("v1/app.lock")), *lock2 = strdup(test_path("v2/app.lock"));
-	const char *path = strdup(test_path("current/app.lock")), *bin = cli();
+	char v1[4096];
+	char v2[4096];
+	char cur[4096];
+	char next[4096];
+	char lock1[4096];
+	char lock2[4096];
+	char path[4096];
+	const char *bin = cli();
 	child h1, h2;
 	char line[64];
 	int fds[2], status;
 	double deadline;
 	pid_t pid;
 	FILE *out;
+	snprintf(v1, sizeof v1, "%s", test_path("v1"));
+	snprintf(v2, sizeof v2, "%s", test_path("v2"));
+	snprintf(cur, sizeof cur, "%s", test_path("current"));
+	snprintf(next, sizeof next, "%s", test_path("current.new"));
+	snprintf(lock1, sizeof lock1, "%s", test_path("v1/app.lock"));
+	snprintf(lock2, sizeof lock2, "%s", test_path("v2/app.lock"));
+	snprintf(path, sizeof path, "%s", test_path("current/app.lock"));
 	CHECK(mkdir(v1, 0755) == 0 && mkdir(v2, 0755) == 0);
 	CHECK(symlink("v1", cur) == 0);
 	h1 = start_holder(lock1, 0);
@@ -541,9 +557,11 @@ static int command_lock_fds(const char *opts, const char *file, int *accmode, in
  * with -o; with -F the command is locket's own process and has it too. */
 TEST(cli_command_inherits_one_read_only_descriptor)
 {
-	const char *x = strdup(test_path("x"));
+	char x[4096];
 	int accmode = -1, nonblock = -1;
-	int fd = open(x, O_WRONLY | O_CREAT, 0644);
+	int fd;
+	snprintf(x, sizeof x, "%s", test_path("x"));
+	fd = open(x, O_WRONLY | O_CREAT, 0644);
 	CHECK(fd >= 0);
 	close(fd);
 	CHECK(command_lock_fds("", x, &accmode, &nonblock) == 1);
@@ -569,8 +587,11 @@ static void lock_readable_file(void *arg)
 
 TEST(cli_locks_a_file_it_may_only_read)
 {
-	const char *args[2] = { cli(), strdup(test_path("ro/x")) };
+	char file[4096];
+	const char *args[2] = { cli(), file };
 	int fd, status;
+	snprintf(file, sizeof file, "%s", test_path("ro/x"));
+
 	if (geteuid() != 0)
 		test_skip("needs root to make a file owned by someone else");
 	CHECK(chmod(test_dir(), 0755) == 0);

@@ -104,7 +104,7 @@ static void *watchdog_main(void *arg)
  * subprocess start in the process blocked on a dead NFS or FUSE server. */
 TEST(fault_fork_does_not_wait_for_a_hung_open)
 {
-	const char *path = strdup(test_path("hang.lock"));
+	char path[4096];
 	struct watchdog w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, NULL };
 	struct acquirer a;
 	struct hang_ctl h;
@@ -112,6 +112,7 @@ TEST(fault_fork_does_not_wait_for_a_hung_open)
 	double t0, ms;
 	int status;
 	pid_t pid;
+	snprintf(path, sizeof path, "%s", test_path("hang.lock"));
 	memset(&a, 0, sizeof a);
 	CHECK_RC(locket_new(&a.lock, path, NULL), LOCKET_OK);
 	hang_next_open(&h, path);
