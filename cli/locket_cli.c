@@ -93,6 +93,8 @@ static int parse_timeout(const char *text, int64_t *out_ms)
 	double s;
 	errno = 0;
 	s = strtod(text, &end);
+	if (errno == ERANGE && s == HUGE_VAL)
+		errno = 0; /* beyond double: as +inf, forever */
 	if (errno != 0 || end == text || *end != '\0')
 		return -1;
 	return locket_timeout_ms(s, out_ms) == LOCKET_OK ? 0 : -1;

@@ -40,6 +40,11 @@ TEST(cli_usage_errors)
 	CHECK(test_system("'%s' -w abc '%s' true 2>/dev/null", cli(), test_path("x")) == 64);
 	CHECK(test_system("'%s' -w -1 '%s' true 2>/dev/null", cli(), test_path("x")) == 64);
 	CHECK(test_system("'%s' -w nan '%s' true 2>/dev/null", cli(), test_path("x")) == 64);
+	/* The library's rule (locket_timeout_ms): too large for a deadline is forever. */
+	CHECK(test_system("'%s' -w inf '%s' true", cli(), test_path("x")) == 0);
+	CHECK(test_system("'%s' -w 1e300 '%s' true", cli(), test_path("x")) == 0);
+	CHECK(test_system("'%s' -w 1e999 '%s' true", cli(), test_path("x")) == 0);
+	CHECK(test_system("'%s' -w -inf '%s' true 2>/dev/null", cli(), test_path("x")) == 64);
 	CHECK(test_system("'%s' -E 300 '%s' true 2>/dev/null", cli(), test_path("x")) == 64);
 	CHECK(test_system("'%s' --help >/dev/null", cli()) == 0);
 	CHECK(test_system("'%s' --version | grep -q '^locket %s$'", cli(), LOCKET_VERSION_STRING) == 0);
