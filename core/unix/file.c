@@ -2,6 +2,7 @@
  * Opening the lock file, and turning errno into locket's codes.
  */
 #include "internal.h"
+#include "wake.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -203,5 +204,6 @@ int locket__os_same_file(locket__fd fd, const char *path, int allow_dir, locket_
 			return locket__fail_os(err, "lock file was removed while waiting for it", path);
 		return locket__fail_os(err, "cannot stat lock file", path);
 	}
+	*key = locket__wake_key(held.st_dev, held.st_ino);
 	return held.st_dev == named.st_dev && held.st_ino == named.st_ino;
 }
