@@ -14,13 +14,15 @@
 
 extern const char *progname;
 
-/* Open the lock file as flock(1) does: created if missing, a directory
- * read-only, inheritable by the command. On success sets *out and returns
- * 0; otherwise prints why and returns the exit status. */
-int locket_cli_open(const char *path, intptr_t *out);
+/* The exit status for an OS error behind a library failure, where the OS
+ * error alone decides it (flock(1)'s: out of memory or descriptors 71, a
+ * read-only filesystem or no space 73), else 0. */
+int locket_cli_os_status(int os_error);
 
-/* Run argv (argv[0] looked up in PATH) holding the lock on lock_fd, and wait
- * for it. close_fd: the command does not inherit lock_fd (-o); no_fork:
+/* Run argv (argv[0] looked up in PATH) holding the lock on lock_fd (-1 for
+ * none: -u with FILE), and wait for it. lock_fd comes from
+ * locket_acquire_detached(), inheritable. close_fd: the command does not
+ * inherit lock_fd (-o); no_fork:
  * exec in locket's place (-F). Returns the command's exit status, or
  * EX_UNAVAILABLE / EX_OSERR if it cannot be run; if the command was killed by
  * a signal, locket kills itself with it (128+N where it cannot). */

@@ -100,8 +100,9 @@ int locket__cond_wait(locket__cond *c, locket__mutex *m, int64_t deadline_ms);
 
 /* ---- OS layer: process-wide state (unix/process.c, win/process.c) ---- */
 
-/* The lock that guards the core's registry of live handles: a plain static
- * mutex, usable before anything is initialised. */
+/* The lock that guards the core's process-wide list of open descriptors
+ * (held only for list operations, never across I/O; the fork handlers take
+ * it): a plain static mutex, usable before anything is initialised. */
 void locket__registry_lock(void);
 void locket__registry_unlock(void);
 

@@ -26,163 +26,212 @@
  * fork(): a flock lock belongs to the open file description, and a forked
  * child's copy of the descriptor keeps it alive: if the parent then died,
  * the child would keep a lock that it cannot see, release or re-take. So
- * every descriptor a handle opens is recorded in the handle (open_fds), and
- * a pthread_atfork child handler closes them all in the child, without
- * unlocking (unlocking would drop the parent's lock), and empties every slot.
- * The prepare handler takes the registry of handles and every handle's
- * mutex, and descriptors are opened and closed with the handle's mutex held,
- * so a fork never sees a handle half-way: whatever the parent's other
- * threads were doing, the child gets unlocked mutexes, empty slots and no
- * lock descriptors. The slot also remembers the pid that filled it, which
- * covers children made without the handlers (raw clone(), _Fork()): they see
- * the handle as not held and never unlock the parent's lock.
+ * every descriptor locket opens is recorded on one process-wide list
+ * (open_fds below), and a pthread_atfork child handler closes them all in
+ * the child, without unlocking (unlocking would drop the parent's lock).
+ *
+ * The list's mutex is held only for list operations, never across I/O:
+ * the prepare handler takes it (and bumps the fork generation), so a fork
+ * never waits for an open(), close() or flock() that hangs (a dead NFS or
+ * FUSE server). An open runs unrecorded: if a fork happened meanwhile (the
+ * generation changed between before the open and the recording), the child
+ * may have a copy it does not know of, so the open is closed and made
+ * again. A descriptor is closed after it leaves the list, but only ever
+ * unlocked first: a child that copies it in between has an unlocked copy of
+ * a description that nobody will lock again. So prepare, parent and child
+ * do work proportional to the descriptors open, not to the live handles.
+ *
+ * Handles are not visited at fork at all. A handle's mutex or condition
+ * variable may be held or waited on by a parent's thread that does not
+ * exist in the child, so the first call on a handle in a child (the child
+ * epoch differs from the handle's) makes them anew and empties its slot,
+ * under the list's mutex. The slot also remembers the pid that filled it,
+ * which covers children made without the handlers (raw clone(), _Fork()):
+ * they see the handle as not held and never unlock the parent's lock.
  */
 #include "internal.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-/* A descriptor of the lock file that a handle has open, on the handle's
+/* A descriptor of a lock file that locket has open, on the process-wide
  * open_fds list (see fork() above). */
 struct open_fd {
 	locket__fd fd;
-	struct open_fd *next;
+	struct open_fd *prev, *next;
 };
 
 struct locket {
 	char *path;               /* absolute path, fixed at creation */
 	locket_options opts;      /* fixed at creation */
+	unsigned int epoch;       /* child_epoch when mu and slot_freed were made */
 	locket__mutex mu;         /* guards everything below */
 	locket__cond slot_freed;  /* broadcast whenever slot_fd is emptied */
 	locket__fd slot_fd;       /* descriptor holding the lock, or LOCKET__NO_FD */
 	locket__key slot_key;     /* its file's identity (0: unknown) */
 	int64_t slot_pid;         /* process that filled slot_fd */
 	struct open_fd slot_ref;  /* slot_fd's entry on open_fds */
-	struct open_fd *open_fds; /* every descriptor of the file this handle has open */
-	int slot_inherited;       /* the slot was emptied by locket__fork_child() */
+	int slot_inherited;       /* the slot was emptied in a forked child */
 	locket__waiter *waiter;   /* kept OS wait state; NULL while borrowed */
-	locket_t *prev, *next;    /* the registry of live handles */
 };
 
-/* ---- the registry of handles, and fork() ---- */
+/* ---- the descriptors locket has open, and fork() ---- */
 
-static locket_t *registry; /* guarded by locket__registry_lock() */
+/* Guarded by locket__registry_lock(), which is only ever held for list
+ * operations (never across I/O): */
+static struct open_fd *open_fds;  /* every descriptor locket has open */
+static uint64_t fork_generation;  /* bumped by every fork's prepare handler */
+/* Bumped in a forked child by its handler, while it is the only thread, and
+ * never written elsewhere: threads read it without a lock. */
+static unsigned int child_epoch;
 
-/* Open the lock file and record the descriptor on the handle, atomically
- * with respect to fork(). A write open is asked for where a read-only
- * descriptor could not take the lock (see lock_file). */
+#if defined(__GNUC__)
+#define LOAD_ACQUIRE(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define STORE_RELEASE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#else /* compilers without GNU atomics build for Windows, which has no fork */
+#define LOAD_ACQUIRE(p) (*(p))
+#define STORE_RELEASE(p, v) (*(p) = (v))
+#endif
+
+/* List operations; the caller holds locket__registry_lock(). */
+static void record(struct open_fd *ref, locket__fd fd)
+{
+	ref->fd = fd;
+	ref->prev = NULL;
+	ref->next = open_fds;
+	if (open_fds != NULL)
+		open_fds->prev = ref;
+	open_fds = ref;
+}
+
+static void unrecord(struct open_fd *ref)
+{
+	if (ref->prev != NULL)
+		ref->prev->next = ref->next;
+	else if (open_fds == ref)
+		open_fds = ref->next;
+	if (ref->next != NULL)
+		ref->next->prev = ref->prev;
+	ref->fd = LOCKET__NO_FD;
+	ref->prev = ref->next = NULL;
+}
+
+/* Open the lock file and record the descriptor, atomically with respect to
+ * fork() without holding anything across the open (see fork() above). A
+ * write open is asked for where a read-only descriptor could not take the
+ * lock (see lock_file). */
 static int open_tracked(locket_t *lock, int writable, struct open_fd *ref)
 {
 	locket_options o = lock->opts;
-	int rc;
 	if (writable)
 		o.flags |= LOCKET__OPEN_WRITE;
-	locket__mutex_lock(&lock->mu);
-	rc = locket__os_open(lock->path, &o, &ref->fd);
-	if (rc == LOCKET_OK) {
-		ref->next = lock->open_fds;
-		lock->open_fds = ref;
-	}
-	locket__mutex_unlock(&lock->mu);
-	return rc;
-}
-
-/* Take ref off the handle's list; the caller holds the mutex. */
-static void untrack(locket_t *lock, struct open_fd *ref)
-{
-	struct open_fd **p;
-	for (p = &lock->open_fds; *p != NULL; p = &(*p)->next) {
-		if (*p == ref) {
-			*p = ref->next;
-			break;
+	for (;;) {
+		locket__fd fd;
+		uint64_t generation;
+		int rc;
+		locket__registry_lock();
+		generation = fork_generation;
+		locket__registry_unlock();
+		rc = locket__os_open(lock->path, &o, &fd);
+		if (rc != LOCKET_OK) {
+			ref->fd = LOCKET__NO_FD;
+			return rc;
 		}
+		locket__registry_lock();
+		if (generation == fork_generation) {
+			record(ref, fd);
+			locket__registry_unlock();
+			return LOCKET_OK;
+		}
+		locket__registry_unlock();
+		/* A fork happened during the open: the child may have a copy that
+		 * it cannot know to close, which a lock on this open file
+		 * description would keep alive there. Never lock it: open anew. */
+		locket__os_close(fd);
 	}
-	ref->fd = LOCKET__NO_FD;
 }
 
-/* Close a descriptor of the handle; unlock first when the lock on it is
- * this process's. Returns the unlock result. */
-static int close_tracked(locket_t *lock, struct open_fd *ref, int unlock)
+/* Close a descriptor locket recorded, which is not locked (or whose lock
+ * was unlocked already). Nothing when a forked child's handler closed it. */
+static void close_tracked(struct open_fd *ref)
 {
-	int rc = LOCKET_OK;
-	locket__fd fd = ref->fd;
-	if (fd == LOCKET__NO_FD)
-		return rc; /* closed in a forked child by locket__fork_child() */
-	if (unlock)
-		rc = locket__os_unlock(fd, 0);
-	locket__mutex_lock(&lock->mu);
-	if (ref->fd != LOCKET__NO_FD) {
-		locket__os_close(fd);
-		untrack(lock, ref);
+	locket__fd fd;
+	locket__registry_lock();
+	fd = ref->fd;
+	if (fd != LOCKET__NO_FD)
+		unrecord(ref);
+	locket__registry_unlock();
+	if (fd != LOCKET__NO_FD)
+		locket__os_close(fd); /* outside the mutex: a close may hang too */
+}
+
+/* Move a recorded descriptor from one entry to another (the slot's, a
+ * thread's own), under the list's mutex so that a fork sees it on one. */
+static void move_tracked(struct open_fd *from, struct open_fd *to)
+{
+	locket__registry_lock();
+	to->fd = LOCKET__NO_FD;
+	if (from->fd != LOCKET__NO_FD) {
+		locket__fd fd = from->fd;
+		unrecord(from);
+		record(to, fd);
 	}
-	locket__mutex_unlock(&lock->mu);
-	return rc;
+	locket__registry_unlock();
 }
 
 void locket__fork_prepare(void)
 {
-	locket_t *l;
 	locket__registry_lock();
-	for (l = registry; l != NULL; l = l->next)
-		locket__mutex_lock(&l->mu);
+	fork_generation++;
 }
 
 void locket__fork_parent(void)
 {
-	locket_t *l;
-	for (l = registry; l != NULL; l = l->next)
-		locket__mutex_unlock(&l->mu);
 	locket__registry_unlock();
 }
 
-/* In the child, the only thread: nothing the parent's other threads were
- * doing can be finished here, so start every handle afresh. Its mutex is
- * free of them (fork_prepare took it), but its condition variable may
- * count waiters that do not exist here. */
+/* In the child, the only thread: close every descriptor locket had open
+ * (the parent's locks stay the parent's: never unlock), and let each handle
+ * make itself anew at its first call here (handle_enter). */
 void locket__fork_child(void)
 {
-	locket_t *l;
-	for (l = registry; l != NULL; l = l->next) {
-		struct open_fd *ref = l->open_fds;
-		while (ref != NULL) {
-			struct open_fd *next = ref->next;
-			locket__os_close(ref->fd); /* the parent's lock: never unlock */
-			ref->fd = LOCKET__NO_FD;
-			ref = next;
-		}
-		l->open_fds = NULL;
-		l->slot_inherited = l->slot_fd != LOCKET__NO_FD;
-		l->slot_fd = LOCKET__NO_FD;
-		locket__os_waiter_free(l->waiter); /* its queue is shared with the parent */
-		l->waiter = NULL;
-		locket__cond_reinit(&l->slot_freed);
-		locket__mutex_unlock(&l->mu); /* taken by locket__fork_prepare() in this very thread */
+	struct open_fd *ref = open_fds;
+	while (ref != NULL) {
+		struct open_fd *next = ref->next;
+		locket__os_close(ref->fd);
+		ref->fd = LOCKET__NO_FD;
+		ref->prev = ref->next = NULL;
+		ref = next;
 	}
+	open_fds = NULL;
+	child_epoch++;
 	locket__os_wait_atfork_child();
 	locket__registry_unlock();
 }
 
-static void registry_add(locket_t *lock)
+/* Every call on a handle starts here. In a forked child, the first one makes
+ * the handle's mutex and condition variable anew (a parent's thread that
+ * does not exist here may have held or waited on them) and empties its slot
+ * (the child handler closed the descriptor). */
+static void handle_enter(locket_t *lock)
 {
-	locket__os_fork_handlers();
+	const unsigned int epoch = child_epoch;
+	if (LOAD_ACQUIRE(&lock->epoch) == epoch)
+		return;
 	locket__registry_lock();
-	lock->prev = NULL;
-	lock->next = registry;
-	if (registry != NULL)
-		registry->prev = lock;
-	registry = lock;
-	locket__registry_unlock();
-}
-
-static void registry_remove(locket_t *lock)
-{
-	locket__registry_lock();
-	if (lock->prev != NULL)
-		lock->prev->next = lock->next;
-	else
-		registry = lock->next;
-	if (lock->next != NULL)
-		lock->next->prev = lock->prev;
+	if (LOAD_ACQUIRE(&lock->epoch) != epoch) {
+		memset(&lock->mu, 0, sizeof lock->mu);
+		(void)locket__mutex_init(&lock->mu); /* pthread: cannot fail for default attributes */
+		locket__cond_reinit(&lock->slot_freed);
+		lock->slot_inherited = lock->slot_fd != LOCKET__NO_FD;
+		lock->slot_fd = LOCKET__NO_FD;
+		lock->slot_ref.fd = LOCKET__NO_FD;
+		lock->slot_ref.prev = lock->slot_ref.next = NULL;
+		/* Linux keeps no waiter on a handle (attempts own theirs), and the
+		 * child handler dropped the process's inotify instance already. */
+		lock->waiter = NULL;
+		STORE_RELEASE(&lock->epoch, epoch);
+	}
 	locket__registry_unlock();
 }
 
@@ -219,6 +268,7 @@ int locket_new(locket_t **out, const char *path, const locket_options *opts)
 		return locket__fail(LOCKET_ENOMEM, "out of memory creating a lock handle");
 	lock->opts = o;
 	lock->slot_fd = LOCKET__NO_FD;
+	lock->slot_ref.fd = LOCKET__NO_FD;
 	rc = locket__os_abspath(path, &lock->path);
 	if (rc != LOCKET_OK)
 		goto fail;
@@ -230,7 +280,9 @@ int locket_new(locket_t **out, const char *path, const locket_options *opts)
 		locket__mutex_destroy(&lock->mu);
 		goto fail;
 	}
-	registry_add(lock);
+	/* The handlers exist before the first descriptor is recorded. */
+	locket__os_fork_handlers();
+	lock->epoch = child_epoch;
 	/* Fail now, not at the first acquire, on a path that cannot be a lock
 	 * file (same_file refuses a directory). A leased file (LOCKET_EWOULDBLOCK
 	 * from the open) is a good one. */
@@ -239,11 +291,10 @@ int locket_new(locket_t **out, const char *path, const locket_options *opts)
 		locket__key key;
 		int same = locket__os_same_file(probe.fd, lock->path,
 						(o.flags & LOCKET_ALLOW_DIRECTORY) != 0, &key);
-		close_tracked(lock, &probe, 0);
+		close_tracked(&probe);
 		rc = same < 0 ? same : LOCKET_OK;
 	}
 	if (rc != LOCKET_OK && rc != LOCKET_EWOULDBLOCK) {
-		registry_remove(lock);
 		locket__cond_destroy(&lock->slot_freed);
 		locket__mutex_destroy(&lock->mu);
 		goto fail;
@@ -260,13 +311,13 @@ void locket_free(locket_t *lock)
 {
 	if (lock == NULL)
 		return;
-	registry_remove(lock);
+	handle_enter(lock);
 	if (lock->slot_fd != LOCKET__NO_FD) {
 		/* A slot filled before a fork made without the fork handlers is
 		 * the parent's: close the copy, never unlock it. */
 		if (lock->slot_pid == locket__os_pid())
 			locket__os_unlock(lock->slot_fd, lock->slot_key);
-		locket__os_close(lock->slot_fd);
+		close_tracked(&lock->slot_ref);
 	}
 	locket__os_waiter_free(lock->waiter);
 	locket__cond_destroy(&lock->slot_freed);
@@ -371,12 +422,12 @@ static int lock_file(locket_t *lock, int shared, locket__wait *how, struct open_
 				return LOCKET_OK;
 			}
 			locket__os_unlock(ref->fd, *key);
-			close_tracked(lock, ref, 0);
+			close_tracked(ref);
 			if (same < 0)
 				return same;
 			continue; /* the path leads elsewhere now: lock that file */
 		}
-		close_tracked(lock, ref, 0);
+		close_tracked(ref);
 		if (wants_write_open(rc, writable)) {
 			writable = 1;
 			continue;
@@ -395,12 +446,12 @@ static int take_slot(locket_t *lock, struct open_fd *ref, locket__key key, int64
 		     int keep_fd)
 {
 	int64_t pid = locket__os_pid();
-	locket__fd fd;
 	locket__mutex_lock(&lock->mu);
 	while (lock->slot_fd != LOCKET__NO_FD) {
 		if (lock->slot_pid != pid) {
-			locket__os_close(lock->slot_fd); /* the parent's copy: never unlock */
-			untrack(lock, &lock->slot_ref);
+			/* Filled before a fork made without the fork handlers: the
+			 * parent's copy. Never unlock it. */
+			close_tracked(&lock->slot_ref);
 			lock->slot_fd = LOCKET__NO_FD;
 			break;
 		}
@@ -411,7 +462,7 @@ static int take_slot(locket_t *lock, struct open_fd *ref, locket__key key, int64
 			locket__mutex_unlock(&lock->mu);
 			locket__os_unlock(ref->fd, key);
 			if (!keep_fd)
-				close_tracked(lock, ref, 0);
+				close_tracked(ref);
 			if (deadline == 0)
 				return locket__fail(LOCKET_EWOULDBLOCK,
 						    "'%s' is held through this handle", lock->path);
@@ -420,12 +471,8 @@ static int take_slot(locket_t *lock, struct open_fd *ref, locket__key key, int64
 					    lock->path);
 		}
 	}
-	fd = ref->fd;
-	untrack(lock, ref);
-	lock->slot_ref.fd = fd;
-	lock->slot_ref.next = lock->open_fds;
-	lock->open_fds = &lock->slot_ref;
-	lock->slot_fd = fd;
+	move_tracked(ref, &lock->slot_ref);
+	lock->slot_fd = lock->slot_ref.fd;
 	lock->slot_key = key;
 	lock->slot_pid = pid;
 	lock->slot_inherited = 0;
@@ -443,6 +490,7 @@ int locket_acquire_with(locket_t *lock, const locket_wait_options *opts)
 
 	if (lock == NULL)
 		return locket__fail(LOCKET_EINVAL, "locket_acquire: lock is NULL");
+	handle_enter(lock);
 	rc = locket__wait_init(&how, &flags, opts, "locket_acquire");
 	if (rc != LOCKET_OK)
 		return rc;
@@ -476,6 +524,7 @@ int locket_acquire_detached(locket_t *lock, const locket_wait_options *opts, int
 	*out_fd = (intptr_t)LOCKET__NO_FD;
 	if (lock == NULL)
 		return locket__fail(LOCKET_EINVAL, "locket_acquire_detached: lock is NULL");
+	handle_enter(lock);
 	rc = locket__wait_init(&how, &flags, opts, "locket_acquire_detached");
 	if (rc != LOCKET_OK)
 		return rc;
@@ -485,13 +534,14 @@ int locket_acquire_detached(locket_t *lock, const locket_wait_options *opts, int
 	rc = locket__os_make_inheritable(ref.fd);
 	if (rc != LOCKET_OK) {
 		locket__os_unlock(ref.fd, key);
-		close_tracked(lock, &ref, 0);
+		close_tracked(&ref);
 		return rc;
 	}
-	locket__mutex_lock(&lock->mu);
+	/* Off the list: the fork handlers leave it alone from here on. */
+	locket__registry_lock();
 	*out_fd = (intptr_t)ref.fd;
-	untrack(lock, &ref);
-	locket__mutex_unlock(&lock->mu);
+	unrecord(&ref);
+	locket__registry_unlock();
 	return LOCKET_OK;
 }
 
@@ -536,6 +586,7 @@ int locket_attempt_start(locket_attempt_t **out, locket_t *lock, unsigned int fl
 	a->watch_fd = -1;
 	a->retry_ms = ATTEMPT_RETRY_FIRST_MS;
 	a->ref.fd = LOCKET__NO_FD;
+	handle_enter(lock);
 	locket__mutex_lock(&lock->mu);
 	a->waiter = lock->waiter;
 	lock->waiter = NULL;
@@ -575,6 +626,7 @@ int locket_attempt_try(locket_attempt_t *a)
 	if (a->finished)
 		return locket__fail(LOCKET_EINVAL, "locket_attempt_try: the attempt is finished");
 	lock = a->lock;
+	handle_enter(lock);
 	if (a->ref.fd == LOCKET__NO_FD) {
 		/* The first try, or after a replaced file, a lease, or a fork (whose
 		 * child handler closed the descriptor). */
@@ -609,12 +661,12 @@ int locket_attempt_try(locket_attempt_t *a)
 			if (same < 0)
 				return attempt_finish(a, same);
 			/* Replaced: go on with the file the path names now. */
-			close_tracked(lock, &a->ref, 0);
+			close_tracked(&a->ref);
 			events = 1;
 			rc = locket__fail(LOCKET_EWOULDBLOCK, "'%s' was replaced", lock->path);
 		}
 	} else if (wants_write_open(rc, a->writable)) {
-		close_tracked(lock, &a->ref, 0);
+		close_tracked(&a->ref);
 		a->writable = 1;
 		events = 1;
 		rc = locket__fail(LOCKET_EWOULDBLOCK, "'%s' needs a read-write descriptor", lock->path);
@@ -638,7 +690,7 @@ void locket_attempt_free(locket_attempt_t *a)
 	locket__waiter *spare;
 	if (a == NULL)
 		return;
-	close_tracked(a->lock, &a->ref, 0); /* never locked between tries */
+	close_tracked(&a->ref); /* never locked between tries */
 	spare = a->waiter;
 #ifdef _WIN32
 	locket__mutex_lock(&a->lock->mu);
@@ -663,6 +715,7 @@ int locket_release(locket_t *lock)
 
 	if (lock == NULL)
 		return locket__fail(LOCKET_EINVAL, "locket_release: lock is NULL");
+	handle_enter(lock);
 	pid = locket__os_pid();
 	locket__mutex_lock(&lock->mu);
 	if (lock->slot_fd == LOCKET__NO_FD || lock->slot_pid != pid) {
@@ -677,11 +730,8 @@ int locket_release(locket_t *lock)
 	}
 	/* The descriptor leaves the slot for this thread's own entry, so that
 	 * another thread can fill the slot while this one closes. */
-	untrack(lock, &lock->slot_ref);
-	ref.fd = lock->slot_fd;
+	move_tracked(&lock->slot_ref, &ref);
 	key = lock->slot_key;
-	ref.next = lock->open_fds;
-	lock->open_fds = &ref;
 	lock->slot_fd = LOCKET__NO_FD;
 	locket__cond_broadcast(&lock->slot_freed);
 	locket__mutex_unlock(&lock->mu);
@@ -689,7 +739,7 @@ int locket_release(locket_t *lock)
 	 * copy of the descriptor in a forked child, and waiters on Linux are
 	 * woken by the close, so the lock must already be free by then. */
 	rc = locket__os_unlock(ref.fd, key);
-	close_tracked(lock, &ref, 0);
+	close_tracked(&ref);
 	return rc;
 }
 
@@ -699,6 +749,7 @@ int locket_locked(const locket_t *lock)
 	int held;
 	if (l == NULL)
 		return 0;
+	handle_enter(l);
 	locket__mutex_lock(&l->mu);
 	held = l->slot_fd != LOCKET__NO_FD && l->slot_pid == locket__os_pid();
 	locket__mutex_unlock(&l->mu);

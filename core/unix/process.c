@@ -1,5 +1,5 @@
 /*
- * Process-wide state on POSIX: the lock of the core's registry of handles,
+ * Process-wide state on POSIX: the lock of the core's list of open descriptors,
  * the fork handlers that keep forked children from holding their parent's
  * locks (see core/locket.c), and a sleep that a signal can end.
  */
