@@ -594,7 +594,7 @@ int main(int argc, char **argv)
 
 	/* Idle waiters: 16 processes of one kind behind a holder for a while. */
 	idle_n = 16;
-	idle_s = quick ? 2 : 5;
+	idle_s = quick ? 2 : 10;
 	for (k = 0; k < (int)N_IDLE; k++) {
 		snprintf(path, sizeof path, "%s/idle%d.lock", dir, k);
 		idle[k] = idle_run(idle_kinds[k], path, idle_n, idle_s, server_pid);
