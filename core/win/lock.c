@@ -240,6 +240,11 @@ void locket__os_held(locket__fd fd, locket__key key)
 	m->next = markers;
 	markers = m;
 	ReleaseSRWLockExclusive(&markers_mu);
+	/* A new holder: waiters that watch the previous holder's process learn
+	 * this one (see event_wait). Nobody else has the event open when
+	 * nobody waits: it then goes away with this holder's release. */
+	if (m->event != NULL)
+		SetEvent(m->event);
 }
 
 /* NtQuerySemaphore (ntdll, found at run time). */
@@ -248,9 +253,10 @@ typedef LONG(NTAPI *query_semaphore_fn)(HANDLE, int info_class, void *info, ULON
 
 /* 1 if a locket holder's marker for this index exists (its release, or its
  * death, will wake this waiter); *proc then is the holder's process to wait
- * on, or NULL (this process, or one that cannot be opened). 0 when no
- * marker exists or its process has died (its lock goes with it, soon). */
-static int locket_holder(locket__waiter *w, ULONGLONG index, HANDLE *proc)
+ * on, or NULL (this process, or one that cannot be opened), and *holder_pid
+ * its id (0 while the marker is being made). 0 when no marker exists or its
+ * process has died (its lock goes with it, soon). */
+static int locket_holder(locket__waiter *w, ULONGLONG index, HANDLE *proc, DWORD *holder_pid)
 {
 	struct {
 		LONG current, maximum;
@@ -262,6 +268,7 @@ static int locket_holder(locket__waiter *w, ULONGLONG index, HANDLE *proc)
 	DWORD pid = 0;
 
 	*proc = NULL;
+	*holder_pid = 0;
 	object_name(L"held", index, name, sizeof name / sizeof name[0]);
 	sem = OpenSemaphoreW(SEMAPHORE_QUERY_STATE_ACCESS, FALSE, name);
 	if (sem == NULL)
@@ -269,6 +276,7 @@ static int locket_holder(locket__waiter *w, ULONGLONG index, HANDLE *proc)
 	if (query != NULL && query(sem, 0, &info, sizeof info, NULL) >= 0 && info.maximum > 0)
 		pid = (DWORD)info.maximum;
 	CloseHandle(sem);
+	*holder_pid = pid;
 	if (pid == 0 || pid == GetCurrentProcessId())
 		return 1; /* being made, or held by this process: its release wakes */
 	if (pid != w->holder_pid) {
@@ -326,6 +334,8 @@ static int event_wait(HANDLE h, DWORD mode, const char *path, locket__wait *how,
 	HANDLE proc = NULL;
 	DWORD pause = 1;              /* next short pause */
 	DWORD recheck = HOLDER_RECHECK_MS, recheck_pid = 0;
+	DWORD seen_pid = 0;           /* the holder this wait last watched */
+	int woken = 0;                /* the last wait ended by the event */
 	int64_t until = 0;            /* end of the current pause: try then */
 	int64_t window_end = 0;       /* spin guard */
 	int wakeups = 0, consumed = 0, must_try = 1;
@@ -363,9 +373,22 @@ static int event_wait(HANDLE h, DWORD mode, const char *path, locket__wait *how,
 		}
 		if (must_try) {
 			/* After every failed try: who holds it decides the pause. */
-			if (event != NULL && locket_holder(w, index, &proc)) {
-				if (w->holder_pid != recheck_pid) {
-					recheck_pid = w->holder_pid;
+			DWORD pid = 0;
+			if (event != NULL && locket_holder(w, index, &proc, &pid)) {
+				/* Another holder than the one this wait watched: the
+				 * wake-up came from its grant (locket__os_held sets
+				 * the event), and the other waiters may still watch
+				 * the old one's process. Pass it on to one of them,
+				 * who does the same: each waiter learns the new
+				 * holder once, and a killed holder wakes them all. */
+				if (woken && seen_pid != 0 && pid != 0 && pid != seen_pid) {
+					SetEvent(event);
+					consumed = 0;
+				}
+				if (pid != 0)
+					seen_pid = pid;
+				if (pid != recheck_pid) {
+					recheck_pid = pid;
 					recheck = HOLDER_RECHECK_MS;
 				}
 				until = now + recheck;
@@ -406,7 +429,8 @@ static int event_wait(HANDLE h, DWORD mode, const char *path, locket__wait *how,
 			Sleep(ms_dword(locket__wait_cap_ms(how, until - now)));
 			got = WAIT_TIMEOUT;
 		}
-		if (got < WAIT_OBJECT_0 + n && objs[got - WAIT_OBJECT_0] == event) {
+		woken = got < WAIT_OBJECT_0 + n && objs[got - WAIT_OBJECT_0] == event;
+		if (woken) {
 			wakeups++;
 			consumed = 1;
 			must_try = 1;

@@ -526,3 +526,74 @@ TEST(plain_release_found_within_short_pause)
 	CHECK(worst < 100);
 	locket_free(lock);
 }
+
+/* waithold PATH: say "waiting", acquire (timeout 30 s), say "locked", hold
+ * until killed (or EOF). */
+ROLE(waithold)
+{
+	locket_t *lock;
+	int rc;
+	if (argc < 1 || locket_new(&lock, argv[0], NULL) != LOCKET_OK)
+		return 3;
+	role_say("waiting");
+	rc = locket_acquire(lock, 30000, 0);
+	role_say("%s", rc == LOCKET_OK ? "locked" : locket_error_name(rc));
+	role_hear();
+	return 0;
+}
+
+/* H0 (a locket holder that stays alive after its release) hands over to W1,
+ * another waiter's process, while this process's thread W2 waits too and
+ * watched H0's process. W1 is killed while holding: W2 must learn of W1
+ * (W1's grant sets the event; W2 re-reads the marker) and wake at W1's
+ * death, not at its next safety try (1 s and more). */
+TEST(killed_next_holder_wakes_other_waiters)
+{
+	const char *path = test_path("lock");
+	int attempt;
+	for (attempt = 0; attempt < 5; attempt++) {
+		locket_t *lock = new_lock(path);
+		child h0 = child_start("relhold", with_path(path, ""));
+		child w1;
+		thread_waiter w;
+		HANDLE t;
+		double killed;
+
+		child_expect(&h0, "locked");
+		w1 = child_start("waithold", with_path(path, ""));
+		child_expect(&w1, "waiting");
+		Sleep(150); /* W1 into its wait first (FIFO wake-up), not a synchronisation */
+		memset(&w, 0, sizeof w);
+		w.lock = lock;
+		w.timeout_ms = 30000;
+		w.go = CreateEventW(NULL, FALSE, TRUE, NULL);
+		w.entered = CreateEventW(NULL, FALSE, FALSE, NULL);
+		t = CreateThread(NULL, 0, handoff_thread, &w, 0, NULL);
+		CHECK(t != NULL);
+		WaitForSingleObject(w.entered, INFINITE);
+		Sleep(150); /* W2 into its wait, watching H0 */
+		child_send(&h0, "release");
+		child_expect(&w1, "locked");
+		if (WaitForSingleObject(t, 0) == WAIT_OBJECT_0) {
+			/* W2 was served first: not the case under test; again. */
+			printf("attempt %d: W2 got the lock before W1\n", attempt);
+			child_kill(&w1);
+			child_kill(&h0);
+			CloseHandle(t);
+			locket_free(lock);
+			continue;
+		}
+		Sleep(200); /* W1 holds a while, W2 waits behind it */
+		killed = test_now_ms();
+		child_kill(&w1);
+		WaitForSingleObject(t, INFINITE);
+		CloseHandle(t);
+		printf("W2 got the lock %.1f ms after W1 was killed\n", w.got_at - killed);
+		CHECK_RC(w.rc, LOCKET_OK);
+		CHECK(w.got_at - killed < 500);
+		child_kill(&h0);
+		locket_free(lock);
+		return;
+	}
+	test_skip("W2 was always served before W1");
+}
