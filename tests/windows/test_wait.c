@@ -273,16 +273,25 @@ static DWORD WINAPI handoff_thread(void *arg)
 	return 0;
 }
 
+/* Hand-off samples per measurement, and the median they must beat: pauses
+ * of 16 ms would give a median of about 8 ms (the release lands anywhere in
+ * a pause), below 4 ms in fewer than 1 run in 150 of 21 samples. A loaded
+ * machine (other tests run in parallel) slows every hand-off: up to three
+ * measurements, one must pass. */
+#define HANDOFF_SAMPLES 21
+#define HANDOFF_P50_MS 4.0
+#define HANDOFF_RUNS 3
+
 /* Hand-off from a locket holder (this thread) to a waiter thread of the
  * same process that has waited 60-100 ms (past the old 16 ms pauses), per
- * sample; the median must be far below a 16 ms pause. */
-static void thread_handoff(int64_t timeout_ms)
+ * sample; returns the median. */
+static double thread_handoff_p50(int64_t timeout_ms)
 {
 	const char *path = test_path("lock");
 	locket_t *holder = new_lock(path);
 	thread_waiter w;
-	double took[15];
-	int i, n = 15;
+	double took[HANDOFF_SAMPLES];
+	int i, n = HANDOFF_SAMPLES;
 
 	memset(&w, 0, sizeof w);
 	w.lock = new_lock(path);
@@ -297,7 +306,7 @@ static void thread_handoff(int64_t timeout_ms)
 		CHECK(t != NULL);
 		SetEvent(w.go);
 		WaitForSingleObject(w.entered, INFINITE);
-		Sleep((DWORD)(60 + 3 * i)); /* the hold, not a synchronisation */
+		Sleep((DWORD)(60 + 2 * i)); /* the hold, not a synchronisation */
 		rel = test_now_ms();
 		CHECK_RC(locket_release(holder), LOCKET_OK);
 		WaitForSingleObject(t, INFINITE);
@@ -310,14 +319,18 @@ static void thread_handoff(int64_t timeout_ms)
 	qsort(took, (size_t)n, sizeof took[0], cmp_double);
 	printf("thread hand-off (timeout %lld): p50 %.2f ms, max %.2f ms\n", (long long)timeout_ms,
 	       took[n / 2], took[n - 1]);
-	CHECK(took[n / 2] < 5);
 	locket_free(w.lock);
 	locket_free(holder);
+	return took[n / 2];
 }
 
 TEST(thread_handoff_timed_is_event_driven)
 {
-	thread_handoff(10000);
+	int run;
+	for (run = 0; run < HANDOFF_RUNS; run++)
+		if (thread_handoff_p50(10000) < HANDOFF_P50_MS)
+			return;
+	CHECK(!"hand-off median under 4 ms in one of three runs");
 }
 
 /* relhold PATH: hold; on any line, read the clock, release, say "released T". */
@@ -346,14 +359,14 @@ ROLE(relhold)
 
 /* The same across processes, for a timed wait and for an untimed one with
  * a callback (which cannot use the blocking LockFileEx any more). */
-static void process_handoff(int64_t timeout_ms, int with_callback)
+static double process_handoff_p50(int64_t timeout_ms, int with_callback)
 {
 	const char *path = test_path("lock");
 	locket_t *lock = new_lock(path);
 	child c = child_start("relhold", with_path(path, ""));
 	locket_wait_options o = LOCKET_WAIT_OPTIONS_INIT;
-	double took[11];
-	int i, n = 11;
+	double took[HANDOFF_SAMPLES];
+	int i, n = HANDOFF_SAMPLES;
 
 	o.timeout_ms = timeout_ms;
 	if (with_callback)
@@ -380,8 +393,17 @@ static void process_handoff(int64_t timeout_ms, int with_callback)
 	qsort(took, (size_t)n, sizeof took[0], cmp_double);
 	printf("process hand-off (timeout %lld%s): p50 %.2f ms, max %.2f ms\n",
 	       (long long)timeout_ms, with_callback ? ", callback" : "", took[n / 2], took[n - 1]);
-	CHECK(took[n / 2] < 5);
 	locket_free(lock);
+	return took[n / 2];
+}
+
+static void process_handoff(int64_t timeout_ms, int with_callback)
+{
+	int run;
+	for (run = 0; run < HANDOFF_RUNS; run++)
+		if (process_handoff_p50(timeout_ms, with_callback) < HANDOFF_P50_MS)
+			return;
+	CHECK(!"hand-off median under 4 ms in one of three runs");
 }
 
 TEST(process_handoff_timed_is_event_driven)
