@@ -457,7 +457,8 @@ int locket__os_lock(locket__fd fd, const char *path, int shared, locket__wait *h
 	HANDLE h = (HANDLE)fd;
 	DWORD mode = shared ? 0 : LOCKFILE_EXCLUSIVE_LOCK;
 	locket__waiter *w = NULL;
-	int rc, have_held = 0;
+	locket__win_probe probe;
+	int rc, have_held = 0, have_probe;
 
 	rc = try_lock(h, mode, path);
 	if (rc == 1)
@@ -474,10 +475,13 @@ int locket__os_lock(locket__fd fd, const char *path, int shared, locket__wait *h
 	w = *waiter;
 	if (w == NULL)
 		return locket__fail(LOCKET_ENOMEM, "out of memory waiting for '%s'", path);
-	/* Read now, off the hand-off's path: under Wine the volume is a round
-	 * trip to the mount manager. */
+	/* Off the hand-off's path: the identity probe, taken now and held
+	 * through the wait (else the held file's identity, read now: under
+	 * Wine its volume is a round trip to the mount manager). */
 	w->verified = 0;
-	have_held = locket__win_read_identity(h, &w->held);
+	have_probe = locket__win_probe_take(h, &probe);
+	if (!have_probe)
+		have_held = locket__win_read_identity(h, &w->held);
 	if (how->deadline == LOCKET__FOREVER && how->interrupted == NULL)
 		/* Nothing can end it early: the kernel's own queue, which also
 		 * wakes for holders that set no event. */
@@ -485,10 +489,13 @@ int locket__os_lock(locket__fd fd, const char *path, int shared, locket__wait *h
 					 : locket__fail_os((int)GetLastError(), "cannot lock", path);
 	else
 		rc = event_wait(h, mode, path, how, w);
-	/* The core's check that path still names the locked file, with the
-	 * held side already read; when unsure the core checks in full. */
-	if (rc == LOCKET_OK && have_held)
-		w->verified = locket__win_path_names(path, h, &w->held);
+	/* The core's check that path still names the locked file, done here
+	 * with what was prepared; when unsure the core checks in full. */
+	if (rc == LOCKET_OK && (have_probe || have_held))
+		w->verified = locket__win_path_names(path, h, have_held ? &w->held : NULL,
+						     have_probe ? &probe : NULL);
+	if (have_probe)
+		locket__win_probe_drop(h, &probe);
 	return rc;
 }
 
