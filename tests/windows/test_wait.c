@@ -619,3 +619,68 @@ TEST(killed_next_holder_wakes_other_waiters)
 	}
 	test_skip("W2 was always served before W1");
 }
+
+/* ---- the identity probe ---- */
+
+/* 1 if a plain handle of path can lock the whole probe area [2^62,
+ * 2^62 + 2^48): no probe is left locked on the file. */
+static int probe_area_free(const char *path)
+{
+	OVERLAPPED at = { 0 };
+	wchar_t *w = test_wide(path);
+	HANDLE h = CreateFileW(w, GENERIC_READ | GENERIC_WRITE,
+			       FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL, OPEN_EXISTING,
+			       0, NULL);
+	BOOL ok;
+	free(w);
+	CHECK(h != INVALID_HANDLE_VALUE);
+	at.OffsetHigh = 1u << 30; /* 2^62 */
+	ok = LockFileEx(h, LOCKFILE_EXCLUSIVE_LOCK | LOCKFILE_FAIL_IMMEDIATELY, 0, 0, 1u << 16, &at);
+	if (ok)
+		UnlockFileEx(h, 0, 0, 1u << 16, &at);
+	CloseHandle(h);
+	return ok != 0;
+}
+
+static int stop_now(void *arg)
+{
+	(void)arg;
+	return 1;
+}
+
+/* The probe lives only during an acquisition: after a grant (uncontended or
+ * after a wait), a timeout and an interrupted wait, nothing of it is left
+ * locked, while the lock is held and after. */
+TEST(identity_probe_is_never_left_locked)
+{
+	const char *path = test_path("lock");
+	locket_t *a = new_lock(path), *b = new_lock(path);
+	locket_wait_options o = LOCKET_WAIT_OPTIONS_INIT;
+	child c;
+
+	CHECK_RC(locket_acquire(a, 0, 0), LOCKET_OK); /* uncontended: os_same_file's probe */
+	CHECK(probe_area_free(path));
+	CHECK_RC(locket_acquire(b, 100, 0), LOCKET_ETIMEDOUT); /* a wait's probe, then timeout */
+	CHECK(probe_area_free(path));
+	o.timeout_ms = -1;
+	o.interrupted = stop_now;
+	CHECK_RC(locket_acquire_with(b, &o), LOCKET_EINTR); /* interrupted */
+	CHECK(probe_area_free(path));
+	CHECK_RC(locket_release(a), LOCKET_OK);
+	/* Granted after a wait (another process held it), timed and blocking. */
+	c = child_start("holdfor", with_path(path, "200 release"));
+	child_expect(&c, "locked");
+	CHECK_RC(locket_acquire(b, 10000, 0), LOCKET_OK);
+	CHECK(probe_area_free(path));
+	CHECK_RC(locket_release(b), LOCKET_OK);
+	CHECK(child_wait(&c) == 0);
+	c = child_start("holdfor", with_path(path, "200 release"));
+	child_expect(&c, "locked");
+	CHECK_RC(locket_acquire(b, -1, 0), LOCKET_OK);
+	CHECK(probe_area_free(path));
+	CHECK_RC(locket_release(b), LOCKET_OK);
+	CHECK(child_wait(&c) == 0);
+	CHECK(probe_area_free(path));
+	locket_free(a);
+	locket_free(b);
+}
