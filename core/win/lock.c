@@ -21,23 +21,30 @@
  *   at once;
  * - the holder marker, "Local\locket-held-<index>", a named semaphore that
  *   every locket holder creates after its grant and closes before its
- *   UnlockFileEx; its maximum count is the holder's process id (the cheapest
- *   named object that carries a number: under Wine a named section cost
- *   287 us to make and 211 us to read, a semaphore 55 and 59). A waiter whose try failed while the marker exists knows that a
- *   locket holder's release (which sets the event) is still to come, so it
- *   waits on the event and on the holder's process (a killed holder sets no
- *   event, but its process handle is signalled), with only a safety try
- *   after HOLDER_RECHECK_MS (then less and less often). Without a marker (locket.py, filelock, any
- *   plain LockFileEx program holds the lock) it tries at pauses that grow
- *   from 1 ms to SHORT_PAUSE_MAX_MS, as nothing signals such a release.
+ *   UnlockFileEx; its maximum count is the holder's process id (the
+ *   cheapest named object that carries a number: under Wine a named section
+ *   cost 287 us to make and 211 us to read, a semaphore 55 and 59). A
+ *   waiter whose try failed while the marker exists knows that a locket
+ *   holder's release (which sets the event) is still to come, so it waits
+ *   on the event and on the holder's process (a killed holder sets no
+ *   event, but its process handle is signalled), with only safety tries
+ *   after HOLDER_RECHECK_MS, then less and less often. A new holder's grant
+ *   sets the event once, and a waiter that finds another holder than the
+ *   one it watched passes the wake-up on, so every waiter learns each new
+ *   holder's process. Without a marker (locket.py, filelock, any plain
+ *   LockFileEx program holds the lock) it tries at pauses that grow from
+ *   1 ms to SHORT_PAUSE_MAX_MS, as nothing signals such a release.
  *
  * Both objects decide only when to try, never whether the lock is held: a
  * spurious, stale, lost or misdirected wake-up, a marker that lies (another
  * program made it, two files of one index on two volumes), costs at most
- * one extra try or one HOLDER_RECHECK_MS pause. Any program may make an
+ * one extra try or one safety pause (1-8 s). Any program may make an
  * object of either name first: an event that is not auto-reset is not
  * used, and at most WAKEUPS_PER_WINDOW wake-ups per SHORT_PAUSE_MAX_MS end a
  * wait early, so that no event can make it spin.
+ *
+ * Every wait also holds its identity probe (win.h) from before the wait, so
+ * that the check after the grant needs no volume query.
  *
  * A wait with a callback (locket_wait_options.interrupted) wakes at least
  * every LOCKET_INTERRUPT_CHECK_MS to ask it, without a try when nothing
