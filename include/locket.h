@@ -521,10 +521,14 @@ LOCKET_EXTERN(int) locket_fd_unlock(intptr_t fd);
 /*
  * Process-wide state. Besides the per-thread last error, the library keeps:
  *
- * - a registry of the descriptors its handles have open, under one mutex,
- *   and fork handlers (pthread_atfork, registered by the first locket_new()):
- *   a child created by fork() closes every lock descriptor it inherited,
- *   without unlocking (see locket_free() and locket_release());
+ * - a list of the descriptors its handles have open, under one mutex that
+ *   is held only for list operations (never across I/O), and fork handlers
+ *   (pthread_atfork, registered by the first locket_new()): a child created
+ *   by fork() closes every lock descriptor it inherited, without unlocking
+ *   (see locket_free() and locket_release()); a fork costs in proportion to
+ *   those descriptors, not to the number of handles;
+ * - on POSIX, one page caching the process id (MADV_WIPEONFORK: wiped in
+ *   every forked child), so that acquire and release need no getpid();
  * - on Linux, one shared mapping of the user's wake-up table
  *   (/dev/shm/locket-wake2-<uid>, 128 KiB, mode 0600, allocated in full
  *   before it is mapped: a full /dev/shm never raises SIGBUS). It is mapped
@@ -536,7 +540,12 @@ LOCKET_EXTERN(int) locket_fd_unlock(intptr_t fd);
  *   holder that is not locket and given back when the process is idle: the
  *   first release or free after the wait removes its watch, one at least
  *   20 ms later closes it;
- * - on Windows, named wake-up events (see docs/windows.md).
+ * - on Windows, for each lock the process holds, a named marker semaphore
+ *   (Local\locket-held-<file index>) and the file's named wake-up event,
+ *   closed at release (see docs/windows.md). A descriptor locked with
+ *   locket_fd_lock() is released with locket_fd_unlock() before it is closed,
+ *   or its marker stays until the process exits and waiters fall back to
+ *   tries every few seconds.
  *
  * It never installs signal handlers, changes signal masks, changes the
  * umask, or starts threads.
