@@ -195,10 +195,12 @@ if want win_amd64; then
 		d=$("$root/scripts/windows-cpython.sh" "$v" | tail -n1)
 		dirs+=("$d")
 	done
+	# Like the pip builds (pyproject.toml): a release build does not stop on a
+	# new compiler warning; CI builds the Windows tree with -Werror.
 	wb=$work/build-windows
 	cmake -S "$root" -B "$wb" -G Ninja -DCMAKE_TOOLCHAIN_FILE="$root/cmake/toolchain-mingw64.cmake" \
 		-DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF -DLOCKET_BUILD_CLI=OFF -DLOCKET_BUILD_LUA=OFF \
-		-DLOCKET_BUILD_BENCH=OFF -DLOCKET_BUILD_PYTHON=ON "-DLOCKET_WIN_PYTHONS=$(IFS=';'; echo "${dirs[*]}")" \
+		-DLOCKET_BUILD_BENCH=OFF -DLOCKET_BUILD_PYTHON=ON -DLOCKET_WERROR=OFF "-DLOCKET_WIN_PYTHONS=$(IFS=';'; echo "${dirs[*]}")" \
 		-DPython3_EXECUTABLE="$(command -v python3)" >"$work/windows.log" 2>&1 ||
 		{ cat "$work/windows.log"; exit 1; }
 	cmake --build "$wb" -j2 >>"$work/windows.log" 2>&1 || { cat "$work/windows.log"; exit 1; }

@@ -20,6 +20,7 @@ trap 'rm -rf "$work"' EXIT
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore
 unset PYTHONPATH
 passed=0 failed=0
+suites=()
 ok() { echo "ok: $*"; passed=$((passed + 1)); }
 fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
 for v in "${vers[@]}"; do
@@ -46,9 +47,15 @@ print(d("locket").metadata["License-Expression"], *[f for f in d("locket").files
 		"BSD-2-Clause locket-$version.dist-info/licenses/LICENSE") ok "CPython $v: installed metadata: License-Expression and file: $lic" ;;
 		*) fail "CPython $v: no BSD-2-Clause licence in the installed metadata: $lic" ;;
 	esac
-	# The suite, from the checkout's tests/python, against site-packages.
-	if (cd "$root/tests/python" && PYTHONDONTWRITEBYTECODE=1 "$venv/bin/python" -m pytest -q -p no:cacheprovider -W error . \
-		>"$work/pytest-$v.log" 2>&1); then
+	# The suite, from the checkout's tests/python, against site-packages: the
+	# interpreters' runs at the same time (most of a run is waiting), checked below.
+	(cd "$root/tests/python" && PYTHONDONTWRITEBYTECODE=1 exec "$venv/bin/python" -m pytest -q -p no:cacheprovider \
+		-W error . >"$work/pytest-$v.log" 2>&1) &
+	suites+=("$v:$!")
+done
+for s in "${suites[@]}"; do
+	v=${s%%:*}
+	if wait "${s#*:}"; then
 		ok "CPython $v: tests/python against the wheel: $(tail -n1 "$work/pytest-$v.log")"
 	else
 		tail -n 40 "$work/pytest-$v.log"; fail "CPython $v: tests/python against the wheel"
