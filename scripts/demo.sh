@@ -12,8 +12,8 @@ step() { echo "== $* ($((SECONDS - t0)) s)"; }
 # The build's progress without its hundreds of lines: ninja's "[n/N] ..." as a
 # percentage every 10%, and any other line (a warning, an error) as it is.
 progress() {
-	awk -v log="$1" '
-		{ print > log; fflush(log) }
+	awk -v logfile="$1" '
+		{ print > logfile; fflush(logfile) }
 		/^\[[0-9]+\/[0-9]+\]/ {
 			split(substr($1, 2), a, "/"); n = a[1] + 0; total = a[2] + 0
 			pct = total ? int(100 * n / total) : 100
