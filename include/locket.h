@@ -45,12 +45,12 @@ extern "C" {
 #define LOCKET_EXTERN(type) extern type
 #endif
 
-#define LOCKET_VERSION_MAJOR 1
+#define LOCKET_VERSION_MAJOR 2
 #define LOCKET_VERSION_MINOR 0
 #define LOCKET_VERSION_PATCH 0
-#define LOCKET_VERSION_STRING "1.0.0"
+#define LOCKET_VERSION_STRING "2.0.0"
 /* MAJOR * 10000 + MINOR * 100 + PATCH, comparable with locket_version_number(). */
-#define LOCKET_VERSION_NUMBER 10000
+#define LOCKET_VERSION_NUMBER 20000
 
 /*
  * Error codes. The values are part of the ABI and the same on every OS.

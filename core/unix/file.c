@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -49,12 +50,18 @@ int locket__os_translate(int err)
 
 void locket__os_strerror(int err, char *buf, size_t size)
 {
+#ifdef __GLIBC__
 	/* GNU strerror_r may return a static string instead of filling buf. */
 	const char *text = strerror_r(err, buf, size);
 	if (text != buf) {
 		strncpy(buf, text, size - 1);
 		buf[size - 1] = '\0';
 	}
+#else
+	/* musl (the musllinux wheels): only the XSI strerror_r, returning int. */
+	if (strerror_r(err, buf, size) != 0)
+		snprintf(buf, size, "error %d", err);
+#endif
 }
 
 int locket__os_abspath(const char *path, char **out)
