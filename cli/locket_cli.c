@@ -135,11 +135,41 @@ static long long holder_pid(locket_t *lock, const char *fd_path)
  * and inheritable, into *fd), the descriptor form on *fd itself. The wait
  * is not interruptible: a signal during it has its default effect (it ends
  * locket, which then holds nothing), as with flock(1). */
-static int take_lock(locket_t *lock, intptr_t *fd, int64_t timeout_ms, unsigned int flags)
+/* --verbose's "waiting for ..." line: said by the wait itself, once, when
+ * the core first asks whether to go on (right after its first try failed),
+ * so that the one acquisition keeps the core's one deadline. It never ends
+ * the wait: a signal ends locket by its default action, as flock(1). */
+struct announce {
+	locket_t *lock;
+	const char *name, *fd_path;
+	int said;
+};
+
+static int announce_wait(void *arg)
+{
+	struct announce *a = (struct announce *)arg;
+	if (!a->said) {
+		long long pid = holder_pid(a->lock, a->fd_path);
+		a->said = 1;
+		if (pid > 0)
+			printf("%s: waiting for %s, held by pid %lld\n", progname, a->name, pid);
+		else
+			printf("%s: waiting for %s\n", progname, a->name);
+		fflush(stdout);
+	}
+	return 0;
+}
+
+static int take_lock(locket_t *lock, intptr_t *fd, int64_t timeout_ms, unsigned int flags,
+		     struct announce *announce)
 {
 	locket_wait_options o = LOCKET_WAIT_OPTIONS_INIT;
 	o.flags = flags;
 	o.timeout_ms = timeout_ms;
+	if (announce != NULL) {
+		o.interrupted = announce_wait;
+		o.interrupted_arg = announce;
+	}
 	if (lock != NULL)
 		return locket_acquire_detached(lock, &o, fd);
 	return locket_fd_lock_with(*fd, &o);
@@ -332,25 +362,9 @@ int main(int argc, char **argv)
 		/* With FILE COMMAND there is nothing to unlock (a fresh descriptor
 		 * holds no lock, as in flock(1)): the command runs without one. */
 		rc = lock != NULL ? LOCKET_OK : locket_fd_unlock(fd);
-	} else if (verbose && timeout_ms != 0) {
-		/* Say so when it must wait: a try, then the wait for the rest of
-		 * the time (the try took microseconds; counted all the same). */
-		rc = take_lock(lock, &fd, 0, flags);
-		if (rc == LOCKET_EWOULDBLOCK) {
-			long long pid = holder_pid(lock, fd_path);
-			if (pid > 0)
-				printf("%s: waiting for %s, held by pid %lld\n", progname, name, pid);
-			else
-				printf("%s: waiting for %s\n", progname, name);
-			fflush(stdout);
-			if (timeout_ms > 0) {
-				int64_t spent = (int64_t)((now_seconds() - started) * 1000.0);
-				timeout_ms = timeout_ms > spent ? timeout_ms - spent : 1;
-			}
-			rc = take_lock(lock, &fd, timeout_ms, flags);
-		}
 	} else {
-		rc = take_lock(lock, &fd, timeout_ms, flags);
+		struct announce announce = { lock, name, fd_path, 0 };
+		rc = take_lock(lock, &fd, timeout_ms, flags, verbose ? &announce : NULL);
 	}
 	if (rc == LOCKET_EWOULDBLOCK || rc == LOCKET_ETIMEDOUT) {
 		if (verbose)
