@@ -164,6 +164,20 @@ void locket__os_held(locket__fd fd, locket__key key);
  * descriptor that leaves the handle (locket_acquire_detached). */
 int locket__os_make_inheritable(locket__fd fd);
 
+/* Is fd plausibly a descriptor (an int >= 0 on POSIX; a HANDLE other than
+ * NULL and INVALID_HANDLE_VALUE on Windows)? For locket_fd_lock(). */
+int locket__os_fd_is_plausible(intptr_t fd);
+
+/* What the OS layer gets as a caller's descriptor's path: on Linux one that
+ * names the descriptor's own file (/proc/self/fd/N, which inotify follows);
+ * on Windows a label for messages. */
+void locket__os_fd_label(intptr_t fd, char *buf, size_t size);
+
+/* 1 if a handle keeps its OS waiter between waits (Windows keeps its wake-up
+ * event there), so that an attempt gives it back to the handle; 0 if waiters
+ * are lent process-wide state that must go back at once (Linux). */
+int locket__os_handle_keeps_waiter(void);
+
 /* Close fd. Never unlocks explicitly: used alone only where the lock must
  * stay with another copy of the descriptor (a forked child). */
 void locket__os_close(locket__fd fd);

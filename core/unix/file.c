@@ -214,3 +214,13 @@ int locket__os_same_file(locket__fd fd, const char *path, int allow_dir, locket_
 	*key = locket__wake_key(held.st_dev, held.st_ino);
 	return held.st_dev == named.st_dev && held.st_ino == named.st_ino;
 }
+
+int locket__os_fd_is_plausible(intptr_t fd)
+{
+	return fd >= 0 && fd <= INT_MAX;
+}
+
+void locket__os_fd_label(intptr_t fd, char *buf, size_t size)
+{
+	snprintf(buf, size, "/proc/self/fd/%d", (int)fd);
+}

@@ -464,3 +464,8 @@ int locket__os_lock(locket__fd lfd, const char *path, int shared, locket__wait *
 	}
 	return wait_for_lock(fd, path, op, how);
 }
+
+int locket__os_handle_keeps_waiter(void)
+{
+	return 0; /* an attempt's waiter lends the process's inotify instance */
+}

@@ -428,3 +428,13 @@ int locket__os_same_file(locket__fd fd, const char *path, int allow_dir, locket_
 	CloseHandle(h);
 	return rc;
 }
+
+int locket__os_fd_is_plausible(intptr_t fd)
+{
+	return fd != 0 && fd != (intptr_t)LOCKET__NO_FD;
+}
+
+void locket__os_fd_label(intptr_t fd, char *buf, size_t size)
+{
+	snprintf(buf, size, "handle %p", (void *)fd);
+}

@@ -541,3 +541,8 @@ int locket__os_unlock(locket__fd fd, locket__key key)
 		marker_free(m);
 	return LOCKET_OK;
 }
+
+int locket__os_handle_keeps_waiter(void)
+{
+	return 1; /* the handle keeps its wake-up event between waits */
+}
