@@ -1,6 +1,6 @@
 /*
  * The internal interface between the portable core (core/locket.c,
- * core/error.c) and one OS layer (core/unix/ or core/win/). Each OS layer
+ * core/error.c) and one OS layer (core/posix/ + core/linux/, or core/win/). Each OS layer
  * implements every locket__os_* function below; CMake compiles exactly one.
  *
  * Names with the locket__ prefix are internal: they are not exported from
@@ -98,7 +98,7 @@ void locket__cond_broadcast(locket__cond *c);
  * deadline passed. */
 int locket__cond_wait(locket__cond *c, locket__mutex *m, int64_t deadline_ms);
 
-/* ---- OS layer: process-wide state (unix/process.c, win/process.c) ---- */
+/* ---- OS layer: process-wide state (posix/process.c, win/process.c) ---- */
 
 /* The lock that guards the core's process-wide list of open descriptors
  * (held only for list operations, never across I/O; the fork handlers take

@@ -14,7 +14,7 @@
  *   deadline-bounded kernel wait as for another process.
  * - A release ends with a close(), which other programs' waiters see (an
  *   inotify close event, on Linux); locket's own waiters are woken by the
- *   release itself (core/unix/wake.c).
+ *   release itself (core/linux/wake.c).
  * - A lock file that someone replaced between two acquisitions is locked as
  *   the file the path names now, like every other process would.
  * - Nothing is held open for a forked child to inherit while unlocked.

@@ -420,7 +420,7 @@ TEST(threads_waiting_on_many_files_are_all_woken_by_locket_releases)
 
 /* ---- 4. files whose hashes collide ---- */
 
-/* The engine's key and window (core/unix/wake.c): kept in step by hand. */
+/* The engine's key and window (core/linux/wake.c): kept in step by hand. */
 static uint64_t engine_window(dev_t dev, ino_t ino)
 {
 	uint64_t h = ((uint64_t)dev * 0x9E3779B97F4A7C15ull) ^ (uint64_t)ino;

@@ -37,6 +37,7 @@
  */
 #include "internal.h"
 #include "wake.h"
+#include "posix/posix.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -130,11 +131,7 @@ static locket__slot *get_table(void)
 
 locket__key locket__wake_key(dev_t dev, ino_t ino)
 {
-	uint64_t h = ((uint64_t)dev * 0x9E3779B97F4A7C15ull) ^ (uint64_t)ino;
-	h ^= h >> 29;
-	h *= 0xBF58476D1CE4E5B9ull;
-	h ^= h >> 32;
-	return h == 0 ? 1 : h;
+	return locket__file_key(dev, ino);
 }
 
 static size_t window_start(locket__key key)

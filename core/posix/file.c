@@ -1,8 +1,7 @@
 /*
  * Opening the lock file, and turning errno into locket's codes.
  */
-#include "internal.h"
-#include "wake.h"
+#include "posix/posix.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -211,8 +210,17 @@ int locket__os_same_file(locket__fd fd, const char *path, int allow_dir, locket_
 			return locket__fail_os(err, "lock file was removed while waiting for it", path);
 		return locket__fail_os(err, "cannot stat lock file", path);
 	}
-	*key = locket__wake_key(held.st_dev, held.st_ino);
+	*key = locket__file_key(held.st_dev, held.st_ino);
 	return held.st_dev == named.st_dev && held.st_ino == named.st_ino;
+}
+
+locket__key locket__file_key(dev_t dev, ino_t ino)
+{
+	uint64_t h = ((uint64_t)dev * 0x9E3779B97F4A7C15ull) ^ (uint64_t)ino;
+	h ^= h >> 29;
+	h *= 0xBF58476D1CE4E5B9ull;
+	h ^= h >> 32;
+	return h == 0 ? 1 : h;
 }
 
 int locket__os_fd_is_plausible(intptr_t fd)
