@@ -28,11 +28,6 @@
 #include "help.h"
 #include "run.h"
 
-#ifdef _WIN32
-#include <windows.h>
-#include <shellapi.h>
-#endif
-
 const char *progname = "locket";
 
 static void usage(void)
@@ -68,20 +63,6 @@ static int usage_error(const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "\nTry '%s --help' for more information.\n", progname);
 	return EX_USAGE;
-}
-
-static double now_seconds(void)
-{
-#ifdef _WIN32
-	LARGE_INTEGER c, f;
-	QueryPerformanceCounter(&c);
-	QueryPerformanceFrequency(&f);
-	return (double)c.QuadPart / (double)f.QuadPart;
-#else
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-#endif
 }
 
 /* Seconds (a decimal number) to milliseconds by the library's one rule
@@ -229,23 +210,9 @@ int main(int argc, char **argv)
 	intptr_t fd;
 	double started;
 
-#ifdef _WIN32
-	{
-		/* The arguments in UTF-8, as locket expects paths: the C runtime's
-		 * argv is in the ANSI code page. */
-		wchar_t **wargv = CommandLineToArgvW(GetCommandLineW(), &argc);
-		argv = (char **)calloc((size_t)argc + 1, sizeof *argv);
-		for (int i = 0; wargv != NULL && argv != NULL && i < argc; i++) {
-			int n = WideCharToMultiByte(CP_UTF8, 0, wargv[i], -1, NULL, 0, NULL, NULL);
-			argv[i] = (char *)malloc((size_t)n);
-			if (argv[i] == NULL)
-				return EX_OSERR;
-			WideCharToMultiByte(CP_UTF8, 0, wargv[i], -1, argv[i], n, NULL, NULL);
-		}
-		if (wargv == NULL || argv == NULL)
-			return EX_OSERR;
-	}
-#endif
+	argv = locket_cli_utf8_argv(&argc, argv);
+	if (argv == NULL)
+		return EX_OSERR;
 	if (argc < 2)
 		return usage_error("not enough arguments");
 	argv[0] = (char *)progname; /* getopt's messages begin with it */
@@ -317,18 +284,7 @@ int main(int argc, char **argv)
 		return usage_error("requires file descriptor, file or directory");
 	}
 	if (shell_command != NULL) {
-#ifdef _WIN32
-		shell_argv[0] = (char *)"cmd.exe";
-		shell_argv[1] = (char *)"/c";
-#else
-		/* flock(1)'s choice: the user's shell, as for other commands. */
-		shell_argv[0] = getenv("SHELL");
-		if (shell_argv[0] == NULL || shell_argv[0][0] == '\0')
-			shell_argv[0] = (char *)"/bin/sh";
-		shell_argv[1] = (char *)"-c";
-#endif
-		shell_argv[2] = (char *)shell_command;
-		shell_argv[3] = NULL;
+		locket_cli_shell(shell_command, shell_argv);
 		command = shell_argv;
 	}
 
@@ -338,11 +294,7 @@ int main(int argc, char **argv)
 		if (parse_int(name, 0, INT_MAX, &number) != 0)
 			return usage_error("bad file descriptor: '%s' (a FILE needs a COMMAND)", name);
 		fd = (intptr_t)number;
-#ifdef _WIN32
-		snprintf(fd_path, sizeof fd_path, "handle %ld", number);
-#else
-		snprintf(fd_path, sizeof fd_path, "/proc/self/fd/%ld", number);
-#endif
+		locket_cli_fd_label(number, fd_path, sizeof fd_path);
 	} else {
 		/* The library's opener: created if missing (0666 minus the umask),
 		 * never truncated, read-only as flock(1) opens, a directory accepted. */
@@ -357,7 +309,7 @@ int main(int argc, char **argv)
 		snprintf(fd_path, sizeof fd_path, "%s", name);
 	}
 
-	started = now_seconds();
+	started = locket_cli_now_seconds();
 	if (unlock) {
 		/* With FILE COMMAND there is nothing to unlock (a fresh descriptor
 		 * holds no lock, as in flock(1)): the command runs without one. */
@@ -370,22 +322,15 @@ int main(int argc, char **argv)
 		if (verbose)
 			fprintf(stderr, "%s: %s (after %.6f seconds)\n", progname,
 				rc == LOCKET_EWOULDBLOCK ? "failed to get lock" : "timeout while waiting to get lock",
-				now_seconds() - started);
+				locket_cli_now_seconds() - started);
 		locket_free(lock);
 		return (int)conflict_code;
 	}
 	if (rc != LOCKET_OK) {
 		if (lock != NULL)
 			fprintf(stderr, "%s: %s\n", progname, locket_last_error_message());
-#ifdef _WIN32
 		else
-			fprintf(stderr, "%s: %s: %s\n", progname, name, locket_last_error_message());
-#else
-		else
-			fprintf(stderr, "%s: %s: %s\n", progname, name,
-				locket_last_os_error() ? strerror(locket_last_os_error())
-						       : locket_last_error_message());
-#endif
+			fprintf(stderr, "%s: %s: %s\n", progname, name, locket_cli_error_text());
 		exit_code = failure_status(rc, 0);
 		locket_free(lock);
 		return exit_code;
@@ -394,7 +339,7 @@ int main(int argc, char **argv)
 	 * that runs the command has no locket descriptor to close. */
 	locket_free(lock);
 	if (verbose) {
-		printf("%s: getting lock took %.6f seconds\n", progname, now_seconds() - started);
+		printf("%s: getting lock took %.6f seconds\n", progname, locket_cli_now_seconds() - started);
 		if (command != NULL)
 			printf("%s: executing %s\n", progname, command[0]);
 		fflush(stdout);

@@ -11,16 +11,19 @@
  * event, in order with the command's exit (SIGCHLD), with no handler racing
  * waitpid(), and with its origin (si_code) at hand.
  */
+#include "locket.h"
 #include "run.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static const int passed_on[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2 };
@@ -131,4 +134,38 @@ int locket_cli_run(char **argv, intptr_t lock_fd, int close_fd, int no_fork)
 		if (sig > 0 && sig != SIGCHLD && info.si_code != SI_KERNEL)
 			kill(pid, sig); /* the lock stays until the command exits */
 	}
+}
+
+double locket_cli_now_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+char **locket_cli_utf8_argv(int *argc, char **argv)
+{
+	(void)argc;
+	return argv; /* paths are bytes; the library takes them as they are */
+}
+
+void locket_cli_shell(const char *command, char *argv[4])
+{
+	/* flock(1)'s choice: the user's shell, as for other commands. */
+	argv[0] = getenv("SHELL");
+	if (argv[0] == NULL || argv[0][0] == '\0')
+		argv[0] = (char *)"/bin/sh";
+	argv[1] = (char *)"-c";
+	argv[2] = (char *)command;
+	argv[3] = NULL;
+}
+
+void locket_cli_fd_label(long number, char *buf, size_t size)
+{
+	snprintf(buf, size, "/proc/self/fd/%ld", number);
+}
+
+const char *locket_cli_error_text(void)
+{
+	return locket_last_os_error() ? strerror(locket_last_os_error()) : locket_last_error_message();
 }

@@ -10,9 +10,11 @@
  * reach the command through the console; locket ignores them while the
  * command runs and keeps the lock until it exits.
  */
+#include "locket.h"
 #include "run.h"
 
 #include <windows.h>
+#include <shellapi.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -152,4 +154,50 @@ int locket_cli_run(char **argv, intptr_t lock_fd, int close_fd, int no_fork)
 	CloseHandle(pi.hProcess);
 	CloseHandle(job); /* kills whatever the command left running in the job */
 	return (int)code;
+}
+
+double locket_cli_now_seconds(void)
+{
+	LARGE_INTEGER c, f;
+	QueryPerformanceCounter(&c);
+	QueryPerformanceFrequency(&f);
+	return (double)c.QuadPart / (double)f.QuadPart;
+}
+
+char **locket_cli_utf8_argv(int *argc, char **argv)
+{
+	/* The C runtime's argv is in the ANSI code page; locket takes UTF-8. */
+	wchar_t **wargv = CommandLineToArgvW(GetCommandLineW(), argc);
+	char **out;
+	(void)argv;
+	if (wargv == NULL)
+		return NULL;
+	out = (char **)calloc((size_t)*argc + 1, sizeof *out);
+	for (int i = 0; out != NULL && i < *argc; i++) {
+		int n = WideCharToMultiByte(CP_UTF8, 0, wargv[i], -1, NULL, 0, NULL, NULL);
+		out[i] = (char *)malloc((size_t)n);
+		if (out[i] == NULL)
+			return NULL;
+		WideCharToMultiByte(CP_UTF8, 0, wargv[i], -1, out[i], n, NULL, NULL);
+	}
+	LocalFree(wargv);
+	return out;
+}
+
+void locket_cli_shell(const char *command, char *argv[4])
+{
+	argv[0] = (char *)"cmd.exe";
+	argv[1] = (char *)"/c";
+	argv[2] = (char *)command;
+	argv[3] = NULL;
+}
+
+void locket_cli_fd_label(long number, char *buf, size_t size)
+{
+	snprintf(buf, size, "handle %ld", number);
+}
+
+const char *locket_cli_error_text(void)
+{
+	return locket_last_error_message(); /* it names the Windows error already */
 }

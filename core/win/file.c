@@ -5,6 +5,7 @@
 #include "win.h"
 
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 int locket__win_to_utf16(const char *s, wchar_t **out)
