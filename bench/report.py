@@ -24,6 +24,12 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _relative(text):
+    """A note without the absolute paths of the machine it ran on (the checkout's, a worktree's)."""
+    text = text.replace(ROOT + os.sep, "")
+    return re.sub(r"(?<![\w.-])/(?:[^\s/()]+/)*?(build/|bench/|bindings/)", r"\1", text)
 SUITE_ORDER = ["c", "python", "lua", "windows", "scaling", "issue18"]
 # Suites whose hand-off samples are tabulated but not drawn (their groups span 20 us to 250 ms).
 NOT_PLOTTED = {"issue18"}
@@ -517,7 +523,7 @@ def render(suites, problems, run, png, md_path, old=None):
         scaling_png = os.path.join(os.path.dirname(png), "benchmarks-scaling.png")
         body += scaling_section(data, scaling_png, md_path, summary)
         if data["notes"]:
-            body += ["", "Notes:", ""] + [f"- {n}" for n in data["notes"]]
+            body += ["", "Notes:", ""] + [f"- {_relative(n)}" for n in data["notes"]]
 
     lines += ["", "## Targets", ""]
     if summary:

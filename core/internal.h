@@ -182,9 +182,10 @@ int locket__os_handle_keeps_waiter(void);
  * stay with another copy of the descriptor (a forked child). */
 void locket__os_close(locket__fd fd);
 
-/* OS state of one attempt (the Linux engine lends it the process's inotify
- * instance). Opaque to the core; may be NULL. Waits keep none: the
- * waiter argument of locket__os_lock() stays NULL. */
+/* OS state of a wait or an attempt, opaque to the core; may be NULL. On
+ * Linux only attempts have one (it lends them the process's inotify
+ * instance); on Windows a handle keeps one between waits (its wake-up event:
+ * see locket__os_handle_keeps_waiter). */
 typedef struct locket__waiter locket__waiter;
 void locket__os_waiter_free(locket__waiter *w);
 
