@@ -198,8 +198,10 @@ void locket__os_wait_atfork_child(void);
 /*
  * Lock fd: try once, then, unless how->deadline is 0, wait until the lock is
  * granted or how->deadline (a locket__now_ms() value, or LOCKET__FOREVER)
- * passes, or locket__wait_should_end() says to stop (LOCKET_EINTR). A wait must never sleep-poll at a fixed period, and must never
- * report success without holding the lock.
+ * passes, or locket__wait_should_end() says to stop (LOCKET_EINTR). A wait
+ * sleeps until a release wakes it wherever a release can wake it, tries on
+ * a timer only where nothing signals one (a holder that is not locket), and
+ * must never report success without holding the lock.
  *
  * waiter is NULL for a try (deadline_ms 0). Otherwise *waiter is the
  * handle's kept waiter (Windows keeps its wake-up event there; Linux keeps
