@@ -30,6 +30,9 @@ if ! cmp -s "$root/requirements-dev.txt" "$stamp"; then
 		"$venv/bin/python" -m pip install -q -r "$root/requirements-dev.txt" >&2
 	cp "$root/requirements-dev.txt" "$stamp"
 fi
+# For CMake configured without these options (the presets, the workflow): see CMakeLists.txt.
+printf 'set(Python_EXECUTABLE "%s" CACHE FILEPATH "build/venv (scripts/python-env.sh)")\nset(Python3_EXECUTABLE "%s" CACHE FILEPATH "its base interpreter (scripts/python-env.sh)")\n' \
+	"$venv/bin/python" "${want% *}" >"$root/build/python-env.cmake"
 if [ "${1:-}" = --cmake-args ]; then
 	echo "-DPython_EXECUTABLE=$venv/bin/python"
 	echo "-DPython3_EXECUTABLE=${want% *}"

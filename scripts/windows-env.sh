@@ -18,9 +18,8 @@ win_build() {
 	local args=(-DLOCKET_BUILD_PYTHON=OFF -DLOCKET_BUILD_LUA=OFF -DLOCKET_BUILD_BENCH=OFF)
 	args+=(-DLOCKET_BUILD_CLI=ON)
 	command -v x86_64-w64-mingw32-gcc >/dev/null || { win_log "mingw-w64 missing: scripts/install-deps.sh"; return 1; }
-	if ! cmake -S "$locket_root" -B "$LOCKET_WIN_BUILD" -G Ninja \
-		-DCMAKE_TOOLCHAIN_FILE="$locket_root/cmake/toolchain-mingw64.cmake" \
-		-DCMAKE_BUILD_TYPE=RelWithDebInfo "${args[@]}" "$@" >/dev/null; then
+	# The windows preset owns the toolchain and build type; this script only picks what to build.
+	if ! (cd "$locket_root" && cmake --preset windows -B "$LOCKET_WIN_BUILD" "${args[@]}" "$@" >/dev/null); then
 		win_log "configure of $LOCKET_WIN_BUILD failed (cmake's messages above); a stale cache:" \
 			"rm -rf $LOCKET_WIN_BUILD and run again"
 		return 1
