@@ -65,6 +65,32 @@ static int usage_error(const char *fmt, ...)
 	return EX_USAGE;
 }
 
+/* glibc's getopt words its errors as flock(1) does; elsewhere (musl, mingw)
+ * locket says them (opterr = 0, and a leading ':' so that a missing argument
+ * is told apart from an unknown option). */
+#ifdef __GLIBC__
+#define OPTSTRING "+sexunw:E:oFc:vhV"
+#else
+#define OPTSTRING "+:sexunw:E:oFc:vhV"
+#endif
+
+/* A bad option in flock(1)'s (glibc's getopt's) words, where the C library's
+ * getopt says it otherwise or not at all (opterr = 0). word: the argument
+ * that getopt stopped at. */
+static void option_error(int opt, const char *word)
+{
+	int is_long = strncmp(word, "--", 2) == 0;
+	size_t len = strcspn(word, "=");
+	if (opt == ':' && is_long)
+		fprintf(stderr, "%s: option '%.*s' requires an argument\n", progname, (int)len, word);
+	else if (opt == ':')
+		fprintf(stderr, "%s: option requires an argument -- '%c'\n", progname, optopt);
+	else if (is_long)
+		fprintf(stderr, "%s: unrecognized option '%.*s'\n", progname, (int)len, word);
+	else
+		fprintf(stderr, "%s: invalid option -- '%c'\n", progname, optopt);
+}
+
 /* Seconds (a decimal number) to milliseconds by the library's one rule
  * (locket_timeout_ms): rounded up, so -w 0.0001 still waits; beyond what
  * int64 milliseconds hold, forever. Negative and NaN are errors. */
@@ -216,7 +242,10 @@ int main(int argc, char **argv)
 	if (argc < 2)
 		return usage_error("not enough arguments");
 	argv[0] = (char *)progname; /* getopt's messages begin with it */
-	while ((opt = getopt_long(argc, argv, "+sexunw:E:oFc:vhV", longopts, NULL)) != -1) {
+#ifndef __GLIBC__
+	opterr = 0; /* musl's and mingw's getopt word them otherwise: say it as flock(1) does */
+#endif
+	while ((opt = getopt_long(argc, argv, OPTSTRING, longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'x':
 		case 'e': /* flock(1)'s undocumented alias */
@@ -259,7 +288,11 @@ int main(int argc, char **argv)
 		case 'V':
 			printf("%s %s\n", progname, locket_version());
 			return 0;
-		default: /* getopt said what */
+		default: /* getopt said what (glibc), or we do */
+			if (!opterr) /* getopt may leave optind past argc after a missing argument */
+				option_error(opt, optind > 0 && optind <= argc && argv[optind - 1] != NULL
+							  ? argv[optind - 1]
+							  : "");
 			fprintf(stderr, "Try '%s --help' for more information.\n", progname);
 			return EX_USAGE;
 		}

@@ -41,7 +41,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/futex.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/mman.h>
@@ -49,6 +48,12 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+
+/* The futex operations, stable kernel ABI (musl-gcc ships no kernel headers). */
+#ifndef FUTEX_WAIT
+#define FUTEX_WAIT 0
+#define FUTEX_WAKE 1
+#endif
 
 #define TABLE_SLOTS 4096 /* slot 0 is the header */
 #define TABLE_BYTES (TABLE_SLOTS * sizeof(locket__slot))
