@@ -40,7 +40,8 @@ static void usage(void)
 	for (i = 0; i < HELP_COUNT(HELP_OPTIONS); i++) {
 		char left[64];
 		const struct help_option *o = &HELP_OPTIONS[i];
-		snprintf(left, sizeof left, "%s%s%s", o->flags, o->arg ? " " : "", o->arg ? o->arg : "");
+		snprintf(left, sizeof left, "%s%s%s", o->flags, o->arg ? " " : "",
+			 o->arg ? o->arg : "");
 		if (strlen(left) > 24)
 			printf(" %s\n %-24s  %s\n", left, "", o->help);
 		else
@@ -82,7 +83,8 @@ static void option_error(int opt, const char *word)
 	int is_long = strncmp(word, "--", 2) == 0;
 	size_t len = strcspn(word, "=");
 	if (opt == ':' && is_long)
-		fprintf(stderr, "%s: option '%.*s' requires an argument\n", progname, (int)len, word);
+		fprintf(stderr, "%s: option '%.*s' requires an argument\n", progname, (int)len,
+			word);
 	else if (opt == ':')
 		fprintf(stderr, "%s: option requires an argument -- '%c'\n", progname, optopt);
 	else if (is_long)
@@ -264,11 +266,14 @@ int main(int argc, char **argv)
 			break;
 		case 'w':
 			if (parse_timeout(optarg, &timeout_ms) != 0)
-				return usage_error("invalid timeout value: '%s' (expected seconds >= 0)", optarg);
+				return usage_error(
+					"invalid timeout value: '%s' (expected seconds >= 0)",
+					optarg);
 			break;
 		case 'E':
 			if (parse_int(optarg, 0, 255, &conflict_code) != 0)
-				return usage_error("invalid exit code: '%s' (expected 0 to 255)", optarg);
+				return usage_error("invalid exit code: '%s' (expected 0 to 255)",
+						   optarg);
 			break;
 		case 'o':
 			close_fd = 1;
@@ -288,9 +293,10 @@ int main(int argc, char **argv)
 		case 'V':
 			printf("%s %s\n", progname, locket_version());
 			return 0;
-		default: /* getopt said what (glibc), or we do */
+		default:             /* getopt said what (glibc), or we do */
 			if (!opterr) /* getopt may leave optind past argc after a missing argument */
-				option_error(opt, optind > 0 && optind <= argc && argv[optind - 1] != NULL
+				option_error(opt, optind > 0 && optind <= argc &&
+								  argv[optind - 1] != NULL
 							  ? argv[optind - 1]
 							  : "");
 			fprintf(stderr, "Try '%s --help' for more information.\n", progname);
@@ -306,10 +312,11 @@ int main(int argc, char **argv)
 	if (shell_command != NULL) {
 		if (argc != optind + 1)
 			return usage_error("-c CMD takes one FILE and no other arguments");
-	} else if (argc > optind + 1 &&
-		   (strcmp(argv[optind + 1], "-c") == 0 || strcmp(argv[optind + 1], "--command") == 0)) {
+	} else if (argc > optind + 1 && (strcmp(argv[optind + 1], "-c") == 0 ||
+					 strcmp(argv[optind + 1], "--command") == 0)) {
 		if (argc != optind + 3)
-			return usage_error("%s requires exactly one command argument", argv[optind + 1]);
+			return usage_error("%s requires exactly one command argument",
+					   argv[optind + 1]);
 		shell_command = argv[optind + 2];
 	} else if (argc > optind + 1) {
 		command = argv + optind + 1;
@@ -325,7 +332,8 @@ int main(int argc, char **argv)
 	if (command == NULL) {
 		long number;
 		if (parse_int(name, 0, INT_MAX, &number) != 0)
-			return usage_error("bad file descriptor: '%s' (a FILE needs a COMMAND)", name);
+			return usage_error("bad file descriptor: '%s' (a FILE needs a COMMAND)",
+					   name);
 		fd = (intptr_t)number;
 		locket_cli_fd_label(number, fd_path, sizeof fd_path);
 	} else {
@@ -354,7 +362,8 @@ int main(int argc, char **argv)
 	if (rc == LOCKET_EWOULDBLOCK || rc == LOCKET_ETIMEDOUT) {
 		if (verbose)
 			fprintf(stderr, "%s: %s (after %.6f seconds)\n", progname,
-				rc == LOCKET_EWOULDBLOCK ? "failed to get lock" : "timeout while waiting to get lock",
+				rc == LOCKET_EWOULDBLOCK ? "failed to get lock"
+							 : "timeout while waiting to get lock",
 				locket_cli_now_seconds() - started);
 		locket_free(lock);
 		return (int)conflict_code;
@@ -372,7 +381,8 @@ int main(int argc, char **argv)
 	 * that runs the command has no locket descriptor to close. */
 	locket_free(lock);
 	if (verbose) {
-		printf("%s: getting lock took %.6f seconds\n", progname, locket_cli_now_seconds() - started);
+		printf("%s: getting lock took %.6f seconds\n", progname,
+		       locket_cli_now_seconds() - started);
 		if (command != NULL)
 			printf("%s: executing %s\n", progname, command[0]);
 		fflush(stdout);

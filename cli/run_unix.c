@@ -167,5 +167,6 @@ void locket_cli_fd_label(long number, char *buf, size_t size)
 
 const char *locket_cli_error_text(void)
 {
-	return locket_last_os_error() ? strerror(locket_last_os_error()) : locket_last_error_message();
+	return locket_last_os_error() ? strerror(locket_last_os_error())
+				      : locket_last_error_message();
 }

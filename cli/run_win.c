@@ -28,11 +28,11 @@ static size_t append_arg(wchar_t *cmd, size_t len, size_t cap, const wchar_t *ar
 	const wchar_t *p;
 	int quote = arg[0] == L'\0' || wcspbrk(arg, L" \t\n\v\"") != NULL;
 
-#define PUT(c)                                                                      \
-	do {                                                                        \
-		if (len + 1 >= cap)                                                 \
-			return 0;                                                   \
-		cmd[len++] = (c);                                                   \
+#define PUT(c)                      \
+	do {                        \
+		if (len + 1 >= cap) \
+			return 0;   \
+		cmd[len++] = (c);   \
 	} while (0)
 	if (len > 0)
 		PUT(L' ');
@@ -137,8 +137,8 @@ int locket_cli_run(char **argv, intptr_t lock_fd, int close_fd, int no_fork)
 	}
 	free(cmd);
 	if (!AssignProcessToJobObject(job, pi.hProcess)) {
-		fprintf(stderr, "%s: cannot put the command in a job object (error %lu)\n", progname,
-			(unsigned long)GetLastError());
+		fprintf(stderr, "%s: cannot put the command in a job object (error %lu)\n",
+			progname, (unsigned long)GetLastError());
 		TerminateProcess(pi.hProcess, EX_OSERR);
 		CloseHandle(pi.hThread);
 		CloseHandle(pi.hProcess);

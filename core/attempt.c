@@ -12,12 +12,12 @@
 struct locket_attempt {
 	locket_t *lock;
 	int shared;
-	int finished;            /* succeeded or failed: no more tries */
-	int writable;            /* the filesystem wants a write open (NFS) */
-	struct open_fd ref;      /* open, unlocked between tries; NO_FD: open at the next try */
-	locket__waiter *waiter;  /* borrowed from the handle, or our own */
-	int watch_fd;            /* what to poll, or -1 */
-	int retry_ms;            /* longest wait before the next try */
+	int finished;           /* succeeded or failed: no more tries */
+	int writable;           /* the filesystem wants a write open (NFS) */
+	struct open_fd ref;     /* open, unlocked between tries; NO_FD: open at the next try */
+	locket__waiter *waiter; /* borrowed from the handle, or our own */
+	int watch_fd;           /* what to poll, or -1 */
+	int retry_ms;           /* longest wait before the next try */
 };
 
 #define ATTEMPT_RETRY_FIRST_MS 100
@@ -34,7 +34,8 @@ int locket_attempt_start(locket_attempt_t **out, locket_t *lock, unsigned int fl
 	if (lock == NULL)
 		return locket__fail(LOCKET_EINVAL, "locket_attempt_start: lock is NULL");
 	if (flags & ~LOCKET_SHARED)
-		return locket__fail(LOCKET_EINVAL, "locket_attempt_start: unknown flags 0x%x", flags);
+		return locket__fail(LOCKET_EINVAL, "locket_attempt_start: unknown flags 0x%x",
+				    flags);
 	a = (locket_attempt_t *)calloc(1, sizeof *a);
 	if (a == NULL)
 		return locket__fail(LOCKET_ENOMEM, "out of memory starting an attempt");
@@ -90,9 +91,10 @@ int locket_attempt_try(locket_attempt_t *a)
 		rc = locket__open_tracked(lock, a->writable, &a->ref);
 		if (rc == LOCKET_EWOULDBLOCK) {
 			a->retry_ms = LOCKET__LEASE_RETRY_CEILING_MS;
-			return locket__fail(LOCKET_EWOULDBLOCK,
-					    "'%s' is leased by another program (opening it would block)",
-					    lock->path);
+			return locket__fail(
+				LOCKET_EWOULDBLOCK,
+				"'%s' is leased by another program (opening it would block)",
+				lock->path);
 		}
 		if (rc != LOCKET_OK)
 			return attempt_finish(a, rc);
@@ -107,7 +109,8 @@ int locket_attempt_try(locket_attempt_t *a)
 	if (rc == LOCKET_OK) {
 		locket__key key = 0;
 		int same = locket__os_same_file(a->ref.fd, lock->path,
-						(lock->opts.flags & LOCKET_ALLOW_DIRECTORY) != 0, &key);
+						(lock->opts.flags & LOCKET_ALLOW_DIRECTORY) != 0,
+						&key);
 		if (same == 1) {
 			locket__os_held(a->ref.fd, key);
 			rc = locket__take_slot(lock, &a->ref, key, 0, 1);
@@ -126,7 +129,8 @@ int locket_attempt_try(locket_attempt_t *a)
 		locket__close_tracked(&a->ref);
 		a->writable = 1;
 		events = 1;
-		rc = locket__fail(LOCKET_EWOULDBLOCK, "'%s' needs a read-write descriptor", lock->path);
+		rc = locket__fail(LOCKET_EWOULDBLOCK, "'%s' needs a read-write descriptor",
+				  lock->path);
 	}
 	if (rc != LOCKET_EWOULDBLOCK)
 		return attempt_finish(a, rc);

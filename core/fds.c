@@ -31,8 +31,8 @@
 
 /* Guarded by locket__registry_lock(), which is only ever held for list
  * operations (never across I/O): */
-static struct open_fd *open_fds;  /* every descriptor locket has open */
-static uint64_t fork_generation;  /* bumped by every fork's prepare handler */
+static struct open_fd *open_fds; /* every descriptor locket has open */
+static uint64_t fork_generation; /* bumped by every fork's prepare handler */
 /* Bumped in a forked child by its handler, while it is the only thread, and
  * never written elsewhere: threads read it without a lock. */
 unsigned int locket__child_epoch;
@@ -181,7 +181,8 @@ void locket__handle_enter(locket_t *lock)
 	locket__registry_lock();
 	if (LOAD_ACQUIRE(&lock->epoch) != epoch) {
 		memset(&lock->mu, 0, sizeof lock->mu);
-		(void)locket__mutex_init(&lock->mu); /* pthread: cannot fail for default attributes */
+		(void)locket__mutex_init(
+			&lock->mu); /* pthread: cannot fail for default attributes */
 		locket__cond_reinit(&lock->slot_freed);
 		lock->slot_inherited = lock->slot_fd != LOCKET__NO_FD;
 		lock->slot_fd = LOCKET__NO_FD;

@@ -17,17 +17,17 @@ struct open_fd {
 };
 
 struct locket {
-	char *path;               /* absolute path, fixed at creation */
-	locket_options opts;      /* fixed at creation */
-	unsigned int epoch;       /* child_epoch when mu and slot_freed were made */
-	locket__mutex mu;         /* guards everything below */
-	locket__cond slot_freed;  /* broadcast whenever slot_fd is emptied */
-	locket__fd slot_fd;       /* descriptor holding the lock, or LOCKET__NO_FD */
-	locket__key slot_key;     /* its file's identity (0: unknown) */
-	int64_t slot_pid;         /* process that filled slot_fd */
-	struct open_fd slot_ref;  /* slot_fd's entry on open_fds */
-	int slot_inherited;       /* the slot was emptied in a forked child */
-	locket__waiter *waiter;   /* kept OS wait state; NULL while borrowed */
+	char *path;              /* absolute path, fixed at creation */
+	locket_options opts;     /* fixed at creation */
+	unsigned int epoch;      /* child_epoch when mu and slot_freed were made */
+	locket__mutex mu;        /* guards everything below */
+	locket__cond slot_freed; /* broadcast whenever slot_fd is emptied */
+	locket__fd slot_fd;      /* descriptor holding the lock, or LOCKET__NO_FD */
+	locket__key slot_key;    /* its file's identity (0: unknown) */
+	int64_t slot_pid;        /* process that filled slot_fd */
+	struct open_fd slot_ref; /* slot_fd's entry on open_fds */
+	int slot_inherited;      /* the slot was emptied in a forked child */
+	locket__waiter *waiter;  /* kept OS wait state; NULL while borrowed */
 };
 
 /* ---- fds.c: the descriptors locket has open, and fork() ---- */

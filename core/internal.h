@@ -27,7 +27,7 @@
 
 /* An open lock file: an int descriptor on POSIX, a HANDLE on Windows. */
 typedef intptr_t locket__fd;
-#define LOCKET__NO_FD ((locket__fd)-1)
+#define LOCKET__NO_FD ((locket__fd) - 1)
 
 /* A deadline in milliseconds of locket__now_ms(), or LOCKET__FOREVER. */
 #define LOCKET__FOREVER INT64_MAX
@@ -45,7 +45,7 @@ typedef struct locket__wait {
 	int interruptible;               /* a signal handler may end it (flag or callback) */
 	locket_interrupt_fn interrupted; /* NULL, or decides whether it ends (locket.h) */
 	void *interrupted_arg;
-	int64_t next_check;              /* when interrupted is due again (locket__now_ms) */
+	int64_t next_check; /* when interrupted is due again (locket__now_ms) */
 } locket__wait;
 
 /* The deadline timeout_ms from now (negative: forever, 0: a try). */
@@ -85,8 +85,18 @@ void locket__os_strerror(int os_error, char *buf, size_t size);
 /* A mutex and a condition variable whose timed wait takes a
  * locket__now_ms() deadline. The storage is big enough for pthread and
  * Win32 SRWLOCK/CONDITION_VARIABLE objects alike. */
-typedef struct locket__mutex { union { void *align; unsigned char bytes[64]; } u; } locket__mutex;
-typedef struct locket__cond { union { void *align; unsigned char bytes[64]; } u; } locket__cond;
+typedef struct locket__mutex {
+	union {
+		void *align;
+		unsigned char bytes[64];
+	} u;
+} locket__mutex;
+typedef struct locket__cond {
+	union {
+		void *align;
+		unsigned char bytes[64];
+	} u;
+} locket__cond;
 int locket__mutex_init(locket__mutex *m);
 void locket__mutex_destroy(locket__mutex *m);
 void locket__mutex_lock(locket__mutex *m);

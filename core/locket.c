@@ -165,7 +165,6 @@ int locket__wants_write_open(int rc, int writable)
 	return !writable && rc == LOCKET_EIO && locket__os_lock_needs_write(locket_last_os_error());
 }
 
-
 /* The open would block: another program holds a lease on the file (Samba,
  * NFS servers) or a mandatory lock. The open has started breaking the
  * lease; wait it out within the deadline, retrying with a backoff. Returns
@@ -175,14 +174,16 @@ static int wait_out_lease(const char *path, locket__wait *how, int64_t *retry_ms
 	int64_t now = locket__now_ms(), ms = *retry_ms, deadline = how->deadline;
 	if (deadline == 0)
 		return locket__fail(LOCKET_EWOULDBLOCK,
-				    "'%s' is leased by another program (opening it would block)", path);
-	if (now >= deadline)
-		return locket__fail(LOCKET_ETIMEDOUT,
-				    "timed out waiting for another program's lease on '%s' to be broken",
+				    "'%s' is leased by another program (opening it would block)",
 				    path);
+	if (now >= deadline)
+		return locket__fail(
+			LOCKET_ETIMEDOUT,
+			"timed out waiting for another program's lease on '%s' to be broken", path);
 	if (deadline != LOCKET__FOREVER && deadline - now < ms)
 		ms = deadline - now;
-	*retry_ms = *retry_ms * 2 > LOCKET__LEASE_RETRY_CEILING_MS ? LOCKET__LEASE_RETRY_CEILING_MS : *retry_ms * 2;
+	*retry_ms = *retry_ms * 2 > LOCKET__LEASE_RETRY_CEILING_MS ? LOCKET__LEASE_RETRY_CEILING_MS
+								   : *retry_ms * 2;
 	if (locket__os_sleep_ms(ms, how) == LOCKET_EINTR)
 		return locket__fail(LOCKET_EINTR, "interrupted while waiting for '%s'", path);
 	return LOCKET_OK;
@@ -220,7 +221,8 @@ static int lock_file(locket_t *lock, int shared, locket__wait *how, struct open_
 			rc = wait_for_lock(lock, ref->fd, shared, how, &verified);
 		if (rc == LOCKET_OK) {
 			int same = verified ? 1
-					    : locket__os_same_file(ref->fd, lock->path, allow_dir, key);
+					    : locket__os_same_file(ref->fd, lock->path, allow_dir,
+								   key);
 			if (same == 1) {
 				locket__os_held(ref->fd, *key);
 				return LOCKET_OK;
@@ -247,7 +249,7 @@ static int lock_file(locket_t *lock, int shared, locket__wait *how, struct open_
  * handlers. On success the descriptor moves to the slot; on failure it is
  * unlocked and closed, unless keep_fd, when it is only unlocked. */
 int locket__take_slot(locket_t *lock, struct open_fd *ref, locket__key key, int64_t deadline,
-		     int keep_fd)
+		      int keep_fd)
 {
 	int64_t pid = locket__os_pid();
 	locket__mutex_lock(&lock->mu);
@@ -362,11 +364,13 @@ int locket_release(locket_t *lock)
 		int inherited = lock->slot_fd != LOCKET__NO_FD || lock->slot_inherited;
 		locket__mutex_unlock(&lock->mu);
 		if (inherited)
-			return locket__fail(LOCKET_ENOTHELD,
-					    "cannot release unlocked lock '%s' (the lock is the parent "
-					    "process's, inherited through fork)",
-					    lock->path);
-		return locket__fail(LOCKET_ENOTHELD, "cannot release unlocked lock '%s'", lock->path);
+			return locket__fail(
+				LOCKET_ENOTHELD,
+				"cannot release unlocked lock '%s' (the lock is the parent "
+				"process's, inherited through fork)",
+				lock->path);
+		return locket__fail(LOCKET_ENOTHELD, "cannot release unlocked lock '%s'",
+				    lock->path);
 	}
 	/* The descriptor leaves the slot for this thread's own entry, so that
 	 * another thread can fill the slot while this one closes. */

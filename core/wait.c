@@ -61,8 +61,9 @@ int locket__wait_init(locket__wait *w, unsigned int *flags, const locket_wait_op
 	locket_wait_options o = LOCKET_WAIT_OPTIONS_INIT;
 	if (opts != NULL) {
 		if (opts->version < 1 || opts->version > LOCKET_WAIT_OPTIONS_VERSION)
-			return locket__fail(LOCKET_EINVAL, "%s: unknown locket_wait_options version %u",
-					    caller, opts->version);
+			return locket__fail(LOCKET_EINVAL,
+					    "%s: unknown locket_wait_options version %u", caller,
+					    opts->version);
 		o = *opts;
 	}
 	if (o.flags & ~(LOCKET_SHARED | LOCKET_INTERRUPTIBLE))

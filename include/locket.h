@@ -300,8 +300,8 @@ LOCKET_EXTERN(int) locket_acquire_with(locket_t *lock, const locket_wait_options
  * @return as locket_acquire_with(); LOCKET_EINVAL also for a NULL out_fd.
  *         On failure *out_fd is -1 and nothing is held. Thread-safe.
  */
-LOCKET_EXTERN(int) locket_acquire_detached(locket_t *lock, const locket_wait_options *opts,
-					   intptr_t *out_fd);
+LOCKET_EXTERN(int)
+locket_acquire_detached(locket_t *lock, const locket_wait_options *opts, intptr_t *out_fd);
 
 /**
  * One rule for timeouts given in seconds, for every binding and the CLI:

@@ -26,6 +26,9 @@ echo "Python environment: build/venv (scripts/python-env.sh: pytest, mypy from P
 pyargs=$(scripts/python-env.sh --cmake-args)
 mapfile -t pyargs <<<"$pyargs"
 
+step "C formatting (.clang-format)"
+scripts/format.sh --check || failed+=(format)
+
 step "default build and the full suite"
 # The interpreter for the binding is fixed in the cache first (the venv of scripts/python-env.sh);
 # then the workflow preset owns the flow: configure, build, test (its test preset fails on no tests).

@@ -14,8 +14,8 @@
 #endif
 
 /* ---- clocks (nanoseconds) ---- */
-int64_t now_ns(void);     /* CLOCK_MONOTONIC */
-int64_t cpu_ns(void);     /* CLOCK_PROCESS_CPUTIME_ID */
+int64_t now_ns(void);      /* CLOCK_MONOTONIC */
+int64_t cpu_ns(void);      /* CLOCK_PROCESS_CPUTIME_ID */
 void sleep_us(int64_t us); /* a hold: workload, never synchronisation */
 
 /* ---- statistics ---- */
@@ -33,7 +33,11 @@ void res_note(const char *fmt, ...) BENCH_PRINTF(1, 2);
 int res_write(const char *path);
 
 /* ---- waiters: the ways of taking the lock that the suites compare ---- */
-enum { WAIT_OK = 0, WAIT_TIMEOUT = 1, WAIT_ERROR = -1 };
+enum {
+	WAIT_OK = 0,
+	WAIT_TIMEOUT = 1,
+	WAIT_ERROR = -1
+};
 
 typedef struct waiter {
 	const struct waiter_kind *kind;
@@ -49,11 +53,11 @@ typedef struct waiter_kind {
 	int (*acquire)(waiter *w, int64_t timeout_ms);
 	int (*release)(waiter *w);
 	unsigned int locket_flags; /* for the locket kinds */
-	int64_t poll_ms;	   /* for the polling kinds */
+	int64_t poll_ms;           /* for the polling kinds */
 } waiter_kind;
 
-extern const waiter_kind kind_flock_blocking, kind_ofd_blocking, kind_poll_1ms, kind_poll_50ms, kind_poll_100ms, kind_locket,
-	kind_locket_interruptible;
+extern const waiter_kind kind_flock_blocking, kind_ofd_blocking, kind_poll_1ms, kind_poll_50ms,
+	kind_poll_100ms, kind_locket, kind_locket_interruptible;
 
 /* Open or create the lock file and the handle; returns 0 or -1 (message printed). */
 int waiter_init(waiter *w, const waiter_kind *kind, const char *path);
@@ -65,11 +69,11 @@ int ofd_lock(int fd, int cmd, short type);
 
 /* ---- suites; each returns 0, or -1 after printing why ---- */
 typedef struct bench_config {
-	const char *dir;      /* directory for lock files */
-	const char *cli;      /* path of the locket CLI, or NULL */
+	const char *dir;       /* directory for lock files */
+	const char *cli;       /* path of the locket CLI, or NULL */
 	const char *flock_cli; /* path of flock(1) */
-	int quick;	      /* fewer samples: for trying the harness out */
-	int samples;	      /* hand-off samples per waiter kind; 0: the default */
+	int quick;             /* fewer samples: for trying the harness out */
+	int samples;           /* hand-off samples per waiter kind; 0: the default */
 } bench_config;
 
 int bench_uncontended(const bench_config *cfg);

@@ -35,11 +35,18 @@ int bench_cli(const bench_config *cfg)
 		int reference, context, failed;
 		double *us;
 	} cmds[] = {
-		{ "flock_cli", { (char *)cfg->flock_cli, path, (char *)"true", NULL }, 1, 0, 0, NULL },
+		{ "flock_cli",
+		  { (char *)cfg->flock_cli, path, (char *)"true", NULL },
+		  1,
+		  0,
+		  0,
+		  NULL },
 		{ "locket_cli", { (char *)cfg->cli, path, (char *)"true", NULL }, 0, 0, 0, NULL },
 		{ "true_alone", { (char *)"true", NULL, NULL, NULL }, 0, 1, 0, NULL },
 	};
-	enum { N_CMDS = sizeof cmds / sizeof cmds[0] };
+	enum {
+		N_CMDS = sizeof cmds / sizeof cmds[0]
+	};
 	if (!cfg->cli) {
 		cmds[1].failed = 1;
 		res_note("cli: the locket CLI was not found; only flock(1) was measured");
@@ -63,9 +70,12 @@ int bench_cli(const bench_config *cfg)
 	for (int c = 0; c < N_CMDS; c++) {
 		if (!cmds[c].failed) {
 			sort_doubles(cmds[c].us, runs);
-			double p50 = percentile(cmds[c].us, runs, 0.5), p90 = percentile(cmds[c].us, runs, 0.9);
-			res_metric("cli_invocation", cmds[c].name, p50, "us", cmds[c].reference, cmds[c].context);
-			fprintf(stderr, "cli %-12s p50 %.0f us, p90 %.0f us\n", cmds[c].name, p50, p90);
+			double p50 = percentile(cmds[c].us, runs, 0.5),
+			       p90 = percentile(cmds[c].us, runs, 0.9);
+			res_metric("cli_invocation", cmds[c].name, p50, "us", cmds[c].reference,
+				   cmds[c].context);
+			fprintf(stderr, "cli %-12s p50 %.0f us, p90 %.0f us\n", cmds[c].name, p50,
+				p90);
 		}
 		free(cmds[c].us);
 	}

@@ -28,7 +28,8 @@ static int cmp(const void *a, const void *b)
 
 static void measure(const char *what, int rounds)
 {
-	double *call = calloc((size_t)rounds, sizeof *call), *total = calloc((size_t)rounds, sizeof *total);
+	double *call = calloc((size_t)rounds, sizeof *call),
+	       *total = calloc((size_t)rounds, sizeof *total);
 	for (int i = 0; i < rounds; i++) {
 		double t0 = now_us(), t1;
 		pid_t pid = fork();
@@ -84,7 +85,8 @@ int main(int argc, char **argv)
 			char what[64];
 			for (; have < counts[c]; have++)
 				if (locket_new(&locks[have], path, NULL) != LOCKET_OK) {
-					fprintf(stderr, "locket_new: %s\n", locket_last_error_message());
+					fprintf(stderr, "locket_new: %s\n",
+						locket_last_error_message());
 					return 1;
 				}
 			snprintf(what, sizeof what, "%d idle handles", counts[c]);

@@ -16,7 +16,13 @@
 #include <unistd.h>
 
 /* How the holder takes and gives up the lock. */
-enum holder { HOLD_FLOCK, HOLD_OFD, HOLD_LOCKET, HOLD_CLOSE_ONLY, HOLD_UNLOCK_ONLY };
+enum holder {
+	HOLD_FLOCK,
+	HOLD_OFD,
+	HOLD_LOCKET,
+	HOLD_CLOSE_ONLY,
+	HOLD_UNLOCK_ONLY
+};
 
 static const struct handoff_kind {
 	const char *name;
@@ -51,7 +57,9 @@ static const struct handoff_kind {
 	{ "flock_blocking_idle_thread", &kind_flock_blocking, 10000, 0, 1, 1, HOLD_FLOCK, 1 },
 	{ "locket_10s_idle_thread", &kind_locket, 10000, 0, 1, 1, HOLD_FLOCK, 1 },
 };
-enum { N_KINDS = sizeof kinds / sizeof kinds[0] };
+enum {
+	N_KINDS = sizeof kinds / sizeof kinds[0]
+};
 
 /* Waiter to holder: 'r' ready, 'w' about to wait, 'd' done (got the lock and released it),
  * 't' timed out, 'e' error. */
@@ -113,7 +121,11 @@ static void waiter_main(const struct handoff_kind *k, const char *path, int go, 
 		int64_t t_return = now_ns();
 		if (rc == WAIT_OK)
 			rc = k->kind->release(&w);
-		send_msg(ack, rc == WAIT_OK ? 'd' : rc == WAIT_TIMEOUT ? 't' : 'e', t_start, t_return);
+		send_msg(ack,
+			 rc == WAIT_OK        ? 'd'
+			 : rc == WAIT_TIMEOUT ? 't'
+					      : 'e',
+			 t_start, t_return);
 	}
 	waiter_fini(&w);
 	_exit(0);
@@ -171,7 +183,8 @@ static int hold(enum holder h, const char *path, int *fd)
 	*fd = raw_open(path);
 	if (*fd < 0)
 		return -1;
-	if ((h == HOLD_OFD ? ofd_lock(*fd, F_OFD_SETLK, F_WRLCK) : flock(*fd, LOCK_EX | LOCK_NB)) == 0)
+	if ((h == HOLD_OFD ? ofd_lock(*fd, F_OFD_SETLK, F_WRLCK) : flock(*fd, LOCK_EX | LOCK_NB)) ==
+	    0)
 		return 0;
 	close(*fd);
 	return -1;
@@ -258,9 +271,10 @@ int bench_handoff(const bench_config *cfg)
 		close(p->ack);
 		waitpid(p->pid, NULL, 0);
 		if (p->not_waiting)
-			res_note("handoff: %s: %zu samples dropped because the waiter was not yet waiting at "
-				 "the release",
-				 kinds[k].name, p->not_waiting);
+			res_note(
+				"handoff: %s: %zu samples dropped because the waiter was not yet waiting at "
+				"the release",
+				kinds[k].name, p->not_waiting);
 		if (p->failed || p->n == 0)
 			continue;
 		res_handoff(kinds[k].name, p->us, p->n);
@@ -275,11 +289,12 @@ int bench_handoff(const bench_config *cfg)
 			kinds[k].name, p->n, p50, p90, p99, p->us[p->n - 1]);
 		free(p->us);
 	}
-	res_note("handoff: %zu rounds, one sample per waiter kind per round (poll_50ms: every 4th round); the holder (another process) "
-		 "opens, flocks, holds 1-4 ms after the waiter starts waiting, takes CLOCK_MONOTONIC, "
-		 "then flock(LOCK_UN) and close(); the waiter takes CLOCK_MONOTONIC when its acquire "
-		 "returns; flock_blocking times out with a re-armed SIGALRM like flock(1) -w",
-		 samples);
+	res_note(
+		"handoff: %zu rounds, one sample per waiter kind per round (poll_50ms: every 4th round); the holder (another process) "
+		"opens, flocks, holds 1-4 ms after the waiter starts waiting, takes CLOCK_MONOTONIC, "
+		"then flock(LOCK_UN) and close(); the waiter takes CLOCK_MONOTONIC when its acquire "
+		"returns; flock_blocking times out with a re-armed SIGALRM like flock(1) -w",
+		samples);
 	locket_free(holder_lock);
 	holder_lock = NULL;
 	waiter_fini(&w);

@@ -18,7 +18,9 @@ static const struct suite {
 	{ "cpu", bench_waiter_cpu },
 	{ "cli", bench_cli },
 };
-enum { N_SUITES = sizeof suites / sizeof suites[0] };
+enum {
+	N_SUITES = sizeof suites / sizeof suites[0]
+};
 
 static int usage(void)
 {
@@ -65,7 +67,8 @@ int main(int argc, char **argv)
 	}
 	cfg.dir = dir;
 	if (cfg.cli && access(cfg.cli, X_OK) != 0) {
-		fprintf(stderr, "locket CLI %s is not executable; measuring flock(1) alone\n", cfg.cli);
+		fprintf(stderr, "locket CLI %s is not executable; measuring flock(1) alone\n",
+			cfg.cli);
 		cfg.cli = NULL;
 	}
 	int failures = 0;

@@ -39,7 +39,8 @@ static int op_raw_six(op_state *s)
 {
 	struct stat a, b;
 	int fd = raw_open(s->path);
-	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) != 0 || fstat(fd, &a) != 0 || stat(s->path, &b) != 0)
+	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) != 0 || fstat(fd, &a) != 0 ||
+	    stat(s->path, &b) != 0)
 		return -1;
 	if (a.st_ino != b.st_ino || a.st_dev != b.st_dev || flock(fd, LOCK_UN) != 0)
 		return -1;
@@ -80,7 +81,8 @@ static int op_locket_new_free(op_state *s)
 	locket_t *lock;
 	if (locket_new(&lock, s->path, NULL) != LOCKET_OK)
 		return -1;
-	int rc = locket_acquire(lock, -1, 0) == LOCKET_OK && locket_release(lock) == LOCKET_OK ? 0 : -1;
+	int rc = locket_acquire(lock, -1, 0) == LOCKET_OK && locket_release(lock) == LOCKET_OK ? 0
+											       : -1;
 	locket_free(lock);
 	return rc;
 }
@@ -99,7 +101,10 @@ static const struct impl {
 	{ "locket_timeout_0", op_locket_try, 0, 0 },
 	{ "locket_new_acquire_release_free", op_locket_new_free, 0, 1 },
 };
-enum { N_IMPLS = sizeof impls / sizeof impls[0], MAX_ROUNDS = 64 };
+enum {
+	N_IMPLS = sizeof impls / sizeof impls[0],
+	MAX_ROUNDS = 64
+};
 
 int bench_uncontended(const bench_config *cfg)
 {
@@ -110,7 +115,8 @@ int bench_uncontended(const bench_config *cfg)
 		return -1;
 	op_state s = { path, raw_open(path), NULL };
 	if (s.kept_fd < 0 || locket_new(&s.lock, path, NULL) != LOCKET_OK) {
-		fprintf(stderr, "uncontended: cannot open %s: %s\n", path, locket_last_error_message());
+		fprintf(stderr, "uncontended: cannot open %s: %s\n", path,
+			locket_last_error_message());
 		return -1;
 	}
 	int rounds = cfg->quick ? 3 : 40, iters = cfg->quick ? 2000 : 2500;
@@ -125,8 +131,8 @@ int bench_uncontended(const bench_config *cfg)
 			int64_t t0 = now_ns();
 			for (int n = 0; n < iters; n++) {
 				if (impls[i].op(&s) != 0) {
-					fprintf(stderr, "uncontended: %s failed: %s\n", impls[i].name,
-						locket_last_error_message());
+					fprintf(stderr, "uncontended: %s failed: %s\n",
+						impls[i].name, locket_last_error_message());
 					failed[i] = 1;
 					break;
 				}
@@ -142,19 +148,21 @@ int bench_uncontended(const bench_config *cfg)
 		}
 		sort_doubles(per_op[i], (size_t)rounds);
 		double med = percentile(per_op[i], (size_t)rounds, 0.5);
-		res_metric("uncontended", impls[i].name, med, "us", impls[i].reference, impls[i].context);
+		res_metric("uncontended", impls[i].name, med, "us", impls[i].reference,
+			   impls[i].context);
 		/* Issue 18's target: locket against the six syscalls, in a metric of its own. */
 		if (!strcmp(impls[i].name, "raw_six_syscalls") || !impls[i].context)
 			res_metric("uncontended_vs_six", impls[i].name, med, "us",
 				   !strcmp(impls[i].name, "raw_six_syscalls"), impls[i].reference);
-		fprintf(stderr, "uncontended %-34s median %.3f us (min %.3f, max %.3f)\n", impls[i].name, med,
-			per_op[i][0], per_op[i][rounds - 1]);
+		fprintf(stderr, "uncontended %-34s median %.3f us (min %.3f, max %.3f)\n",
+			impls[i].name, med, per_op[i][0], per_op[i][rounds - 1]);
 	}
-	res_note("uncontended: median over %d rounds of %d acquire+release pairs per implementation, "
-		 "implementations interleaved round by round; one handle kept for the locket rows; "
-		 "raw_six_syscalls = open, flock(LOCK_EX|LOCK_NB), fstat, stat, flock(LOCK_UN), close "
-		 "(what the contract needs: issue 18), its own metric uncontended_vs_six",
-		 rounds, iters);
+	res_note(
+		"uncontended: median over %d rounds of %d acquire+release pairs per implementation, "
+		"implementations interleaved round by round; one handle kept for the locket rows; "
+		"raw_six_syscalls = open, flock(LOCK_EX|LOCK_NB), fstat, stat, flock(LOCK_UN), close "
+		"(what the contract needs: issue 18), its own metric uncontended_vs_six",
+		rounds, iters);
 	close(s.kept_fd);
 	locket_free(s.lock);
 	waiter_fini(&w);

@@ -60,7 +60,11 @@ double median_of(double *v, size_t n)
 }
 
 /* ---- results ---- */
-enum { MAX_METRICS = 128, MAX_HANDOFF = 16, MAX_NOTES = 64 };
+enum {
+	MAX_METRICS = 128,
+	MAX_HANDOFF = 16,
+	MAX_NOTES = 64
+};
 
 static struct metric {
 	char name[64], impl[64], unit[8];
@@ -166,8 +170,8 @@ int res_write(const char *path)
 		put_number(f, m->value);
 		fputs(", \"unit\": ", f);
 		put_string(f, m->unit);
-		fprintf(f, ", \"reference\": %s, \"lower_is_better\": true%s}", m->reference ? "true" : "false",
-			m->context ? ", \"context\": true" : "");
+		fprintf(f, ", \"reference\": %s, \"lower_is_better\": true%s}",
+			m->reference ? "true" : "false", m->context ? ", \"context\": true" : "");
 	}
 	fputs("],\n \"handoff\": {", f);
 	for (size_t i = 0; i < n_handoffs; i++) {

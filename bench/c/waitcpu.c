@@ -23,7 +23,11 @@ static const struct cpu_kind {
 	/* The same wake-ups as locket's 100 ms fallback retry: its floor. */
 	{ "poll_100ms", &kind_poll_100ms, 0 },
 };
-enum { N_KINDS = sizeof kinds / sizeof kinds[0], MAX_REPS = 8, WAIT_MS = 2000 };
+enum {
+	N_KINDS = sizeof kinds / sizeof kinds[0],
+	MAX_REPS = 8,
+	WAIT_MS = 2000
+};
 
 typedef struct result {
 	int rc;
@@ -90,7 +94,8 @@ int bench_waiter_cpu(const bench_config *cfg)
 			if (failed[k])
 				continue;
 			if (measure(&kinds[k], path, &res) != 0 || res.rc != WAIT_TIMEOUT) {
-				res_note("waiter_cpu: %s did not time out as expected", kinds[k].name);
+				res_note("waiter_cpu: %s did not time out as expected",
+					 kinds[k].name);
 				failed[k] = 1;
 				continue;
 			}
@@ -101,16 +106,20 @@ int bench_waiter_cpu(const bench_config *cfg)
 	for (int k = 0; k < N_KINDS; k++) {
 		if (failed[k])
 			continue;
-		double cpu = median_of(cpu_ms[k], (size_t)reps), over = median_of(over_ms[k], (size_t)reps);
-		res_metric("waiter_cpu_2s", kinds[k].name, cpu, "ms", kinds[k].reference, kinds[k].kind->context);
+		double cpu = median_of(cpu_ms[k], (size_t)reps),
+		       over = median_of(over_ms[k], (size_t)reps);
+		res_metric("waiter_cpu_2s", kinds[k].name, cpu, "ms", kinds[k].reference,
+			   kinds[k].kind->context);
 		res_metric("timeout_overshoot", kinds[k].name, over, "ms", kinds[k].reference, 1);
-		fprintf(stderr, "waiter_cpu %-24s cpu %.3f ms (max %.3f), returned %.2f ms after the deadline\n",
+		fprintf(stderr,
+			"waiter_cpu %-24s cpu %.3f ms (max %.3f), returned %.2f ms after the deadline\n",
 			kinds[k].name, cpu, cpu_ms[k][reps - 1], over);
 	}
-	res_note("waiter_cpu: CLOCK_PROCESS_CPUTIME_ID of a waiter process around one acquire with a "
-		 "%d ms timeout while another process holds; median of %d runs; timeout_overshoot is "
-		 "how long after the deadline it returned",
-		 WAIT_MS, reps);
+	res_note(
+		"waiter_cpu: CLOCK_PROCESS_CPUTIME_ID of a waiter process around one acquire with a "
+		"%d ms timeout while another process holds; median of %d runs; timeout_overshoot is "
+		"how long after the deadline it returned",
+		WAIT_MS, reps);
 	kind_flock_blocking.release(&holder);
 	waiter_fini(&holder);
 	return 0;

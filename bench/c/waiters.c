@@ -44,8 +44,10 @@ static void on_alarm(int sig)
 static void set_timer(int64_t timeout_ms)
 {
 	int64_t every_ms = timeout_ms / 100 > 1 ? timeout_ms / 100 : 1;
-	struct itimerval it = { { (time_t)(every_ms / 1000), (suseconds_t)(every_ms % 1000 * 1000) },
-				{ (time_t)(timeout_ms / 1000), (suseconds_t)(timeout_ms % 1000 * 1000) } };
+	struct itimerval it = {
+		{ (time_t)(every_ms / 1000), (suseconds_t)(every_ms % 1000 * 1000) },
+		{ (time_t)(timeout_ms / 1000), (suseconds_t)(timeout_ms % 1000 * 1000) }
+	};
 	if (timeout_ms < 0)
 		memset(&it, 0, sizeof it);
 	setitimer(ITIMER_REAL, &it, NULL);
@@ -173,8 +175,9 @@ const waiter_kind kind_poll_1ms = { "poll_1ms", 1, poll_acquire, raw_release, 0,
 const waiter_kind kind_poll_50ms = { "poll_50ms", 1, poll_acquire, raw_release, 0, 50 };
 const waiter_kind kind_poll_100ms = { "poll_100ms", 1, poll_acquire, raw_release, 0, 100 };
 const waiter_kind kind_locket = { "locket", 0, locket_wait, locket_unlock, 0, 0 };
-const waiter_kind kind_locket_interruptible = { "locket_interruptible", 0, locket_wait, locket_unlock,
-						LOCKET_INTERRUPTIBLE, 0 };
+const waiter_kind kind_locket_interruptible = {
+	"locket_interruptible", 0, locket_wait, locket_unlock, LOCKET_INTERRUPTIBLE, 0
+};
 
 int waiter_init(waiter *w, const waiter_kind *kind, const char *path)
 {

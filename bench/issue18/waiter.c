@@ -112,10 +112,13 @@ int main(int argc, char **argv)
 {
 	int idle_thread = 0, first = 3;
 	if (argc < 4) {
-		fprintf(stderr, "usage: locket-bench-waiter locket|flock TIMEOUT_MS [--idle-thread] PATH...\n");
+		fprintf(stderr,
+			"usage: locket-bench-waiter locket|flock TIMEOUT_MS [--idle-thread] PATH...\n");
 		return 2;
 	}
-	kind = !strcmp(argv[1], "flock") ? &kind_flock_blocking : !strcmp(argv[1], "locket") ? &kind_locket : NULL;
+	kind = !strcmp(argv[1], "flock")    ? &kind_flock_blocking
+	       : !strcmp(argv[1], "locket") ? &kind_locket
+					    : NULL;
 	timeout_ms = strtoll(argv[2], NULL, 10);
 	if (!strcmp(argv[3], "--idle-thread")) {
 		idle_thread = 1;
@@ -141,7 +144,8 @@ int main(int argc, char **argv)
 			return 1;
 	}
 	pthread_t idle_t;
-	if (idle_thread && (pipe(idle_pipe) != 0 || pthread_create(&idle_t, NULL, idle, NULL) != 0)) {
+	if (idle_thread &&
+	    (pipe(idle_pipe) != 0 || pthread_create(&idle_t, NULL, idle, NULL) != 0)) {
 		perror("idle thread");
 		return 1;
 	}

@@ -25,7 +25,10 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { MAX_N = 256, MAX_SAMPLES = 4096 };
+enum {
+	MAX_N = 256,
+	MAX_SAMPLES = 4096
+};
 
 typedef struct worker_result {
 	int64_t acquisitions, timeouts, errors;
@@ -35,7 +38,7 @@ typedef struct worker_result {
 } worker_result;
 
 typedef struct shared {
-	int inside;              /* holders in the critical section: must stay <= 1 */
+	int inside; /* holders in the critical section: must stay <= 1 */
 	int64_t overlaps;
 	int64_t last_release_ns; /* when the last holder released */
 	int last_holder;
@@ -57,8 +60,13 @@ static int64_t cpu_self_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-enum kind { K_FLOCK, K_LOCKET_10S, K_LOCKET_INTR };
-static const char *kind_names[] = { "flock_blocking", "locket_timeout_10s", "locket_interruptible" };
+enum kind {
+	K_FLOCK,
+	K_LOCKET_10S,
+	K_LOCKET_INTR
+};
+static const char *kind_names[] = { "flock_blocking", "locket_timeout_10s",
+				    "locket_interruptible" };
 
 static void critical(shared *sh, int me, int64_t t_acquired)
 {
@@ -124,7 +132,8 @@ static int cmp_float(const void *a, const void *b)
 static int run(enum kind k, int n, double seconds, const char *dir, const char *label)
 {
 	char path[4096];
-	shared *sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	shared *sh =
+		mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	int start[2];
 	pid_t pids[MAX_N];
 	if (sh == MAP_FAILED || pipe(start) != 0)
@@ -207,8 +216,9 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--kinds"))
 			kinds_arg = argv[i + 1];
 		else {
-			fprintf(stderr, "usage: locket-bench-scaling [--dir D] [--seconds S] [--label L] "
-					"[--n 1,8,32,128] [--kinds flock_blocking,...]\n");
+			fprintf(stderr,
+				"usage: locket-bench-scaling [--dir D] [--seconds S] [--label L] "
+				"[--n 1,8,32,128] [--kinds flock_blocking,...]\n");
 			return 2;
 		}
 	}
@@ -216,7 +226,8 @@ int main(int argc, char **argv)
 	int rc = 0;
 	char nbuf[256];
 	snprintf(nbuf, sizeof nbuf, "%s", ns_arg);
-	for (char *save = NULL, *tok = strtok_r(nbuf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+	for (char *save = NULL, *tok = strtok_r(nbuf, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
 		int n = atoi(tok);
 		if (n < 1 || n > MAX_N)
 			continue;

@@ -26,7 +26,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum holder_kind { HOLD_LOCKET, HOLD_PLAIN };
+enum holder_kind {
+	HOLD_LOCKET,
+	HOLD_PLAIN
+};
 
 static const struct kind {
 	const char *name;
@@ -133,7 +136,8 @@ static int waiter_main(const char *kind, const char *path)
 			plain_unlock(plain);
 		} else if (strcmp(kind, "poll_50ms") == 0) {
 			/* filelock's and locket.py's timed wait: try, sleep 50 ms, retry. */
-			while (!plain_lock(plain, LOCKFILE_EXCLUSIVE_LOCK | LOCKFILE_FAIL_IMMEDIATELY))
+			while (!plain_lock(plain,
+					   LOCKFILE_EXCLUSIVE_LOCK | LOCKFILE_FAIL_IMMEDIATELY))
 				Sleep(50);
 			t_got = qpc_us();
 			plain_unlock(plain);
@@ -219,9 +223,9 @@ static proc start_waiter(const char *kind, const char *path)
 /* ---- idle waiters: CPU while the lock stays held ---- */
 
 static const char *const idle_kinds[] = {
-	"lockfileex_blocking",        /* the reference: costs nothing */
-	"locket_timeout_60s",         /* event wait, safety try once a second */
-	"locket_timeout_-1_callback", /* + the callback every 50 ms (Python's Ctrl-C) */
+	"lockfileex_blocking",               /* the reference: costs nothing */
+	"locket_timeout_60s",                /* event wait, safety try once a second */
+	"locket_timeout_-1_callback",        /* + the callback every 50 ms (Python's Ctrl-C) */
 	"locket_timeout_60s_foreign_holder", /* behind a plain holder: short pauses */
 };
 #define N_IDLE (sizeof idle_kinds / sizeof idle_kinds[0])
@@ -368,7 +372,9 @@ static idle_result idle_run(const char *kind, const char *path, int n, int secon
 /* ---- threads of one process: hand-off from this thread's handle ---- */
 
 static const char *const thread_kinds[] = {
-	"lockfileex_blocking", "locket_timeout_10s", "locket_timeout_-1",
+	"lockfileex_blocking",
+	"locket_timeout_10s",
+	"locket_timeout_-1",
 	"locket_timeout_-1_callback",
 };
 #define N_THREAD (sizeof thread_kinds / sizeof thread_kinds[0])
@@ -454,9 +460,10 @@ static void uncontended(const char *path, int pairs, int rounds, double *out_loc
 		t0 = qpc_us();
 		for (i = 0; i < pairs; i++) {
 			/* What one acquisition must do at least: open, lock, unlock, close. */
-			HANDLE h = CreateFileW(w, GENERIC_READ | GENERIC_WRITE,
-					       FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
-					       NULL, OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL, NULL);
+			HANDLE h =
+				CreateFileW(w, GENERIC_READ | GENERIC_WRITE,
+					    FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+					    NULL, OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL, NULL);
 			plain_lock(h, LOCKFILE_EXCLUSIVE_LOCK | LOCKFILE_FAIL_IMMEDIATELY);
 			plain_unlock(h);
 			CloseHandle(h);
@@ -502,7 +509,8 @@ int main(int argc, char **argv)
 			out_path = argv[++i];
 	}
 	if (dir == NULL || out_path == NULL) {
-		fprintf(stderr, "usage: locket_win_bench [--quick] [--wineserver PID] --dir DIR --out FILE\n");
+		fprintf(stderr,
+			"usage: locket_win_bench [--quick] [--wineserver PID] --dir DIR --out FILE\n");
 		return 64;
 	}
 	samples = quick ? 20 : 200;
@@ -618,7 +626,8 @@ int main(int argc, char **argv)
 			fprintf(out,
 				"  {\"name\": \"%s\", \"impl\": \"%s\", \"value\": %.1f, \"unit\": \"us\", "
 				"\"reference\": %s, \"lower_is_better\": true%s},\n",
-				names[m], kinds[k].name, pct(got[k], n[k], ps[m]), k == 0 ? "true" : "false",
+				names[m], kinds[k].name, pct(got[k], n[k], ps[m]),
+				k == 0 ? "true" : "false",
 				kinds[k].context ? ", \"context\": true" : "");
 	}
 	for (k = 0; k < (int)N_THREAD; k++) {
@@ -655,37 +664,48 @@ int main(int argc, char **argv)
 		fprintf(out, "]%s\n", k + 1 < (int)N_KINDS ? "," : "");
 	}
 	fprintf(out, " },\n \"notes\": [\n");
-	fprintf(out, "  \"Under Wine 8.0 (mingw-w64 build); hand-off = holder's release to the waiter's "
-		     "return, QueryPerformanceCounter in both processes; %d rounds, kinds interleaved, "
-		     "holds of 1-4 ms.\",\n", samples);
-	fprintf(out, "  \"lockfileex_blocking: blocking LockFileEx on a kept non-overlapped handle (the "
-		     "floor). locket_timeout_10s: locket's event-driven wait (the release's wake-up "
-		     "event; the holder's marker and process). locket_timeout_-1: locket's blocking "
-		     "LockFileEx. locket_timeout_-1_callback: no deadline but an interrupt callback (as "
-		     "Python's binding passes for Ctrl-C), so the event-driven wait, asking it every "
-		     "50 ms. poll_50ms: filelock/locket.py's try + 50 ms sleep. Every locket row includes "
-		     "locket's check that the path still names the locked file (a reopen and a volume "
-		     "query, a round trip to Wine's mount manager).\",\n");
-	fprintf(out, "  \"locket_timeout_10s_foreign_holder: the holder is a plain LockFileEx program "
-		     "(like locket.py or filelock) that sets no wake-up event and makes no marker: "
-		     "locket's wait then finds the release by its tries, 1 ms apart doubling to 16 ms.\",\n");
-	fprintf(out, "  \"thread_handoff_*: the same hand-off between two threads of this process (the "
-		     "holder is this thread's locket handle, each kind's waiter a thread with its own "
-		     "handle), %d rounds.\",\n", samples);
-	fprintf(out, "  \"idle16_cpu_pct_of_core: 16 waiter processes of one kind wait %d s behind a held "
-		     "lock (a locket holder; a plain LockFileEx holder for the foreign row): their CPU "
-		     "(each reads its own GetProcessTimes: Wine reports none for other processes) plus "
-		     "the Wine server's (/proc), in %% of one core, 10 ms ticks. The blocking row is the "
-		     "noise floor of the server in the same run.\",\n", idle_s);
+	fprintf(out,
+		"  \"Under Wine 8.0 (mingw-w64 build); hand-off = holder's release to the waiter's "
+		"return, QueryPerformanceCounter in both processes; %d rounds, kinds interleaved, "
+		"holds of 1-4 ms.\",\n",
+		samples);
+	fprintf(out,
+		"  \"lockfileex_blocking: blocking LockFileEx on a kept non-overlapped handle (the "
+		"floor). locket_timeout_10s: locket's event-driven wait (the release's wake-up "
+		"event; the holder's marker and process). locket_timeout_-1: locket's blocking "
+		"LockFileEx. locket_timeout_-1_callback: no deadline but an interrupt callback (as "
+		"Python's binding passes for Ctrl-C), so the event-driven wait, asking it every "
+		"50 ms. poll_50ms: filelock/locket.py's try + 50 ms sleep. Every locket row includes "
+		"locket's check that the path still names the locked file (a reopen and a volume "
+		"query, a round trip to Wine's mount manager).\",\n");
+	fprintf(out,
+		"  \"locket_timeout_10s_foreign_holder: the holder is a plain LockFileEx program "
+		"(like locket.py or filelock) that sets no wake-up event and makes no marker: "
+		"locket's wait then finds the release by its tries, 1 ms apart doubling to 16 ms.\",\n");
+	fprintf(out,
+		"  \"thread_handoff_*: the same hand-off between two threads of this process (the "
+		"holder is this thread's locket handle, each kind's waiter a thread with its own "
+		"handle), %d rounds.\",\n",
+		samples);
+	fprintf(out,
+		"  \"idle16_cpu_pct_of_core: 16 waiter processes of one kind wait %d s behind a held "
+		"lock (a locket holder; a plain LockFileEx holder for the foreign row): their CPU "
+		"(each reads its own GetProcessTimes: Wine reports none for other processes) plus "
+		"the Wine server's (/proc), in %% of one core, 10 ms ticks. The blocking row is the "
+		"noise floor of the server in the same run.\",\n",
+		idle_s);
 	fprintf(out, "  \"dropped samples (waiter not yet in its acquire at the release):");
 	for (k = 0; k < (int)N_KINDS; k++)
 		fprintf(out, " %s=%d", kinds[k].name, dropped[k]);
-	fprintf(out, "\",\n  \"uncontended: median of %d rounds of %d acquire+release pairs on one "
-		     "kept handle (locket opens and closes the file per acquisition, and its release "
-		     "signals the wake-up event); reference: CreateFileW + LockFileEx + UnlockFileEx + "
-		     "CloseHandle.\",\n", quick ? 3 : 9, quick ? 200 : 2000);
-	fprintf(out, "  \"Real Windows is not measured: under Wine every call is a round trip to the "
-		     "Wine server.\"\n ]\n}\n");
+	fprintf(out,
+		"\",\n  \"uncontended: median of %d rounds of %d acquire+release pairs on one "
+		"kept handle (locket opens and closes the file per acquisition, and its release "
+		"signals the wake-up event); reference: CreateFileW + LockFileEx + UnlockFileEx + "
+		"CloseHandle.\",\n",
+		quick ? 3 : 9, quick ? 200 : 2000);
+	fprintf(out,
+		"  \"Real Windows is not measured: under Wine every call is a round trip to the "
+		"Wine server.\"\n ]\n}\n");
 	fclose(out);
 	for (k = 0; k < (int)N_KINDS; k++) {
 		printf("%-36s n=%3d p50=%8.1f us p90=%8.1f us p99=%8.1f us\n", kinds[k].name, n[k],
@@ -696,7 +716,8 @@ int main(int argc, char **argv)
 		       pct(tgot[k], tn[k], 0.5), pct(tgot[k], tn[k], 0.9));
 	for (k = 0; k < (int)N_IDLE; k++)
 		printf("idle x%d: %-34s waiters %5.0f ms + wineserver %5.0f ms in %.0f s = %.2f%% of a core\n",
-		       idle_n, idle_kinds[k], idle[k].waiters_ms, idle[k].server_ms, idle[k].seconds,
+		       idle_n, idle_kinds[k], idle[k].waiters_ms, idle[k].server_ms,
+		       idle[k].seconds,
 		       (idle[k].waiters_ms + (idle[k].server_ms > 0 ? idle[k].server_ms : 0)) /
 			       (idle[k].seconds * 10.0));
 	printf("uncontended: locket %.2f us, raw %.2f us\n", unc_locket, unc_raw);

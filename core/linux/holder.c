@@ -22,8 +22,8 @@ int locket__os_holder_pid(const char *path, int64_t *out_pid)
 		return locket__fail_os(errno, "cannot stat lock file", path);
 	f = fopen("/proc/locks", "re");
 	if (f == NULL)
-		return locket__fail(LOCKET_ENOTSUP, "cannot tell who holds '%s': /proc/locks: %s", path,
-				    strerror(errno));
+		return locket__fail(LOCKET_ENOTSUP, "cannot tell who holds '%s': /proc/locks: %s",
+				    path, strerror(errno));
 	while (fgets(line, sizeof line, f) != NULL) {
 		char type[16], mode[16];
 		long long pid;
@@ -36,7 +36,8 @@ int locket__os_holder_pid(const char *path, int64_t *out_pid)
 			continue;
 		if (strcmp(type, "FLOCK") != 0 || pid <= 0)
 			continue;
-		if (maj == major(st.st_dev) && min == minor(st.st_dev) && ino == (unsigned long long)st.st_ino) {
+		if (maj == major(st.st_dev) && min == minor(st.st_dev) &&
+		    ino == (unsigned long long)st.st_ino) {
 			*out_pid = (int64_t)pid;
 			break;
 		}

@@ -218,19 +218,19 @@ typedef struct wait_state {
 	locket__key key;
 	dev_t dev;
 	ino_t ino;
-	locket__slot *slot;    /* the file's wake-up slot, or NULL (no table) */
-	uint32_t expect;       /* the futex word as read when the sleep bit was set */
-	int armed;             /* the bit was set and a try made since: sleep on expect */
-	int on_futex;          /* this round sleeps on the futex word (else in ppoll) */
-	int64_t round_end;     /* when this round's sleep ends and the next round tries */
-	int woken;             /* a releaser's wake-up was consumed: pass it on if we leave */
-	int watcher;           /* this thread is the file's watcher */
-	int watch_fd;          /* the borrowed inotify instance, or -1 */
+	locket__slot *slot;     /* the file's wake-up slot, or NULL (no table) */
+	uint32_t expect;        /* the futex word as read when the sleep bit was set */
+	int armed;              /* the bit was set and a try made since: sleep on expect */
+	int on_futex;           /* this round sleeps on the futex word (else in ppoll) */
+	int64_t round_end;      /* when this round's sleep ends and the next round tries */
+	int woken;              /* a releaser's wake-up was consumed: pass it on if we leave */
+	int watcher;            /* this thread is the file's watcher */
+	int watch_fd;           /* the borrowed inotify instance, or -1 */
 	int64_t event_retry_ms; /* after an inotify event whose try failed: retry in 1 ms */
 	int64_t last_event;     /* when the last event woke us */
-	int masked;             /* a flag-only interruptible wait: signals blocked but while asleep */
-	sigset_t caller_mask;   /* ...and the caller's mask, restored for the sleeps */
-	int64_t mute_until;     /* events do not wake us before this (a busy file) */
+	int masked;           /* a flag-only interruptible wait: signals blocked but while asleep */
+	sigset_t caller_mask; /* ...and the caller's mask, restored for the sleeps */
+	int64_t mute_until;   /* events do not wake us before this (a busy file) */
 } wait_state;
 
 /* Set the sleep bit (a release after this sees it, or changes the word we
@@ -260,7 +260,8 @@ static int sleep_on_futex(wait_state *ws, int64_t ms)
 		 * instructions between these calls and the sleep is the one thing
 		 * a flag-only wait can miss (a callback closes it). */
 		if (handlers_ran(ws))
-			return locket__wait_should_end(ws->how, 1) ? interrupted(ws->path) : LOCKET_EWOULDBLOCK;
+			return locket__wait_should_end(ws->how, 1) ? interrupted(ws->path)
+								   : LOCKET_EWOULDBLOCK;
 		pthread_sigmask(SIG_SETMASK, &ws->caller_mask, NULL);
 		r = locket__futex_wait(ws->slot, ws->expect, ms);
 		pthread_sigmask(SIG_BLOCK, &all_signals, NULL);
@@ -270,7 +271,8 @@ static int sleep_on_futex(wait_state *ws, int64_t ms)
 		r = locket__futex_wait(ws->slot, ws->expect, ms);
 	}
 	if (r == EINTR)
-		return locket__wait_should_end(ws->how, 1) ? interrupted(ws->path) : LOCKET_EWOULDBLOCK;
+		return locket__wait_should_end(ws->how, 1) ? interrupted(ws->path)
+							   : LOCKET_EWOULDBLOCK;
 	if (r == ETIMEDOUT) {
 		/* A sleep cut short for the interrupt callback's check goes on
 		 * armed; the round's own timer ends the round: the loop tries. */
@@ -304,11 +306,13 @@ static int sleep_on_poll(wait_state *ws, int64_t now, int64_t ms)
 	pfd.revents = 0;
 	ts.tv_sec = (time_t)(ms / 1000);
 	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
-	n = ppoll(watching ? &pfd : NULL, watching ? 1 : 0, &ts, ws->masked ? &ws->caller_mask : NULL);
+	n = ppoll(watching ? &pfd : NULL, watching ? 1 : 0, &ts,
+		  ws->masked ? &ws->caller_mask : NULL);
 	if (n < 0) {
 		if (errno != EINTR)
 			return locket__fail_os(errno, "cannot wait for lock file", ws->path);
-		return locket__wait_should_end(ws->how, 1) ? interrupted(ws->path) : LOCKET_EWOULDBLOCK;
+		return locket__wait_should_end(ws->how, 1) ? interrupted(ws->path)
+							   : LOCKET_EWOULDBLOCK;
 	}
 	ws->event_retry_ms = 0;
 	if (n == 0)
@@ -373,7 +377,8 @@ static void leave(wait_state *ws, int rc)
 		if (ws->op == LOCK_SH)
 			locket__wake_one(ws->slot, 1); /* the next sharer may enter too */
 		else if (ws->woken)
-			__atomic_or_fetch(&ws->slot->word, 1, __ATOMIC_SEQ_CST); /* others may still sleep */
+			__atomic_or_fetch(&ws->slot->word, 1,
+					  __ATOMIC_SEQ_CST); /* others may still sleep */
 	} else if (ws->woken || ws->watcher) {
 		locket__wake_one(ws->slot, 1);
 	}

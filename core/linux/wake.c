@@ -57,9 +57,9 @@
 
 #define TABLE_SLOTS 4096 /* slot 0 is the header */
 #define TABLE_BYTES (TABLE_SLOTS * sizeof(locket__slot))
-#define WINDOW 8         /* a key's slot is one of the 8 from its hash on */
-#define STALE_MS 10000   /* a slot unused this long may go to another key */
-#define RETRY_MS 1000    /* after a failure to map the table */
+#define WINDOW 8       /* a key's slot is one of the 8 from its hash on */
+#define STALE_MS 10000 /* a slot unused this long may go to another key */
+#define RETRY_MS 1000  /* after a failure to map the table */
 /* Sleepers refresh the header at least this often (lock.c's longest sleep
  * is 250 ms); a header older than this means nobody of this user sleeps. */
 #define QUIET_MS 1000
@@ -183,7 +183,8 @@ locket__slot *locket__wake_claim(locket__key key)
 		if (__atomic_compare_exchange_n(&s->key, &free_key, key, 0, __ATOMIC_ACQ_REL,
 						__ATOMIC_ACQUIRE))
 			mine = s;
-		else if (stale == NULL && now - __atomic_load_n(&s->used, __ATOMIC_RELAXED) > STALE_MS)
+		else if (stale == NULL &&
+			 now - __atomic_load_n(&s->used, __ATOMIC_RELAXED) > STALE_MS)
 			stale = s;
 	}
 	if (mine == NULL && stale != NULL) {
@@ -203,7 +204,8 @@ locket__slot *locket__wake_claim(locket__key key)
 	s = find(t, key);
 	if (s != NULL && s != mine) {
 		uint64_t k = key;
-		__atomic_compare_exchange_n(&mine->key, &k, 0, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+		__atomic_compare_exchange_n(&mine->key, &k, 0, 0, __ATOMIC_ACQ_REL,
+					    __ATOMIC_RELAXED);
 		__atomic_store_n(&s->used, now, __ATOMIC_RELAXED);
 		return s;
 	}

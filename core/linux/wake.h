@@ -48,13 +48,14 @@ void locket__watch_atfork_child(void);
  * small window of the table, so that files whose hashes collide still get
  * slots of their own. All fields are used with atomics. */
 typedef struct locket__slot {
-	uint64_t key;       /* the file's key; 0: free */
-	uint32_t word;      /* futex: generation << 1 | 1 if a locket waiter may sleep on it */
-	uint32_t watcher;   /* thread id of the waiter that watches for other releasers, or 0 */
-	uint32_t heartbeat; /* locket__ms32() when the watcher last woke: a stale one is taken over */
+	uint64_t key;     /* the file's key; 0: free */
+	uint32_t word;    /* futex: generation << 1 | 1 if a locket waiter may sleep on it */
+	uint32_t watcher; /* thread id of the waiter that watches for other releasers, or 0 */
+	uint32_t
+		heartbeat; /* locket__ms32() when the watcher last woke: a stale one is taken over */
 	uint32_t last_wake; /* locket__ms32() of the last wake-up a releaser sent */
-	uint32_t used;      /* locket__ms32() of the last claim, sleep or hold: old slots are reused */
-	uint32_t holder;    /* pid of a locket holder of this user whose release wakes, or 0 */
+	uint32_t used;   /* locket__ms32() of the last claim, sleep or hold: old slots are reused */
+	uint32_t holder; /* pid of a locket holder of this user whose release wakes, or 0 */
 } locket__slot;
 
 /* The key of the file (dev, ino); never 0. */

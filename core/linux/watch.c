@@ -35,11 +35,11 @@
  * else belongs to the borrower while lent is 1. */
 static int lent;
 static int inotify_fd = -1;
-static int64_t create_after;   /* no creation attempt before this locket__now_ms() */
-static int wd = -1;            /* the kept watch, or -1 */
-static dev_t watch_dev;        /* its file, when known */
+static int64_t create_after; /* no creation attempt before this locket__now_ms() */
+static int wd = -1;          /* the kept watch, or -1 */
+static dev_t watch_dev;      /* its file, when known */
 static ino_t watch_ino;
-static const char *watch_path; /* the borrower's path, to add the watch again */
+static const char *watch_path;  /* the borrower's path, to add the watch again */
 static int64_t removed_at = -1; /* when the idle instance's watch was removed, or -1 */
 
 static int drain(int fd)
@@ -79,7 +79,8 @@ int locket__watch_begin(const char *path, dev_t dev, ino_t ino)
 		int64_t now = locket__now_ms();
 		if (now < create_after)
 			goto unavailable;
-		__atomic_store_n(&inotify_fd, inotify_init1(IN_NONBLOCK | IN_CLOEXEC), __ATOMIC_RELAXED);
+		__atomic_store_n(&inotify_fd, inotify_init1(IN_NONBLOCK | IN_CLOEXEC),
+				 __ATOMIC_RELAXED);
 		if (inotify_fd < 0) {
 			create_after = now + RETRY_CREATE_MS;
 			goto unavailable;

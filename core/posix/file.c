@@ -71,8 +71,9 @@ int locket__os_abspath(const char *path, char **out)
 
 	*out = NULL;
 	if (len >= PATH_MAX)
-		return locket__fail(LOCKET_EINVAL, "lock file path is too long (%zu bytes; the limit is %d)",
-				    len, PATH_MAX - 1);
+		return locket__fail(LOCKET_EINVAL,
+				    "lock file path is too long (%zu bytes; the limit is %d)", len,
+				    PATH_MAX - 1);
 	if (path[0] == '/') {
 		abs = strdup(path);
 		if (abs == NULL)
@@ -86,10 +87,11 @@ int locket__os_abspath(const char *path, char **out)
 		/* The kernel cannot name a working directory deeper than PATH_MAX,
 		 * and no absolute path that long could be opened either. */
 		if (err == ERANGE || err == ENAMETOOLONG)
-			return locket__fail(LOCKET_EINVAL,
-					    "cannot resolve the relative path '%s': the working directory "
-					    "is deeper than PATH_MAX (%d bytes); use a shorter absolute path",
-					    path, PATH_MAX);
+			return locket__fail(
+				LOCKET_EINVAL,
+				"cannot resolve the relative path '%s': the working directory "
+				"is deeper than PATH_MAX (%d bytes); use a shorter absolute path",
+				path, PATH_MAX);
 		return locket__fail_os(err, "cannot resolve the relative path", path);
 	}
 	cwd_len = strlen(cwd);
@@ -151,25 +153,28 @@ int locket__os_open(const char *path, const locket_options *opts, locket__fd *ou
 		if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
 			fd = open(path, mode | O_CREAT | base, (mode_t)opts->file_mode);
 			if (fd < 0 && errno == ENOENT)
-				return locket__fail(LOCKET_ENOENT,
-						    "cannot create lock file '%s': it is a symlink to a "
-						    "file in a directory that does not exist",
-						    path);
+				return locket__fail(
+					LOCKET_ENOENT,
+					"cannot create lock file '%s': it is a symlink to a "
+					"file in a directory that does not exist",
+					path);
 			if (fd >= 0 || errno != ENOENT)
 				break;
 		}
 	}
 	if (fd < 0 && tries == OPEN_TRIES)
-		return locket__fail(LOCKET_EIO, "cannot open lock file '%s': it keeps appearing and "
-				    "disappearing", path);
+		return locket__fail(LOCKET_EIO,
+				    "cannot open lock file '%s': it keeps appearing and "
+				    "disappearing",
+				    path);
 	if (fd < 0) {
 		err = errno;
 		if (err == ENOENT && (opts->flags & LOCKET_NO_CREATE))
 			return locket__fail_os(err, "lock file does not exist", path);
 		if (err == EWOULDBLOCK)
-			return locket__fail(LOCKET_EWOULDBLOCK,
-					    "'%s' is leased by another program (opening it would block)",
-					    path);
+			return locket__fail(
+				LOCKET_EWOULDBLOCK,
+				"'%s' is leased by another program (opening it would block)", path);
 		return locket__fail_os(err, "cannot open lock file", path);
 	}
 	/* A directory opens read-only: locket__os_same_file() refuses it. */
@@ -207,7 +212,8 @@ int locket__os_same_file(locket__fd fd, const char *path, int allow_dir, locket_
 	if (stat(path, &named) != 0) {
 		int err = errno;
 		if (err == ENOENT || err == ENOTDIR)
-			return locket__fail_os(err, "lock file was removed while waiting for it", path);
+			return locket__fail_os(err, "lock file was removed while waiting for it",
+					       path);
 		return locket__fail_os(err, "cannot stat lock file", path);
 	}
 	*key = locket__file_key(held.st_dev, held.st_ino);

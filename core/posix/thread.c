@@ -38,7 +38,8 @@ static void make_pid_page(void)
 {
 #ifdef MADV_WIPEONFORK
 	long size = sysconf(_SC_PAGESIZE);
-	void *p = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	void *p = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+		       0);
 	if (p == MAP_FAILED)
 		return;
 	if (madvise(p, (size_t)size, MADV_WIPEONFORK) != 0) {

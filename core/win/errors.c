@@ -66,7 +66,8 @@ void locket__os_strerror(int os_error, char *buf, size_t size)
 			 text[n - 1] == L' '))
 		n--;
 	if (n > 0 && size <= (size_t)INT_MAX) {
-		int len = WideCharToMultiByte(CP_UTF8, 0, text, (int)n, buf, (int)size - 1, NULL, NULL);
+		int len = WideCharToMultiByte(CP_UTF8, 0, text, (int)n, buf, (int)size - 1, NULL,
+					      NULL);
 		buf[len > 0 ? len : 0] = '\0';
 	}
 	if (buf[0] == '\0')

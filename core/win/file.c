@@ -40,10 +40,11 @@ int locket__win_to_utf8(const wchar_t *w, char **out)
 
 static int too_long(const char *path, size_t len)
 {
-	return locket__fail(LOCKET_EINVAL,
-			    "lock file path is too long (%lu UTF-16 characters with the \\\\?\\ prefix; "
-			    "Windows allows %d): '%s'",
-			    (unsigned long)len, LONGEST_PATH, path);
+	return locket__fail(
+		LOCKET_EINVAL,
+		"lock file path is too long (%lu UTF-16 characters with the \\\\?\\ prefix; "
+		"Windows allows %d): '%s'",
+		(unsigned long)len, LONGEST_PATH, path);
 }
 
 static int is_verbatim(const wchar_t *w)
@@ -53,8 +54,8 @@ static int is_verbatim(const wchar_t *w)
 
 static int not_a_file(const char *path)
 {
-	return locket__fail(LOCKET_ENOTSUP, "cannot use '%s' as a lock file: it is not a file (a device)",
-			    path);
+	return locket__fail(LOCKET_ENOTSUP,
+			    "cannot use '%s' as a lock file: it is not a file (a device)", path);
 }
 
 /* RtlIsDosDeviceName_U (ntdll, found at run time): NUL, CON, COM1, aux.lock,
@@ -115,7 +116,8 @@ int locket__os_abspath(const char *path, char **out)
 		return locket__fail(LOCKET_ENOMEM, "out of memory resolving '%s'", path);
 	}
 	if (GetFullPathNameW(wpath, n, full, NULL) >= n)
-		rc = locket__fail(LOCKET_EIO, "the working directory changed while resolving '%s'", path);
+		rc = locket__fail(LOCKET_EIO, "the working directory changed while resolving '%s'",
+				  path);
 	else
 		rc = locket__win_to_utf8(full, out);
 	free(full);
@@ -198,8 +200,8 @@ int locket__os_open(const char *path, const locket_options *opts, locket__fd *ou
 	}
 	if (h == INVALID_HANDLE_VALUE) {
 		if (err == ERROR_ACCESS_DENIED && is_directory(wpath))
-			rc = locket__fail(LOCKET_EISDIR, "cannot use '%s' as a lock file: Is a directory",
-					  path);
+			rc = locket__fail(LOCKET_EISDIR,
+					  "cannot use '%s' as a lock file: Is a directory", path);
 		else
 			rc = locket__fail_os((int)err, "cannot open lock file", path);
 		free(wpath);
@@ -299,8 +301,8 @@ static HANDLE open_named(const char *path, DWORD access, int *rc)
 	*rc = locket__win_open_path(path, &wpath);
 	if (*rc != LOCKET_OK)
 		return INVALID_HANDLE_VALUE;
-	h = CreateFileW(wpath, access, LOCKET__SHARE_ALL, NULL, OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS,
-			NULL);
+	h = CreateFileW(wpath, access, LOCKET__SHARE_ALL, NULL, OPEN_EXISTING,
+			FILE_FLAG_BACKUP_SEMANTICS, NULL);
 	free(wpath);
 	return h;
 }
@@ -310,7 +312,8 @@ static BOOL probe_lock(HANDLE h, ULONGLONG offset, int lock)
 	OVERLAPPED at = { 0 };
 	at.Offset = (DWORD)offset;
 	at.OffsetHigh = (DWORD)(offset >> 32);
-	return lock ? LockFileEx(h, LOCKFILE_EXCLUSIVE_LOCK | LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, &at)
+	return lock ? LockFileEx(h, LOCKFILE_EXCLUSIVE_LOCK | LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0,
+				 &at)
 		    : UnlockFileEx(h, 0, 1, 0, &at);
 }
 
@@ -362,7 +365,8 @@ static int is_held_file(HANDLE h, const locket__win_identity *held)
 static int delete_pending(HANDLE h)
 {
 	FILE_STANDARD_INFO std;
-	return GetFileInformationByHandleEx(h, FileStandardInfo, &std, sizeof std) && std.DeletePending;
+	return GetFileInformationByHandleEx(h, FileStandardInfo, &std, sizeof std) &&
+	       std.DeletePending;
 }
 
 int locket__win_path_names(const char *path, HANDLE fd, const locket__win_identity *held,
@@ -404,14 +408,16 @@ int locket__os_same_file(locket__fd fd, const char *path, int allow_dir, locket_
 	if (!locket__win_file_index((HANDLE)fd, &held.index))
 		return 1; /* this file system cannot tell */
 	if (delete_pending((HANDLE)fd))
-		return locket__fail(LOCKET_ENOENT, "lock file '%s' was deleted while waiting", path);
+		return locket__fail(LOCKET_ENOENT, "lock file '%s' was deleted while waiting",
+				    path);
 	h = open_named(path, GENERIC_READ, &rc);
 	if (h == INVALID_HANDLE_VALUE && rc == LOCKET_OK)
 		h = open_named(path, 0, &rc); /* no read access now: compare identities */
 	if (h == INVALID_HANDLE_VALUE) {
 		if (rc != LOCKET_OK)
 			return rc;
-		return locket__fail_os((int)GetLastError(), "lock file was removed while waiting", path);
+		return locket__fail_os((int)GetLastError(), "lock file was removed while waiting",
+				       path);
 	}
 	if (!locket__win_file_index(h, &named)) {
 		rc = 1;
@@ -424,7 +430,8 @@ int locket__os_same_file(locket__fd fd, const char *path, int allow_dir, locket_
 			locket__win_probe_drop((HANDLE)fd, &probe);
 		}
 		if (rc < 0)
-			rc = !locket__win_read_identity((HANDLE)fd, &held) ? 1 : is_held_file(h, &held);
+			rc = !locket__win_read_identity((HANDLE)fd, &held) ? 1
+									   : is_held_file(h, &held);
 	}
 	CloseHandle(h);
 	return rc;

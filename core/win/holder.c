@@ -8,5 +8,6 @@
 int locket__os_holder_pid(const char *path, int64_t *out_pid)
 {
 	*out_pid = 0;
-	return locket__fail(LOCKET_ENOTSUP, "cannot tell which process holds '%s' on Windows", path);
+	return locket__fail(LOCKET_ENOTSUP, "cannot tell which process holds '%s' on Windows",
+			    path);
 }

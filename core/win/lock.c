@@ -72,12 +72,12 @@
 #define HOLDER_RECHECK_MAX_MS 8000
 
 struct locket__waiter {
-	HANDLE event;                /* wake-up hint of the file below, or NULL */
-	ULONGLONG index;             /* the file the event belongs to */
-	HANDLE holder;               /* process of the last locket holder seen, or NULL */
-	DWORD holder_pid;            /* its id (0: none opened) */
-	locket__win_identity held;   /* the waiting handle's file, read before the wait */
-	int verified;                /* the last grant was checked against the path */
+	HANDLE event;              /* wake-up hint of the file below, or NULL */
+	ULONGLONG index;           /* the file the event belongs to */
+	HANDLE holder;             /* process of the last locket holder seen, or NULL */
+	DWORD holder_pid;          /* its id (0: none opened) */
+	locket__win_identity held; /* the waiting handle's file, read before the wait */
+	int verified;              /* the last grant was checked against the path */
 };
 
 static void object_name(const wchar_t *what, ULONGLONG index, wchar_t *buf, size_t size)
@@ -148,7 +148,8 @@ static HANDLE wake_event(HANDLE h, locket__waiter *w, ULONGLONG *index)
 	w->event = CreateEventW(NULL, FALSE, FALSE, name);
 	/* CreateEventW on an existing name ignores the reset type: a manual-reset
 	 * event left by another program would stay set and wake every pause. */
-	if (w->event != NULL && GetLastError() == ERROR_ALREADY_EXISTS && !is_auto_reset(w->event)) {
+	if (w->event != NULL && GetLastError() == ERROR_ALREADY_EXISTS &&
+	    !is_auto_reset(w->event)) {
 		CloseHandle(w->event);
 		w->event = NULL;
 	}
@@ -179,9 +180,9 @@ static void wake_one(ULONGLONG index)
  */
 typedef struct marker {
 	struct marker *next;
-	HANDLE fd;      /* the lock handle */
-	HANDLE sem;     /* "Local\\locket-held-<index>" */
-	HANDLE event;   /* the file's wake-up event, set at the release; or NULL */
+	HANDLE fd;    /* the lock handle */
+	HANDLE sem;   /* "Local\\locket-held-<index>" */
+	HANDLE event; /* the file's wake-up event, set at the release; or NULL */
 	ULONGLONG index;
 } marker;
 
@@ -339,12 +340,12 @@ static int event_wait(HANDLE h, DWORD mode, const char *path, locket__wait *how,
 	ULONGLONG index = 0;
 	HANDLE event = wake_event(h, w, &index); /* before the next try: see the top */
 	HANDLE proc = NULL;
-	DWORD pause = 1;              /* next short pause */
+	DWORD pause = 1; /* next short pause */
 	DWORD recheck = HOLDER_RECHECK_MS, recheck_pid = 0;
-	DWORD seen_pid = 0;           /* the holder this wait last watched */
-	int woken = 0;                /* the last wait ended by the event */
-	int64_t until = 0;            /* end of the current pause: try then */
-	int64_t window_end = 0;       /* spin guard */
+	DWORD seen_pid = 0;     /* the holder this wait last watched */
+	int woken = 0;          /* the last wait ended by the event */
+	int64_t until = 0;      /* end of the current pause: try then */
+	int64_t window_end = 0; /* spin guard */
 	int wakeups = 0, consumed = 0, must_try = 1;
 	int rc;
 
@@ -370,12 +371,13 @@ static int event_wait(HANDLE h, DWORD mode, const char *path, locket__wait *how,
 			continue;
 		}
 		if (now >= how->deadline) {
-			rc = locket__fail(LOCKET_ETIMEDOUT, "timed out waiting for the lock on '%s'", path);
+			rc = locket__fail(LOCKET_ETIMEDOUT,
+					  "timed out waiting for the lock on '%s'", path);
 			goto leave;
 		}
 		if (locket__wait_should_end(how, 0)) {
-			rc = locket__fail(LOCKET_EINTR, "interrupted while waiting for the lock on '%s'",
-					  path);
+			rc = locket__fail(LOCKET_EINTR,
+					  "interrupted while waiting for the lock on '%s'", path);
 			goto leave;
 		}
 		if (must_try) {
@@ -422,7 +424,8 @@ static int event_wait(HANDLE h, DWORD mode, const char *path, locket__wait *how,
 		{
 			int64_t cap = until - now;
 			DWORD ms;
-			if (event != NULL && wakeups >= WAKEUPS_PER_WINDOW && window_end - now < cap)
+			if (event != NULL && wakeups >= WAKEUPS_PER_WINDOW &&
+			    window_end - now < cap)
 				cap = window_end - now; /* the spin guard lifts then */
 			ms = ms_dword(locket__wait_cap_ms(how, cap));
 			if (n == 0) {
@@ -473,8 +476,8 @@ int locket__os_lock(locket__fd fd, const char *path, int shared, locket__wait *h
 	if (rc < 0)
 		return rc;
 	if (how->deadline == 0)
-		return locket__fail(LOCKET_EWOULDBLOCK, "'%s' is locked by another handle or process",
-				    path);
+		return locket__fail(LOCKET_EWOULDBLOCK,
+				    "'%s' is locked by another handle or process", path);
 	if (waiter == NULL)
 		return locket__fail(LOCKET_EINVAL, "locket__os_lock: no waiter for a wait");
 	if (*waiter == NULL)
@@ -492,8 +495,9 @@ int locket__os_lock(locket__fd fd, const char *path, int shared, locket__wait *h
 	if (how->deadline == LOCKET__FOREVER && how->interrupted == NULL)
 		/* Nothing can end it early: the kernel's own queue, which also
 		 * wakes for holders that set no event. */
-		rc = lock_byte0(h, mode) ? LOCKET_OK
-					 : locket__fail_os((int)GetLastError(), "cannot lock", path);
+		rc = lock_byte0(h, mode)
+			     ? LOCKET_OK
+			     : locket__fail_os((int)GetLastError(), "cannot lock", path);
 	else
 		rc = event_wait(h, mode, path, how, w);
 	/* The core's check that path still names the locked file, done here
@@ -509,7 +513,8 @@ int locket__os_lock(locket__fd fd, const char *path, int shared, locket__wait *h
 int locket__os_make_inheritable(locket__fd fd)
 {
 	if (!SetHandleInformation((HANDLE)fd, HANDLE_FLAG_INHERIT, HANDLE_FLAG_INHERIT))
-		return locket__fail_os((int)GetLastError(), "cannot make the lock handle inheritable", NULL);
+		return locket__fail_os((int)GetLastError(),
+				       "cannot make the lock handle inheritable", NULL);
 	return LOCKET_OK;
 }
 

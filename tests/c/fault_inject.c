@@ -34,7 +34,8 @@ __attribute__((visibility("default"))) int open(const char *path, int flags, ...
 /* The hang of hang_open / hang_after_open: tell the test, wait for its word. */
 static void hang(void)
 {
-	const char *notify = getenv("LOCKET_FAULT_NOTIFY_FD"), *release = getenv("LOCKET_FAULT_RELEASE_FD");
+	const char *notify = getenv("LOCKET_FAULT_NOTIFY_FD"),
+		   *release = getenv("LOCKET_FAULT_RELEASE_FD");
 	char c;
 	if (notify == NULL || release == NULL || write(atoi(notify), "!", 1) != 1 ||
 	    read(atoi(release), &c, 1) != 1)
@@ -91,7 +92,9 @@ int flock(int fd, int op)
 		static int renamed;
 		const char *from = getenv("LOCKET_FAULT_FROM"), *to = getenv("LOCKET_FAULT_TO");
 		if (from != NULL && to != NULL && !renamed++)
-			(void)rename(from, to); /* once per process; later processes find nothing to rename */
+			(void)rename(
+				from,
+				to); /* once per process; later processes find nothing to rename */
 	}
 	if (fault != NULL && strncmp(fault, "eintr:", 6) == 0 && !(op & (LOCK_NB | LOCK_UN))) {
 		if (eintr_left < 0)

@@ -223,8 +223,8 @@ void check_held_elsewhere(const char *path, int expect_held)
 	snprintf(got, sizeof got, "%s", child_read(&c));
 	child_wait(&c);
 	if (strcmp(got, expect_held ? "would_block" : "ok") != 0)
-		test_fail(__FILE__, __LINE__, "another process's try on %s gave %s; expected %s", path, got,
-			  expect_held ? "would_block" : "ok");
+		test_fail(__FILE__, __LINE__, "another process's try on %s gave %s; expected %s",
+			  path, got, expect_held ? "would_block" : "ok");
 }
 
 int test_system(const char *fmt, ...)
@@ -251,9 +251,9 @@ pid_t test_gettid(void)
 static int thread_sleeps_in_wait(pid_t tid, int *gone)
 {
 	static const long waits[] = {
-		SYS_flock, SYS_futex, SYS_ppoll, SYS_pselect6, SYS_epoll_pwait,
+		SYS_flock, SYS_futex,  SYS_ppoll,      SYS_pselect6, SYS_epoll_pwait,
 #ifdef SYS_poll
-		SYS_poll, SYS_select, SYS_epoll_wait,
+		SYS_poll,  SYS_select, SYS_epoll_wait,
 #endif
 	};
 	char path[64], buf[512], *p;

@@ -10,9 +10,18 @@
 
 TEST(error_names_are_stable)
 {
-	static const char *names[] = { "ok", "would_block", "timeout", "not_held", "interrupted",
-				       "invalid_argument", "not_found", "permission_denied",
-				       "is_a_directory", "not_supported", "out_of_memory", "io_error" };
+	static const char *names[] = { "ok",
+				       "would_block",
+				       "timeout",
+				       "not_held",
+				       "interrupted",
+				       "invalid_argument",
+				       "not_found",
+				       "permission_denied",
+				       "is_a_directory",
+				       "not_supported",
+				       "out_of_memory",
+				       "io_error" };
 	int code;
 	for (code = 0; code >= LOCKET_ERROR_MIN; code--) {
 		CHECK(strcmp(locket_error_name(code), names[-code]) == 0);
@@ -28,8 +37,8 @@ TEST(version)
 {
 	CHECK(strcmp(locket_version(), LOCKET_VERSION_STRING) == 0);
 	CHECK(locket_version_number() == LOCKET_VERSION_NUMBER);
-	CHECK(LOCKET_VERSION_NUMBER == LOCKET_VERSION_MAJOR * 10000 + LOCKET_VERSION_MINOR * 100 +
-					   LOCKET_VERSION_PATCH);
+	CHECK(LOCKET_VERSION_NUMBER ==
+	      LOCKET_VERSION_MAJOR * 10000 + LOCKET_VERSION_MINOR * 100 + LOCKET_VERSION_PATCH);
 }
 
 TEST(null_arguments)

@@ -26,10 +26,13 @@ TEST(cli_exit_status_passes_through)
 	CHECK(test_system("'%s' '%s' true", cli(), test_path("x")) == 0);
 	CHECK(test_system("'%s' '%s' sh -c 'exit 3'", cli(), test_path("x")) == 3);
 	CHECK(test_system("'%s' '%s' -c 'exit 4'", cli(), test_path("x")) == 4);
-	CHECK(test_system("'%s' '%s' sh -c 'kill -TERM $$'", cli(), test_path("x")) == 128 + SIGTERM);
+	CHECK(test_system("'%s' '%s' sh -c 'kill -TERM $$'", cli(), test_path("x")) ==
+	      128 + SIGTERM);
 	/* flock(1)'s code for a command that cannot be run (docs/cli.md). */
-	CHECK(test_system("'%s' '%s' no-such-command-here 2>/dev/null", cli(), test_path("x")) == 69);
-	CHECK(test_system("'%s' -F '%s' no-such-command-here 2>/dev/null", cli(), test_path("x")) == 69);
+	CHECK(test_system("'%s' '%s' no-such-command-here 2>/dev/null", cli(), test_path("x")) ==
+	      69);
+	CHECK(test_system("'%s' -F '%s' no-such-command-here 2>/dev/null", cli(), test_path("x")) ==
+	      69);
 	CHECK(test_system("'%s' '%s' '%s' 2>/dev/null", cli(), test_path("x"), test_dir()) == 69);
 }
 
@@ -47,7 +50,8 @@ TEST(cli_usage_errors)
 	CHECK(test_system("'%s' -w -inf '%s' true 2>/dev/null", cli(), test_path("x")) == 64);
 	CHECK(test_system("'%s' -E 300 '%s' true 2>/dev/null", cli(), test_path("x")) == 64);
 	CHECK(test_system("'%s' --help >/dev/null", cli()) == 0);
-	CHECK(test_system("'%s' --version | grep -q '^locket %s$'", cli(), LOCKET_VERSION_STRING) == 0);
+	CHECK(test_system("'%s' --version | grep -q '^locket %s$'", cli(), LOCKET_VERSION_STRING) ==
+	      0);
 	CHECK(test_system("'%s' '%s' true 2>/dev/null", cli(), test_path("no/dir/x")) == 66);
 	CHECK(test_system("'%s' '%s' -c 2>/dev/null", cli(), test_path("x")) == 64);
 	CHECK(test_system("'%s' '%s' -c 'true' extra 2>/dev/null", cli(), test_path("x")) == 64);
@@ -58,14 +62,17 @@ TEST(cli_usage_errors)
 /* Two lines on stderr, the first "locket: WHAT", the second where to read more. */
 TEST(cli_usage_error_is_one_line_and_a_pointer_to_help)
 {
-	CHECK(test_system("'%s' -q '%s' true 2>&1 >/dev/null | { read -r a && read -r b && ! read -r c && "
-			  "[ \"$a\" = \"locket: invalid option -- 'q'\" ] && "
-			  "[ \"$b\" = \"Try 'locket --help' for more information.\" ]; }",
-			  cli(), test_path("x")) == 0);
-	CHECK(test_system("'%s' '%s' -c 2>&1 >/dev/null | grep -qx 'locket: -c requires exactly one command argument'",
-			  cli(), test_path("x")) == 0);
-	CHECK(test_system("'%s' '%s' nope 2>&1 >/dev/null | grep -q '^locket: failed to execute nope'",
-			  cli(), test_path("x")) == 0);
+	CHECK(test_system(
+		      "'%s' -q '%s' true 2>&1 >/dev/null | { read -r a && read -r b && ! read -r c && "
+		      "[ \"$a\" = \"locket: invalid option -- 'q'\" ] && "
+		      "[ \"$b\" = \"Try 'locket --help' for more information.\" ]; }",
+		      cli(), test_path("x")) == 0);
+	CHECK(test_system(
+		      "'%s' '%s' -c 2>&1 >/dev/null | grep -qx 'locket: -c requires exactly one command argument'",
+		      cli(), test_path("x")) == 0);
+	CHECK(test_system(
+		      "'%s' '%s' nope 2>&1 >/dev/null | grep -q '^locket: failed to execute nope'",
+		      cli(), test_path("x")) == 0);
 }
 
 TEST(cli_locks_a_directory)
@@ -79,36 +86,44 @@ TEST(cli_locks_a_directory)
 TEST(cli_locks_an_inherited_descriptor)
 {
 	const char *x = test_path("x");
-	CHECK(test_system("( '%s' -n 9 || exit 1; flock -n '%s' true; echo $? ) 9>'%s' | grep -qx 1", cli(), x,
-			  x) == 0);
+	CHECK(test_system(
+		      "( '%s' -n 9 || exit 1; flock -n '%s' true; echo $? ) 9>'%s' | grep -qx 1",
+		      cli(), x, x) == 0);
 	check_held_elsewhere(x, 0); /* gone with the subshell's descriptor */
-	CHECK(test_system("exec 9>'%s'; '%s' 9 && '%s' -u 9 && flock -n '%s' true", x, cli(), cli(), x) == 0);
+	CHECK(test_system("exec 9>'%s'; '%s' 9 && '%s' -u 9 && flock -n '%s' true", x, cli(), cli(),
+			  x) == 0);
 	CHECK(test_system("exec 9>'%s'; flock -n 9; '%s' -n 8 8>'%s'", x, cli(), x) == 1);
-	CHECK(test_system("exec 9>'%s'; flock -s 9; '%s' -s -n 8 8>'%s' && '%s' -n -E 7 8 8>'%s'", x, cli(), x,
-			  cli(), x) == 7);
+	CHECK(test_system("exec 9>'%s'; flock -s 9; '%s' -s -n 8 8>'%s' && '%s' -n -E 7 8 8>'%s'",
+			  x, cli(), x, cli(), x) == 7);
 	CHECK(test_system("'%s' 9 2>/dev/null 9>&-", cli()) == 65); /* not open */
 }
 
 TEST(cli_verbose_reports_on_stdout_failures_on_stderr)
 {
 	child holder;
-	CHECK(test_system("'%s' --verbose '%s' true 2>/dev/null | grep -q '^locket: getting lock took [0-9.]* seconds$'",
-			  cli(), test_path("x")) == 0);
-	CHECK(test_system("'%s' -v '%s' echo hi 2>/dev/null | head -2 | tail -1 | grep -qx 'locket: executing echo'",
-			  cli(), test_path("x")) == 0);
+	CHECK(test_system(
+		      "'%s' --verbose '%s' true 2>/dev/null | grep -q '^locket: getting lock took [0-9.]* seconds$'",
+		      cli(), test_path("x")) == 0);
+	CHECK(test_system(
+		      "'%s' -v '%s' echo hi 2>/dev/null | head -2 | tail -1 | grep -qx 'locket: executing echo'",
+		      cli(), test_path("x")) == 0);
 	holder = start_holder(test_path("x"), 0);
-	CHECK(test_system("'%s' -v -w 0.05 '%s' true 2>/dev/null | grep -q 'waiting for .*, held by pid %d$'", cli(),
-			  test_path("x"), (int)holder.pid) == 0);
-	CHECK(test_system("'%s' -v -n '%s' true 2>&1 >/dev/null | grep -q '^locket: failed to get lock'", cli(),
-			  test_path("x")) == 0);
+	CHECK(test_system(
+		      "'%s' -v -w 0.05 '%s' true 2>/dev/null | grep -q 'waiting for .*, held by pid %d$'",
+		      cli(), test_path("x"), (int)holder.pid) == 0);
+	CHECK(test_system(
+		      "'%s' -v -n '%s' true 2>&1 >/dev/null | grep -q '^locket: failed to get lock'",
+		      cli(), test_path("x")) == 0);
 	child_wait(&holder);
 }
 
 TEST(cli_holds_the_lock_while_the_command_runs)
 {
 	/* Inside the command, flock(1) and locket itself are refused. */
-	CHECK(test_system("'%s' '%s' flock -n '%s' true", cli(), test_path("x"), test_path("x")) == 1);
-	CHECK(test_system("'%s' '%s' '%s' -n '%s' true", cli(), test_path("x"), cli(), test_path("x")) == 1);
+	CHECK(test_system("'%s' '%s' flock -n '%s' true", cli(), test_path("x"), test_path("x")) ==
+	      1);
+	CHECK(test_system("'%s' '%s' '%s' -n '%s' true", cli(), test_path("x"), cli(),
+			  test_path("x")) == 1);
 	/* And free afterwards. */
 	CHECK(test_system("flock -n '%s' true", test_path("x")) == 0);
 }
@@ -139,8 +154,10 @@ TEST(cli_shared)
 
 TEST(cli_interop_with_flock_command)
 {
-	CHECK(test_system("flock '%s' '%s' -n '%s' true", test_path("x"), cli(), test_path("x")) == 1);
-	CHECK(test_system("'%s' '%s' flock -n '%s' true", cli(), test_path("x"), test_path("x")) == 1);
+	CHECK(test_system("flock '%s' '%s' -n '%s' true", test_path("x"), cli(), test_path("x")) ==
+	      1);
+	CHECK(test_system("'%s' '%s' flock -n '%s' true", cli(), test_path("x"), test_path("x")) ==
+	      1);
 }
 
 /* Alive and not a zombie (a reparented child may never be reaped here). */
@@ -188,8 +205,8 @@ TEST(cli_forwards_sigterm_and_keeps_the_lock_until_the_command_exits)
 	FILE *out;
 	char line[64];
 	int status;
-	pid_t pid = start_cli("trap 'echo term; exit 5' TERM; echo ready; while :; do sleep 0.05; done",
-			      &out);
+	pid_t pid = start_cli(
+		"trap 'echo term; exit 5' TERM; echo ready; while :; do sleep 0.05; done", &out);
 	CHECK(fgets(line, sizeof line, out) != NULL && strcmp(line, "ready\n") == 0);
 	check_held_elsewhere(test_path("x"), 1);
 	CHECK(kill(pid, SIGTERM) == 0);
@@ -211,7 +228,8 @@ static void check_killed_locket_leaves_the_lock_with_the_job(int sig)
 	CHECK(fscanf(out, "%d", &job) == 1 && job > 0);
 	CHECK(kill(pid, sig) == 0);
 	CHECK(waitpid(pid, &status, 0) == pid);
-	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == sig); /* SIGTERM: passed on, then re-raised */
+	CHECK(WIFSIGNALED(status) &&
+	      WTERMSIG(status) == sig); /* SIGTERM: passed on, then re-raised */
 	CHECK(process_alive(job));
 	check_held_elsewhere(test_path("x"), 1);
 	CHECK(test_system("'%s' -n '%s' true", cli(), test_path("x")) == 1);
@@ -333,17 +351,20 @@ TEST(cli_dangling_symlink_creates_its_target_at_once)
 		unlink(target);
 		unlink(link);
 		CHECK(symlink(target, link) == 0);
-		CHECK(timed_system(&ms, "timeout -s KILL 10 '%s' %s '%s' true", cli(), opts[i], link) == 0);
+		CHECK(timed_system(&ms, "timeout -s KILL 10 '%s' %s '%s' true", cli(), opts[i],
+				   link) == 0);
 		CHECK(ms < 5000);
 		CHECK(lstat(target, &st) == 0 && S_ISREG(st.st_mode));
 	}
 	/* While the command runs, the created file is what is locked. */
 	unlink(target);
-	CHECK(test_system("timeout -s KILL 10 '%s' -n '%s' flock -n '%s' true", cli(), link, target) == 1);
+	CHECK(test_system("timeout -s KILL 10 '%s' -n '%s' flock -n '%s' true", cli(), link,
+			  target) == 1);
 	/* A link into a directory that does not exist: "cannot open" (66), at once. */
 	unlink(link);
 	CHECK(symlink(test_path("no/such/dir/target"), link) == 0);
-	CHECK(timed_system(&ms, "timeout -s KILL 10 '%s' -w 1 '%s' true 2>/dev/null", cli(), link) == 66);
+	CHECK(timed_system(&ms, "timeout -s KILL 10 '%s' -w 1 '%s' true 2>/dev/null", cli(),
+			   link) == 66);
 	CHECK(ms < 5000);
 }
 
@@ -493,8 +514,8 @@ TEST(cli_waiter_follows_a_switched_symlink)
 		close(fds[1]);
 		/* Inside: is v2's lock held by others (1) and v1's free (0)? */
 		execl(bin, bin, "-w", "10", path, "sh", "-c",
-		      "flock -n \"$0\" true; a=$?; flock -n \"$1\" true; echo \"ran $a $?\"", lock2, lock1,
-		      (char *)NULL);
+		      "flock -n \"$0\" true; a=$?; flock -n \"$1\" true; echo \"ran $a $?\"", lock2,
+		      lock1, (char *)NULL);
 		_exit(127);
 	}
 	close(fds[1]);
@@ -540,10 +561,11 @@ static int command_lock_fds(const char *opts, const char *file, int *accmode, in
 	unsigned int flags;
 	FILE *p;
 	char cmd[1024];
-	snprintf(cmd, sizeof cmd, "'%s' %s '%s' sh -c '%s' '%s'", cli(), opts, file,
-		 "for f in /proc/$$/fd/*; do [ \"$f\" -ef \"$0\" ] && "
-		 "echo \"${f##*/} $(sed -n \"s/^flags:[[:space:]]*//p\" /proc/$$/fdinfo/${f##*/})\"; done; true",
-		 file);
+	snprintf(
+		cmd, sizeof cmd, "'%s' %s '%s' sh -c '%s' '%s'", cli(), opts, file,
+		"for f in /proc/$$/fd/*; do [ \"$f\" -ef \"$0\" ] && "
+		"echo \"${f##*/} $(sed -n \"s/^flags:[[:space:]]*//p\" /proc/$$/fdinfo/${f##*/})\"; done; true",
+		file);
 	CHECK((p = popen(cmd, "r")) != NULL);
 	while (fgets(line, sizeof line, p) != NULL) {
 		CHECK(sscanf(line, "%d %o", &fdnum, &flags) == 2);

@@ -42,7 +42,8 @@ static int have_fd_on(dev_t dev, ino_t ino)
 		if (e->d_name[0] == '.')
 			continue;
 		snprintf(p, sizeof p, "/proc/self/fd/%s", e->d_name);
-		if (stat(p, &st) == 0 && st.st_dev == dev && st.st_ino == ino && S_ISREG(st.st_mode))
+		if (stat(p, &st) == 0 && st.st_dev == dev && st.st_ino == ino &&
+		    S_ISREG(st.st_mode))
 			found = 1;
 	}
 	closedir(d);
@@ -87,8 +88,8 @@ static int proc_locks_shows(pid_t pid, const char *path)
 		unsigned long long ino;
 		if (strstr(line, "->") != NULL)
 			continue;
-		if (sscanf(line, "%*d: %15s %*s %15s %lld %x:%x:%llu", type, mode, &lpid, &maj, &min,
-			   &ino) == 6 &&
+		if (sscanf(line, "%*d: %15s %*s %15s %lld %x:%x:%llu", type, mode, &lpid, &maj,
+			   &min, &ino) == 6 &&
 		    strcmp(type, "FLOCK") == 0 && strcmp(mode, "WRITE") == 0 && lpid == pid &&
 		    makedev(maj, min) == st.st_dev && ino == st.st_ino)
 			found = 1;
@@ -117,7 +118,10 @@ static void *waiter_main(void *arg)
 
 /* ---- 1. a path component changes during a wait ---- */
 
-enum path_change { SWITCH_SYMLINK, EXCHANGE_DIRS };
+enum path_change {
+	SWITCH_SYMLINK,
+	EXCHANGE_DIRS
+};
 
 /*
  * A waiter on current/app.lock whose holder releases after current was
@@ -141,7 +145,8 @@ static void check_path_change_during_wait(enum path_change how, int64_t timeout_
 		snprintf(old_file, sizeof old_file, "%s", test_path("v1/app.lock"));
 		snprintf(new_file, sizeof new_file, "%s", test_path("v2/app.lock"));
 	} else {
-		CHECK(mkdir(test_path("current"), 0755) == 0 && mkdir(test_path("next"), 0755) == 0);
+		CHECK(mkdir(test_path("current"), 0755) == 0 &&
+		      mkdir(test_path("next"), 0755) == 0);
 		snprintf(old_file, sizeof old_file, "%s", test_path("current/app.lock"));
 		snprintf(new_file, sizeof new_file, "%s", test_path("next/app.lock"));
 	}
@@ -162,8 +167,8 @@ static void check_path_change_during_wait(enum path_change how, int64_t timeout_
 		CHECK(symlink("v2", test_path("current.new")) == 0);
 		CHECK(rename(test_path("current.new"), test_path("current")) == 0);
 	} else {
-		CHECK(syscall(SYS_renameat2, AT_FDCWD, test_path("current"), AT_FDCWD, test_path("next"),
-			      2 /* RENAME_EXCHANGE */) == 0);
+		CHECK(syscall(SYS_renameat2, AT_FDCWD, test_path("current"), AT_FDCWD,
+			      test_path("next"), 2 /* RENAME_EXCHANGE */) == 0);
 	}
 	child_say(&h_old, "release");
 	CHECK(strcmp(child_read(&h_old), "released ok") == 0);
@@ -173,7 +178,8 @@ static void check_path_change_during_wait(enum path_change how, int64_t timeout_
 	t0 = test_now_ms();
 	for (;;) {
 		CHECK(!atomic_load(&w.done)); /* two holders: it took the old file */
-		if (!have_fd_on(old_st.st_dev, old_st.st_ino) && have_fd_on(new_st.st_dev, new_st.st_ino))
+		if (!have_fd_on(old_st.st_dev, old_st.st_ino) &&
+		    have_fd_on(new_st.st_dev, new_st.st_ino))
 			break;
 		if (test_now_ms() - t0 > 30000)
 			test_fail(__FILE__, __LINE__, "the waiter never moved to the new file");
@@ -329,7 +335,8 @@ static int check_forked_child(locket_t *lock, const char *path)
 		for (tries = 0; tries < 50 && !seen; tries++)
 			seen = proc_locks_shows(getpid(), path);
 		if (!seen) {
-			fprintf(stderr, "forked child %d: acquired, but /proc/locks shows no lock of its own\n",
+			fprintf(stderr,
+				"forked child %d: acquired, but /proc/locks shows no lock of its own\n",
 				(int)getpid());
 			test_system("cat /proc/locks >&2; ls -l /proc/%d/fd >&2", (int)getpid());
 			return 12; /* "held" without holding */
@@ -366,15 +373,16 @@ TEST(fork_while_threads_acquire_and_release_one_handle)
 		CHECK(waitpid(pid, &status, 0) == pid);
 		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 			if (bad++ == 0)
-				first_bad = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+				first_bad = WIFEXITED(status) ? WEXITSTATUS(status)
+							      : 128 + WTERMSIG(status);
 		}
 	}
 	atomic_store(&h.stop, 1);
 	for (i = 0; i < 2; i++)
 		CHECK(pthread_join(t[i], NULL) == 0);
 	if (bad)
-		test_fail(__FILE__, __LINE__, "%d of 400 forked children failed (first: status %d)", bad,
-			  first_bad);
+		test_fail(__FILE__, __LINE__, "%d of 400 forked children failed (first: status %d)",
+			  bad, first_bad);
 	locket_free(h.lock);
 }
 

@@ -147,7 +147,8 @@ TEST(detached_descriptor_is_inherited_across_fork_and_exec)
 		close(from[0]);
 		close(from[1]);
 		snprintf(arg, sizeof arg, "%d", (int)fd);
-		execlp("sh", "sh", "-c", "[ -e /proc/self/fd/$0 ] && echo has || echo lost; read -r x", arg,
+		execlp("sh", "sh", "-c",
+		       "[ -e /proc/self/fd/$0 ] && echo has || echo lost; read -r x", arg,
 		       (char *)NULL);
 		_exit(127);
 	}

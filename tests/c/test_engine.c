@@ -245,8 +245,8 @@ TEST(waiting_threads_keep_their_signal_mask)
 		pthread_join(t[i], NULL);
 		CHECK_RC(w[i].rc, LOCKET_OK);
 		if (mask[i] != 0)
-			test_fail(__FILE__, __LINE__, "waiting thread %d blocked signals: SigBlk %llx", i,
-				  mask[i]);
+			test_fail(__FILE__, __LINE__,
+				  "waiting thread %d blocked signals: SigBlk %llx", i, mask[i]);
 	}
 	child_wait(&h);
 }
@@ -296,7 +296,8 @@ static void callback_ends_wait(int64_t timeout_ms)
 	pthread_join(t, NULL);
 	CHECK_RC(w.rc, LOCKET_EINTR);
 	if (w.returned_ms - sent > 500)
-		test_fail(__FILE__, __LINE__, "the wait ended %.0f ms after the signal", w.returned_ms - sent);
+		test_fail(__FILE__, __LINE__, "the wait ended %.0f ms after the signal",
+			  w.returned_ms - sent);
 	check_held_elsewhere(path, 1); /* the holder still holds; the waiter holds nothing */
 	child_say(&h, "release");
 	child_read(&h);
@@ -412,7 +413,8 @@ TEST(threads_waiting_on_many_files_are_all_woken_by_locket_releases)
 		free((void *)w[i].path);
 		CHECK_RC(w[i].rc, LOCKET_OK);
 		if (w[i].returned_ms - released > 150)
-			test_fail(__FILE__, __LINE__, "thread %d returned %.0f ms after the release", i,
+			test_fail(__FILE__, __LINE__,
+				  "thread %d returned %.0f ms after the release", i,
 				  w[i].returned_ms - released);
 	}
 	child_wait(&h);
@@ -510,8 +512,8 @@ TEST(unlock_without_close_is_seen_soon_late_in_a_wait)
 		pthread_join(t, NULL);
 		CHECK_RC(w.rc, LOCKET_OK);
 		if (w.returned_ms - unlocked > 60)
-			test_fail(__FILE__, __LINE__, "round %d: the unlock was seen after %.0f ms", round,
-				  w.returned_ms - unlocked);
+			test_fail(__FILE__, __LINE__, "round %d: the unlock was seen after %.0f ms",
+				  round, w.returned_ms - unlocked);
 		child_wait(&h);
 	}
 }
@@ -600,7 +602,8 @@ TEST(waiter_on_a_busy_file_coalesces_its_events)
 	(void)cpu_ms; /* sanitizers multiply the cost of every wake-up */
 #else
 	if (cpu_ms > 15)
-		test_fail(__FILE__, __LINE__, "a 1 s wait on a busy file used %.1f ms of CPU", cpu_ms);
+		test_fail(__FILE__, __LINE__, "a 1 s wait on a busy file used %.1f ms of CPU",
+			  cpu_ms);
 #endif
 }
 

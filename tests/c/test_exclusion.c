@@ -73,7 +73,7 @@ TEST(path_spellings_exclude)
 		locket_t *other;
 		CHECK_RC(locket_new(&other, spellings[i], NULL), LOCKET_OK);
 		CHECK_RC(locket_acquire(other, 0, 0), LOCKET_EWOULDBLOCK); /* same process */
-		check_held_elsewhere(spellings[i], 1);                      /* another process */
+		check_held_elsewhere(spellings[i], 1);                     /* another process */
 		locket_free(other);
 	}
 	CHECK_RC(locket_release(main_lock), LOCKET_OK);
@@ -145,7 +145,7 @@ TEST(shared_across_processes)
 
 struct shared_state {
 	locket_t *lock;
-	int inside;       /* threads inside the critical section */
+	int inside; /* threads inside the critical section */
 	int violations;
 	long entries;
 	int iterations;

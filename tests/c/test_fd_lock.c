@@ -25,7 +25,8 @@ TEST(fd_lock_excludes_handles_and_other_processes)
 	CHECK_RC(locket_fd_lock(fd, 0, 0), LOCKET_OK);
 	check_held_elsewhere(path, 1);
 	CHECK_RC(locket_new(&h, path, NULL), LOCKET_OK);
-	CHECK_RC(locket_acquire(h, 0, 0), LOCKET_EWOULDBLOCK); /* another description, same process */
+	CHECK_RC(locket_acquire(h, 0, 0),
+		 LOCKET_EWOULDBLOCK); /* another description, same process */
 	CHECK_RC(locket_fd_unlock(fd), LOCKET_OK);
 	check_held_elsewhere(path, 0);
 	CHECK_RC(locket_acquire(h, 0, 0), LOCKET_OK);

@@ -230,9 +230,12 @@ TEST(fork_while_a_thread_waits_for_the_handle_slot)
 		int ok = locket_locked(a.lock) == 0;
 		ok = ok && locket_release(a.lock) == LOCKET_ENOTHELD &&
 		     strstr(locket_last_error_message(), "fork") != NULL;
-		ok = ok && locket_acquire(a.lock, 0, 0) == LOCKET_EWOULDBLOCK; /* the parent's shared lock */
-		ok = ok && locket_acquire(a.lock, 0, LOCKET_SHARED) == LOCKET_OK && locket_locked(a.lock) == 1;
-		ok = ok && locket_acquire(a.lock, 100, LOCKET_SHARED) == LOCKET_ETIMEDOUT; /* binary */
+		ok = ok && locket_acquire(a.lock, 0, 0) ==
+				   LOCKET_EWOULDBLOCK; /* the parent's shared lock */
+		ok = ok && locket_acquire(a.lock, 0, LOCKET_SHARED) == LOCKET_OK &&
+		     locket_locked(a.lock) == 1;
+		ok = ok &&
+		     locket_acquire(a.lock, 100, LOCKET_SHARED) == LOCKET_ETIMEDOUT; /* binary */
 		ok = ok && locket_release(a.lock) == LOCKET_OK;
 		locket_free(a.lock);
 		_exit(ok ? 0 : 1);
@@ -275,7 +278,10 @@ static double fork_us(int rounds)
  * reuse, so both forks copy about the same page tables. */
 TEST(fork_cost_follows_open_descriptors_not_handles)
 {
-	enum { N = 20000, ROUNDS = 31 };
+	enum {
+		N = 20000,
+		ROUNDS = 31
+	};
 	const char *path = test_path("many.lock");
 	locket_t **locks = calloc(N, sizeof *locks), *warm;
 	void **blocks = calloc(N, sizeof *blocks);

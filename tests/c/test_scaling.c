@@ -47,7 +47,9 @@ static int another_program_can_watch(void)
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
-enum { HANDLES = 200 };
+enum {
+	HANDLES = 200
+};
 
 TEST(waits_of_200_handles_keep_at_most_one_inotify_instance)
 {
@@ -76,7 +78,9 @@ TEST(waits_of_200_handles_keep_at_most_one_inotify_instance)
 
 /* ---- one release, one wake-up ---- */
 
-enum { WAITERS = 8 };
+enum {
+	WAITERS = 8
+};
 
 static void waiter_main(const char *path, FILE *in, FILE *out)
 {
@@ -177,8 +181,9 @@ static void check_release_wakes_few(int holder_is_locket)
 	/* An inotify herd wakes all seven; one release should wake about one
 	 * (the woken waiter, the watcher, perhaps a timer). */
 	if (woke > 3)
-		test_fail(__FILE__, __LINE__, "one release woke %d of the %d waiters that kept waiting",
-			  woke, WAITERS - 1);
+		test_fail(__FILE__, __LINE__,
+			  "one release woke %d of the %d waiters that kept waiting", woke,
+			  WAITERS - 1);
 	child_say(&w[winner], "release");
 	for (i = 0; i < WAITERS; i++) {
 		if (i != winner)

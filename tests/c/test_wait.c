@@ -33,10 +33,11 @@ TEST(timeout_is_one_deadline)
 	CHECK_RC(locket_new(&w, test_path("x"), NULL), LOCKET_OK);
 	for (attempt = 0; attempt < 3; attempt++) {
 		double t0 = test_now_ms(), elapsed;
-		CHECK_RC(locket_acquire(w, 200, attempt == 2 ? LOCKET_INTERRUPTIBLE : 0), LOCKET_ETIMEDOUT);
+		CHECK_RC(locket_acquire(w, 200, attempt == 2 ? LOCKET_INTERRUPTIBLE : 0),
+			 LOCKET_ETIMEDOUT);
 		elapsed = test_now_ms() - t0;
-		CHECK(elapsed >= 199);  /* never early */
-		CHECK(elapsed < 2000);  /* and not twice (or ten times) the timeout */
+		CHECK(elapsed >= 199); /* never early */
+		CHECK(elapsed < 2000); /* and not twice (or ten times) the timeout */
 		CHECK(!locket_locked(w));
 	}
 	CHECK(strstr(locket_last_error_message(), "timed out") != NULL);
@@ -129,7 +130,8 @@ static void check_interrupt(int restart, int64_t timeout)
 	locket_t *w;
 	double elapsed;
 	CHECK_RC(locket_new(&w, test_path("x"), NULL), LOCKET_OK);
-	CHECK_RC(acquire_under_signals(w, timeout, LOCKET_INTERRUPTIBLE, restart, &elapsed), LOCKET_EINTR);
+	CHECK_RC(acquire_under_signals(w, timeout, LOCKET_INTERRUPTIBLE, restart, &elapsed),
+		 LOCKET_EINTR);
 	CHECK(elapsed < 5000);
 	CHECK(!locket_locked(w));
 	check_held_elsewhere(test_path("x"), 1); /* still the holder's */
@@ -314,7 +316,9 @@ static void *wait_then_hold(void *arg)
 
 TEST(many_waiters_one_winner_each_time)
 {
-	enum { N = 6 };
+	enum {
+		N = 6
+	};
 	child holder = start_holder(test_path("x"), 0);
 	struct hold_waiter h[N];
 	pthread_t t[N];
@@ -357,8 +361,8 @@ TEST(one_ms_timeout_is_never_early)
 		CHECK_RC(locket_acquire(w, 1, 0), LOCKET_ETIMEDOUT);
 		elapsed = test_now_ms() - t0;
 		if (elapsed < 1.0)
-			test_fail(__FILE__, __LINE__, "try %d: a 1 ms timeout returned after %.3f ms", i,
-				  elapsed);
+			test_fail(__FILE__, __LINE__,
+				  "try %d: a 1 ms timeout returned after %.3f ms", i, elapsed);
 	}
 	child_wait(&holder);
 	locket_free(w);

@@ -20,12 +20,12 @@
 typedef void (*test_fn)(void);
 void test_register(const char *name, test_fn fn);
 
-#define TEST(name)                                                                  \
-	static void test_##name(void);                                              \
-	__attribute__((constructor)) static void register_##name(void)              \
-	{                                                                           \
-		test_register(#name, test_##name);                                  \
-	}                                                                           \
+#define TEST(name)                                                     \
+	static void test_##name(void);                                 \
+	__attribute__((constructor)) static void register_##name(void) \
+	{                                                              \
+		test_register(#name, test_##name);                     \
+	}                                                              \
 	static void test_##name(void)
 
 void test_fail(const char *file, int line, const char *fmt, ...)
@@ -33,19 +33,19 @@ void test_fail(const char *file, int line, const char *fmt, ...)
 /* Exit with CTest's skip code (77), printing why. */
 void test_skip(const char *why) __attribute__((noreturn));
 
-#define CHECK(cond)                                                                 \
-	do {                                                                        \
-		if (!(cond))                                                        \
-			test_fail(__FILE__, __LINE__, "CHECK(%s) failed", #cond);   \
+#define CHECK(cond)                                                               \
+	do {                                                                      \
+		if (!(cond))                                                      \
+			test_fail(__FILE__, __LINE__, "CHECK(%s) failed", #cond); \
 	} while (0)
 
-#define CHECK_RC(expr, want)                                                        \
-	do {                                                                        \
-		int rc_ = (expr), want_ = (want);                                   \
-		if (rc_ != want_)                                                   \
+#define CHECK_RC(expr, want)                                                                     \
+	do {                                                                                     \
+		int rc_ = (expr), want_ = (want);                                                \
+		if (rc_ != want_)                                                                \
 			test_fail(__FILE__, __LINE__, "%s returned %s, expected %s (%s)", #expr, \
-				  locket_error_name(rc_), locket_error_name(want_),  \
-				  locket_last_error_message());                     \
+				  locket_error_name(rc_), locket_error_name(want_),              \
+				  locket_last_error_message());                                  \
 	} while (0)
 
 /* The test's extra command-line argument, or NULL. */
@@ -90,12 +90,12 @@ void child_kill(child *c);
 /* A child role: argc/argv after "--child ROLE", UTF-8. Returns the exit code. */
 typedef int (*role_fn)(int argc, char **argv);
 void role_register(const char *name, role_fn fn);
-#define ROLE(name)                                                                  \
-	static int role_##name(int argc, char **argv);                              \
-	__attribute__((constructor)) static void register_role_##name(void)         \
-	{                                                                           \
-		role_register(#name, role_##name);                                  \
-	}                                                                           \
+#define ROLE(name)                                                          \
+	static int role_##name(int argc, char **argv);                      \
+	__attribute__((constructor)) static void register_role_##name(void) \
+	{                                                                   \
+		role_register(#name, role_##name);                          \
+	}                                                                   \
 	static int role_##name(int argc, char **argv)
 
 /* In a child: one line to the parent (flushed); one line from it (NULL on EOF). */

@@ -61,7 +61,8 @@ TEST(cli_conflict_exit_code)
 	double t0;
 	CHECK_RC(locket_new(&lock, path, NULL), LOCKET_OK);
 	CHECK_RC(locket_acquire(lock, 0, 0), LOCKET_OK);
-	snprintf(args, sizeof args, "-n \"%s\" \"%s\" --child exit 0", path, bin_path("locket_win_tests.exe"));
+	snprintf(args, sizeof args, "-n \"%s\" \"%s\" --child exit 0", path,
+		 bin_path("locket_win_tests.exe"));
 	c = cli(args);
 	CHECK(child_wait(&c) == 1);
 	snprintf(args, sizeof args, "-w 0.3 -E 9 \"%s\" \"%s\" --child exit 0", path,
@@ -82,7 +83,8 @@ TEST(cli_command_dies_with_locket)
 	child c;
 	HANDLE cmd;
 	locket_t *lock;
-	snprintf(args, sizeof args, "\"%s\" \"%s\" --child sayhold", path, bin_path("locket_win_tests.exe"));
+	snprintf(args, sizeof args, "\"%s\" \"%s\" --child sayhold", path,
+		 bin_path("locket_win_tests.exe"));
 	c = cli(args);
 	line = child_read(&c);
 	CHECK(strncmp(line, "pid ", 4) == 0);

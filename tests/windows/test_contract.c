@@ -167,7 +167,8 @@ TEST(device_names_fail_at_new)
 	CHECK(pipe != INVALID_HANDLE_VALUE);
 	for (i = 0; i < sizeof names / sizeof names[0]; i++) {
 		int rc = locket_new(&lock, names[i], NULL);
-		printf("%s: %s: %s\n", names[i], locket_error_name(rc), locket_last_error_message());
+		printf("%s: %s: %s\n", names[i], locket_error_name(rc),
+		       locket_last_error_message());
 		CHECK_RC(rc, LOCKET_ENOTSUP);
 		CHECK(lock == NULL);
 		CHECK(strstr(locket_last_error_message(), "not a file") != NULL);
@@ -223,8 +224,10 @@ TEST(volume_swap_with_same_index_is_locked_anew)
 	snprintf(old, sizeof old, "%s\\old", test_arg());
 	snprintf(path, sizeof path, "%s\\d\\lock", cur);
 	snprintf(path_next, sizeof path_next, "%s\\d\\lock", next);
-	if (!file_id(path, &index_cur, &volume_cur) || !file_id(path_next, &index_next, &volume_next))
-		test_skip("no volumes prepared (LOCKET_WIN_VOLUMES=1, as root: scripts/windows-env.sh)");
+	if (!file_id(path, &index_cur, &volume_cur) ||
+	    !file_id(path_next, &index_next, &volume_next))
+		test_skip(
+			"no volumes prepared (LOCKET_WIN_VOLUMES=1, as root: scripts/windows-env.sh)");
 	printf("cur: index %llx volume %lx; next: index %llx volume %lx\n", index_cur,
 	       (unsigned long)volume_cur, index_next, (unsigned long)volume_next);
 	if (index_cur != index_next || volume_cur == volume_next)

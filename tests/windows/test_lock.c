@@ -204,7 +204,8 @@ TEST(two_handles_in_one_process_exclude)
 	locket_t *a = open_lock(path), *b, *c;
 
 	/* Another spelling of the same file: forward slashes, upper case, "..". */
-	snprintf(spelling, sizeof spelling, "%s/../%s/LOCK", test_dir(), strrchr(test_dir(), '\\') + 1);
+	snprintf(spelling, sizeof spelling, "%s/../%s/LOCK", test_dir(),
+		 strrchr(test_dir(), '\\') + 1);
 	for (p = spelling; *p; p++)
 		if (*p == '\\')
 			*p = '/';

@@ -153,7 +153,7 @@ TEST(idle_waiters_with_callback_only_ask_it)
 typedef struct cb_wait {
 	locket_t *lock;
 	int64_t timeout_ms;
-	volatile LONG stop;    /* set by the test: the callback then ends the wait */
+	volatile LONG stop; /* set by the test: the callback then ends the wait */
 	volatile LONG calls;
 	double first_call, last_call, max_gap, prev;
 	int rc;
@@ -629,13 +629,14 @@ static int probe_area_free(const char *path)
 	OVERLAPPED at = { 0 };
 	wchar_t *w = test_wide(path);
 	HANDLE h = CreateFileW(w, GENERIC_READ | GENERIC_WRITE,
-			       FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL, OPEN_EXISTING,
-			       0, NULL);
+			       FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
+			       OPEN_EXISTING, 0, NULL);
 	BOOL ok;
 	free(w);
 	CHECK(h != INVALID_HANDLE_VALUE);
 	at.OffsetHigh = 1u << 30; /* 2^62 */
-	ok = LockFileEx(h, LOCKFILE_EXCLUSIVE_LOCK | LOCKFILE_FAIL_IMMEDIATELY, 0, 0, 1u << 16, &at);
+	ok = LockFileEx(h, LOCKFILE_EXCLUSIVE_LOCK | LOCKFILE_FAIL_IMMEDIATELY, 0, 0, 1u << 16,
+			&at);
 	if (ok)
 		UnlockFileEx(h, 0, 0, 1u << 16, &at);
 	CloseHandle(h);

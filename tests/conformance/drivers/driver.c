@@ -82,7 +82,7 @@ static size_t decode(char *s)
 	}
 	while (*in) {
 		if (in[0] == '%' && in[1] && in[2]) {
-			char hex[3] = {in[1], in[2], '\0'};
+			char hex[3] = { in[1], in[2], '\0' };
 			*out++ = (char)strtol(hex, NULL, 16);
 			in += 3;
 		} else {
@@ -180,14 +180,15 @@ struct stress {
 static void log_line(int fd, char kind, int index, long seq, long long value)
 {
 	char buf[96];
-	int n = snprintf(buf, sizeof buf, "%c %lld %d %ld %lld\n", kind, my_pid(), index, seq, value);
+	int n = snprintf(buf, sizeof buf, "%c %lld %d %ld %lld\n", kind, my_pid(), index, seq,
+			 value);
 	if (write(fd, buf, (size_t)n) != n)
 		abort();
 }
 
 static long long read_counter(int fd)
 {
-	char buf[32] = {0};
+	char buf[32] = { 0 };
 	if (pread(fd, buf, 20, 0) < 0)
 		abort();
 	return atoll(buf);
@@ -217,7 +218,7 @@ static void *stress_thread(void *arg)
 		log_line(logfd, shared ? 'S' : 'E', s->index, seq, v);
 		if (s->hold_ms > 0 && seq % 32 == 31) {
 			/* A longer hold now and then, so that chaos kills find holders. */
-			struct timespec ts = {0, s->hold_ms * 1000000L};
+			struct timespec ts = { 0, s->hold_ms * 1000000L };
 			nanosleep(&ts, NULL);
 		}
 		if (shared) {
@@ -251,7 +252,8 @@ static void run_stress(char **tok, int n)
 	double t0 = now_ms();
 	char buf[32];
 	if (n < 9 || (threads = atoi(tok[5])) < 1 || threads > 64) {
-		answer("protocol_error", 0, "stress LOCK LOG COUNTER STOP THREADS ITERS READ_PCT HOLD_MS");
+		answer("protocol_error", 0,
+		       "stress LOCK LOG COUNTER STOP THREADS ITERS READ_PCT HOLD_MS");
 		return;
 	}
 	locket_t *pair = NULL;
@@ -261,9 +263,15 @@ static void run_stress(char **tok, int n)
 		return;
 	}
 	for (int i = 0; i < threads; i++) {
-		struct stress init = {.lock = tok[1], .log = tok[2], .counter = tok[3], .stop = tok[4],
-				      .iters = atol(tok[6]), .read_pct = atoi(tok[7]), .hold_ms = atoi(tok[8]),
-				      .index = i, .handle = i < 2 ? pair : NULL};
+		struct stress init = { .lock = tok[1],
+				       .log = tok[2],
+				       .counter = tok[3],
+				       .stop = tok[4],
+				       .iters = atol(tok[6]),
+				       .read_pct = atoi(tok[7]),
+				       .hold_ms = atoi(tok[8]),
+				       .index = i,
+				       .handle = i < 2 ? pair : NULL };
 		st[i] = init;
 		if (pthread_create(&t[i], NULL, stress_thread, &st[i]) != 0)
 			abort();
@@ -496,7 +504,8 @@ int main(int argc, char **argv)
 			}
 			break;
 		}
-		for (char *p = strtok(line, " \t\r\n"); p && n < MAX_TOKENS; p = strtok(NULL, " \t\r\n"))
+		for (char *p = strtok(line, " \t\r\n"); p && n < MAX_TOKENS;
+		     p = strtok(NULL, " \t\r\n"))
 			tok[n++] = p;
 		if (n == 0)
 			continue;
