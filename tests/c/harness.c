@@ -11,34 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_TESTS 256
-static struct test_case tests[MAX_TESTS];
-static int test_count;
 static char dir_buf[256];
-
-void test_register(const char *name, test_fn fn)
-{
-	if (test_count < MAX_TESTS)
-		tests[test_count++] = (struct test_case){ name, fn };
-}
-
-void test_fail(const char *file, int line, const char *fmt, ...)
-{
-	va_list ap;
-	fprintf(stderr, "FAIL %s:%d: ", file, line);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
-
-void test_skip(const char *why)
-{
-	printf("SKIP: %s\n", why);
-	fflush(stdout);
-	exit(77);
-}
 
 double test_now_ms(void)
 {
@@ -330,24 +303,6 @@ int run_as_nobody(void (*fn)(void *), void *arg, int *status)
 
 int main(int argc, char **argv)
 {
-	int i;
-	if (argc == 2 && strcmp(argv[1], "--list") == 0) {
-		for (i = 0; i < test_count; i++)
-			printf("%s\n", tests[i].name);
-		return 0;
-	}
-	if (argc != 2) {
-		fprintf(stderr, "usage: %s --list | TEST\n", argv[0]);
-		return 2;
-	}
 	signal(SIGPIPE, SIG_IGN);
-	for (i = 0; i < test_count; i++) {
-		if (strcmp(tests[i].name, argv[1]) == 0) {
-			tests[i].fn();
-			printf("PASS %s\n", argv[1]);
-			return 0;
-		}
-	}
-	fprintf(stderr, "no test named %s\n", argv[1]);
-	return 2;
+	return test_main(argc, argv);
 }

@@ -14,40 +14,7 @@
 #include <stdlib.h>
 #include <sys/types.h>
 
-typedef void (*test_fn)(void);
-struct test_case {
-	const char *name;
-	test_fn fn;
-};
-
-#define TEST(name)                                                     \
-	static void test_##name(void);                                 \
-	__attribute__((constructor)) static void register_##name(void) \
-	{                                                              \
-		test_register(#name, test_##name);                     \
-	}                                                              \
-	static void test_##name(void)
-
-void test_register(const char *name, test_fn fn);
-void test_fail(const char *file, int line, const char *fmt, ...)
-	__attribute__((noreturn, format(printf, 3, 4)));
-void test_skip(const char *why) __attribute__((noreturn));
-
-#define CHECK(cond)                                                               \
-	do {                                                                      \
-		if (!(cond))                                                      \
-			test_fail(__FILE__, __LINE__, "CHECK(%s) failed", #cond); \
-	} while (0)
-
-/* Check a locket return code; prints both names and the last error message. */
-#define CHECK_RC(expr, want)                                                                     \
-	do {                                                                                     \
-		int rc_ = (expr), want_ = (want);                                                \
-		if (rc_ != want_)                                                                \
-			test_fail(__FILE__, __LINE__, "%s returned %s, expected %s (%s)", #expr, \
-				  locket_error_name(rc_), locket_error_name(want_),              \
-				  locket_last_error_message());                                  \
-	} while (0)
+#include "test.h"
 
 /* A fresh empty directory for this test; removed at exit. */
 const char *test_dir(void);

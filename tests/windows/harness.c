@@ -11,28 +11,12 @@
 
 static struct {
 	const char *name;
-	test_fn fn;
-} tests[MAX_TESTS];
-static int n_tests;
-
-static struct {
-	const char *name;
 	role_fn fn;
 } roles[MAX_TESTS];
 static int n_roles;
 
-static const char *current_test = "?";
 static const char *extra_arg;
 static char dir[1024];
-
-void test_register(const char *name, test_fn fn)
-{
-	if (n_tests < MAX_TESTS) {
-		tests[n_tests].name = name;
-		tests[n_tests].fn = fn;
-		n_tests++;
-	}
-}
 
 void role_register(const char *name, role_fn fn)
 {
@@ -41,25 +25,6 @@ void role_register(const char *name, role_fn fn)
 		roles[n_roles].fn = fn;
 		n_roles++;
 	}
-}
-
-void test_fail(const char *file, int line, const char *fmt, ...)
-{
-	va_list ap;
-	fprintf(stderr, "FAIL %s (%s:%d): ", current_test, file, line);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, " [GetLastError %lu]\n", (unsigned long)GetLastError());
-	fflush(stderr);
-	exit(1);
-}
-
-void test_skip(const char *why)
-{
-	printf("SKIP %s: %s\n", current_test, why);
-	fflush(stdout);
-	exit(77);
 }
 
 const char *test_arg(void)
@@ -153,7 +118,7 @@ const char *test_dir(void)
 			test_fail(__FILE__, __LINE__, "GetTempPathW failed");
 		base = test_utf8(tmp);
 		for (n = 0;; n++) { /* Wine reuses pids: a failed run may have left one */
-			snprintf(dir, sizeof dir, "%slocket-%s-%lu-%lu", base, current_test,
+			snprintf(dir, sizeof dir, "%slocket-%s-%lu-%lu", base, test_current(),
 				 (unsigned long)GetCurrentProcessId(), (unsigned long)n);
 			w = test_wide(dir);
 			if (CreateDirectoryW(w, NULL))
@@ -335,6 +300,11 @@ const char *role_hear(void)
 	return line;
 }
 
+static void last_error(FILE *out)
+{
+	fprintf(out, " [GetLastError %lu]", (unsigned long)GetLastError());
+}
+
 int main(void)
 {
 	int argc, i;
@@ -350,20 +320,7 @@ int main(void)
 		fprintf(stderr, "unknown role %s\n", argv[2]);
 		return 2;
 	}
-	if (argc < 2) {
-		for (i = 0; i < n_tests; i++)
-			printf("%s\n", tests[i].name);
-		return 0;
-	}
-	for (i = 0; i < n_tests; i++) {
-		if (strcmp(tests[i].name, argv[1]) == 0) {
-			current_test = tests[i].name;
-			extra_arg = argc > 2 ? argv[2] : NULL;
-			tests[i].fn();
-			printf("PASS %s\n", current_test);
-			return 0;
-		}
-	}
-	fprintf(stderr, "unknown test %s\n", argv[1]);
-	return 2;
+	extra_arg = argc > 2 ? argv[2] : NULL;
+	test_fail_detail = last_error;
+	return test_main(argc, argv);
 }

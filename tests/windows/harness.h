@@ -17,36 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-typedef void (*test_fn)(void);
-void test_register(const char *name, test_fn fn);
-
-#define TEST(name)                                                     \
-	static void test_##name(void);                                 \
-	__attribute__((constructor)) static void register_##name(void) \
-	{                                                              \
-		test_register(#name, test_##name);                     \
-	}                                                              \
-	static void test_##name(void)
-
-void test_fail(const char *file, int line, const char *fmt, ...)
-	__attribute__((noreturn, format(printf, 3, 4)));
-/* Exit with CTest's skip code (77), printing why. */
-void test_skip(const char *why) __attribute__((noreturn));
-
-#define CHECK(cond)                                                               \
-	do {                                                                      \
-		if (!(cond))                                                      \
-			test_fail(__FILE__, __LINE__, "CHECK(%s) failed", #cond); \
-	} while (0)
-
-#define CHECK_RC(expr, want)                                                                     \
-	do {                                                                                     \
-		int rc_ = (expr), want_ = (want);                                                \
-		if (rc_ != want_)                                                                \
-			test_fail(__FILE__, __LINE__, "%s returned %s, expected %s (%s)", #expr, \
-				  locket_error_name(rc_), locket_error_name(want_),              \
-				  locket_last_error_message());                                  \
-	} while (0)
+#include "test.h"
 
 /* The test's extra command-line argument, or NULL. */
 const char *test_arg(void);
