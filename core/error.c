@@ -1,10 +1,11 @@
 /*
  * Error codes, their names and descriptions, and the per-thread last error.
  *
- * The last error is the only state locket keeps outside the handles. It is
- * thread-local so that two threads failing at once never see each other's
- * detail, and it is a fixed buffer so that reporting an error never
- * allocates (an out-of-memory failure must still be reportable).
+ * The names and texts come from the one table of the codes
+ * (include/locket_errors.h). The last error is thread-local so that two
+ * threads failing at once never see each other's detail, and it is a fixed
+ * buffer so that reporting an error never allocates (an out-of-memory
+ * failure must still be reportable).
  */
 #include "internal.h"
 
@@ -30,20 +31,21 @@ static const struct {
 	const char *name;
 	const char *text;
 } error_table[] = {
-	/* indexed by -code */
-	{ "ok", "success" },
-	{ "would_block", "the lock is held elsewhere" },
-	{ "timeout", "timed out waiting for the lock" },
-	{ "not_held", "cannot release unlocked lock" },
-	{ "interrupted", "interrupted by a signal while waiting for the lock" },
-	{ "invalid_argument", "invalid argument" },
-	{ "not_found", "no such file or directory" },
-	{ "permission_denied", "permission denied" },
-	{ "is_a_directory", "is a directory" },
-	{ "not_supported", "locking is not supported for this file" },
-	{ "out_of_memory", "out of memory" },
-	{ "io_error", "input/output error" },
+/* indexed by -code: the map lists the codes from 0 down */
+#define ERROR_ENTRY(suffix, value, name, text) { name, text },
+	LOCKET_ERROR_MAP(ERROR_ENTRY)
+#undef ERROR_ENTRY
 };
+
+#define COUNT_ONE(suffix, value, name, text) +1
+_Static_assert(sizeof error_table / sizeof error_table[0] == 0 LOCKET_ERROR_MAP(COUNT_ONE),
+	       "one entry per code");
+#define CHECK_ORDER(suffix, value, name, text)                  \
+	_Static_assert(value <= 0 && value >= LOCKET_ERROR_MIN, \
+		       "codes run from 0 down to the minimum");
+LOCKET_ERROR_MAP(CHECK_ORDER)
+#undef CHECK_ORDER
+#undef COUNT_ONE
 
 const char *locket_error_name(int code)
 {

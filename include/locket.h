@@ -53,37 +53,20 @@ extern "C" {
 #define LOCKET_VERSION_NUMBER 20000
 
 /*
- * Error codes. The values are part of the ABI and the same on every OS.
- * locket_error_name() gives each a stable lower-case name (shown in
- * brackets) that the bindings and the conformance suite use.
+ * Error codes. The values are part of the ABI and the same on every OS;
+ * each is documented in locket_errors.h, whose LOCKET_ERROR_MAP is the one
+ * table of them (the enum below, the library's names and texts, the SWIG
+ * bindings and the tests are all made from it). locket_error_name() gives
+ * each a stable lower-case name that the bindings and the conformance suite
+ * use; locket_strerror() a short description.
  */
+#include "locket_errors.h"
+
+#define LOCKET__ERROR_ENUM(suffix, value, name, text) LOCKET_##suffix = value,
 typedef enum locket_error {
-	/** Success ("ok"). */
-	LOCKET_OK = 0,
-	/** A try (timeout 0) found the lock held elsewhere ("would_block"). */
-	LOCKET_EWOULDBLOCK = -1,
-	/** The deadline passed while the lock was held elsewhere ("timeout"). */
-	LOCKET_ETIMEDOUT = -2,
-	/** Release of a lock that this handle does not hold ("not_held"). */
-	LOCKET_ENOTHELD = -3,
-	/** An interruptible wait was interrupted by a signal ("interrupted"). */
-	LOCKET_EINTR = -4,
-	/** A bad argument: NULL, empty path, bad flags, name too long ("invalid_argument"). */
-	LOCKET_EINVAL = -5,
-	/** A directory of the path does not exist, or the file does not and
-	 *  LOCKET_NO_CREATE was given ("not_found"). */
-	LOCKET_ENOENT = -6,
-	/** The file cannot be opened or created for lack of permission ("permission_denied"). */
-	LOCKET_EACCES = -7,
-	/** The path names a directory ("is_a_directory"). */
-	LOCKET_EISDIR = -8,
-	/** The filesystem or OS cannot lock this file (ENOLCK on NFS, for example) ("not_supported"). */
-	LOCKET_ENOTSUP = -9,
-	/** Memory could not be allocated ("out_of_memory"). */
-	LOCKET_ENOMEM = -10,
-	/** Any other error the OS reported; see locket_last_os_error() ("io_error"). */
-	LOCKET_EIO = -11
+	LOCKET_ERROR_MAP(LOCKET__ERROR_ENUM)
 } locket_error;
+#undef LOCKET__ERROR_ENUM
 
 /** Lowest (most negative) error code; codes run from LOCKET_ERROR_MIN to 0. */
 #define LOCKET_ERROR_MIN LOCKET_EIO

@@ -25,20 +25,11 @@ typedef struct locket_box {
 
 /* The error codes and flags, without the LOCKET_ prefix. */
 %rename("%(strip:[LOCKET_])s") "";
-enum locket_error {
-	LOCKET_OK = 0,
-	LOCKET_EWOULDBLOCK = -1,
-	LOCKET_ETIMEDOUT = -2,
-	LOCKET_ENOTHELD = -3,
-	LOCKET_EINTR = -4,
-	LOCKET_EINVAL = -5,
-	LOCKET_ENOENT = -6,
-	LOCKET_EACCES = -7,
-	LOCKET_EISDIR = -8,
-	LOCKET_ENOTSUP = -9,
-	LOCKET_ENOMEM = -10,
-	LOCKET_EIO = -11
-};
+/* The codes, from locket_errors.h's one table: constants OK, EWOULDBLOCK, ... */
+%include "locket_errors.h"
+#define LOCKET__SWIG_ERROR(suffix, value, name, text) %constant int suffix = value;
+LOCKET_ERROR_MAP(LOCKET__SWIG_ERROR)
+#undef LOCKET__SWIG_ERROR
 #define LOCKET_NO_CREATE 0x1
 #define LOCKET_SHARED 0x1
 #define LOCKET_INTERRUPTIBLE 0x2

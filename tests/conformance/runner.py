@@ -24,8 +24,17 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 CASES = os.path.join(HERE, "cases")
 ANSWER_TIMEOUT = 20.0  # seconds; any longer and the step counts as hung
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
-ERROR_NAMES = ["ok", "would_block", "timeout", "not_held", "interrupted", "invalid_argument", "not_found",
-               "permission_denied", "is_a_directory", "not_supported", "out_of_memory", "io_error"]
+def _error_names():
+    """The error names from the one table of them, include/locket_errors.h (LOCKET_ERROR_MAP)."""
+    header = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "include", "locket_errors.h")
+    with open(header) as f:
+        names = re.findall(r'XX\(\w+, -?\d+, "(\w+)"', f.read())
+    if not names:
+        raise SystemExit(f"{header}: no XX(...) entries in LOCKET_ERROR_MAP")
+    return names
+
+
+ERROR_NAMES = _error_names()
 
 
 # Actor kinds played by a command-line tool through drivers/flock_driver.py, not by a binding.
