@@ -1,0 +1,100 @@
+"""An interrupt never leaves a lock held (issue 19 item 8), and Ctrl-C reaches
+a waiter whose program has other threads (issue 18 item 2).
+
+A SIGINT that lands anywhere between the entry of acquire() / __enter__ and
+their return to the caller must leave the lock not held when the call ends
+by KeyboardInterrupt; `with lock:` then never skips __exit__. The storms run
+in a child process that a grandchild bombards with SIGINT about every
+millisecond."""
+
+import subprocess
+import sys
+
+import locket
+import pytest
+from conftest import WINDOWS, child_env, held_elsewhere
+
+pytestmark = pytest.mark.skipif(WINDOWS, reason="no POSIX signals on Windows (Ctrl-C: test_windows.py)")
+
+# A process that sends SIGINT to argv[1] about every millisecond until it is gone.
+SENDER = r"""
+import os, sys, time
+pid = int(sys.argv[1])
+print("ready", flush=True)
+while True:
+    try:
+        os.kill(pid, 2)
+    except ProcessLookupError:
+        break
+    time.sleep(0.001)
+"""
+
+# argv: lock path, pattern ("with", "acquire"; "threading-with", "threading-acquire" use a
+# threading.Lock as the control), seconds. Prints "<interrupts> <leaks> <entered>": a leak is a
+# KeyboardInterrupt that ended the acquisition (or the with statement) with the lock still held.
+STORM = r"""
+import os, signal, subprocess, sys, threading, time
+import locket
+
+path, pattern, seconds, sender_code = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4]
+lock = threading.Lock() if pattern.startswith("threading") else locket.Lock(path)
+armed = False
+
+def on_sigint(signum, frame):
+    # One KeyboardInterrupt per iteration: the bookkeeping below runs uninterrupted.
+    global armed
+    if armed:
+        armed = False
+        raise KeyboardInterrupt
+
+signal.signal(signal.SIGINT, on_sigint)
+sender = subprocess.Popen([sys.executable, "-c", sender_code, str(os.getpid())],
+                          stdout=subprocess.PIPE, text=True)
+assert sender.stdout.readline() == "ready\n"
+interrupts = leaks = entered = 0
+end = time.monotonic() + seconds
+while time.monotonic() < end:
+    try:
+        armed = True
+        if pattern.endswith("with"):
+            with lock:
+                entered += 1
+        else:
+            lock.acquire()
+            try:
+                entered += 1
+            finally:
+                lock.release()
+        armed = False
+    except KeyboardInterrupt:
+        interrupts += 1
+        if lock.locked():
+            leaks += 1
+            lock.release()
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+sender.kill()
+sender.wait()
+sender.stdout.close()
+print(interrupts, leaks, entered, flush=True)
+"""
+
+
+def run_storm(lock_path, pattern, seconds=1.5):
+    out = subprocess.run(
+        [sys.executable, "-c", STORM, lock_path, pattern, str(seconds), SENDER],
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    interrupts, leaks, entered = map(int, out.stdout.split()[-3:])
+    return interrupts, leaks, entered
+
+
+@pytest.mark.parametrize("pattern", ["with", "acquire"])
+def test_sigint_storm_never_leaves_the_lock_held(lock_path, pattern):
+    interrupts, leaks, entered = run_storm(lock_path, pattern)
+    assert interrupts > 50 and entered > 50, (interrupts, entered)  # the storm did reach the calls
+    assert leaks == 0, f"{leaks} of {interrupts} interrupts left the lock held"
+    assert not held_elsewhere(lock_path)  # and the child's exit left nothing behind
