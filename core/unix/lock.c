@@ -17,55 +17,55 @@
  *
  * - Locket releasers wake one sleeping locket waiter of the file through a
  *   futex word in shared memory (wake.c): one release, one wake-up, the
- *   kernel queue's behaviour, not every waiter at every close.
- * - Other releasers (flock(1), locket.py, a killed holder, a locket process
- *   of another user) wake no one, so one waiter per file, the watcher, also
- *   watches the file with the process's inotify instance (watch.c) for
- *   closes and retries on a timer for unlocks without a close. The role is
- *   claimed through the shared slot and taken over when its heartbeat goes
- *   stale (a killed watcher). While locket releasers are waking waiters, the
- *   watcher sleeps on the futex like the others, on a short timer, so that a
- *   release does not wake two processes.
- * - Without the shared table every waiter is its own watcher (inotify for
- *   one wait per process, the timer for the others); without inotify the
- *   watcher only has its timer. Both degrade, neither fails.
+ *   kernel queue's behaviour, not every waiter at every close. Every waiter
+ *   sleeps on that word, whatever else it does, so a locket release is seen
+ *   at once by waiters on any number of files in any number of threads.
+ * - A locket holder writes its pid into the file's slot. Behind such a
+ *   holder (alive), waiters need nothing else: its release wakes one. Only
+ *   one waiter per file, the watcher, wakes every LOCKET_HOLDER_MS to try
+ *   anyway, for a holder killed before it could wake anyone.
+ * - Behind any other holder (flock(1), locket.py, a locket process of another
+ *   user, or none known) the watcher tries every FOREIGN_MS (10 ms): an
+ *   unlock without a close makes no event, and this bounds it at any point
+ *   of the wait, for about 3 ms of CPU per second. It also borrows the
+ *   process's inotify instance (watch.c) when it is free, so that a close
+ *   (the usual release, or a holder's death) wakes it at once. The watcher
+ *   role is claimed through the slot and taken over when its heartbeat goes
+ *   stale (a killed watcher).
+ * - Without the shared table every waiter is its own watcher; without
+ *   inotify the watcher has its timer. Both degrade, neither fails.
  *
  * The kernel reports a close before it drops the locks of a descriptor
  * closed without unlocking (a killed holder), so a try that fails right
  * after an inotify event is retried after 1, 2, 4... ms.
  *
- * Interruptible waits block signals in their own thread and let ppoll()
- * unblock them atomically, so a signal that arrives just before a sleep is
- * not slept through; a futex sleep cannot do that, so it sleeps with signals
- * blocked for short slices and then lets pending handlers run in a ppoll()
- * of no descriptors and no time, which returns EINTR only if a handler ran.
- * ppoll() returns EINTR after any handler, whatever SA_RESTART says, which is
- * what lets an interruptible wait end on Ctrl-C in interpreters that install
- * their handler with SA_RESTART (Lua 5.1).
+ * Signals: a waiting thread never blocks signals. A process-directed signal
+ * (Ctrl-C) then goes to whichever thread the kernel picks, possibly the
+ * waiter, and a handler that runs on the waiter interrupts its sleep (the
+ * futex and ppoll sleeps have timeouts, so the kernel returns EINTR whatever
+ * SA_RESTART says: Lua 5.1's handler has it). Whether the wait then ends is
+ * the caller's (locket__wait_should_end): a flag-only wait ends on any
+ * handler, a callback decides, and is also asked every 50 ms, which is how
+ * Python learns of a Ctrl-C that the kernel gave to another thread.
  */
 #include "internal.h"
 #include "wake.h"
 
 #include <errno.h>
 #include <poll.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
-#define EVENT_RETRY_MAX_MS 8  /* retries after an event whose try failed: 1, 2, 4, 8 ms */
-#define WATCH_FAST_MS 10      /* the watcher's timer in the first WATCH_FAST_FOR_MS */
-#define WATCH_FAST_FOR_MS 100
-#define WATCH_SLOW_MS 250     /* ...then a quarter of the time waited so far, up to this */
-#define WATCHER_FUTEX_MS 10   /* the watcher's futex sleep while locket releasers wake */
-#define RECENT_WAKE_MS 20     /* a releaser's wake-up this recent: locket holders at work */
-#define SLEEPER_MS 250        /* a plain sleeper's longest futex sleep */
-#define SLEEPER_SIGNAL_MS 50  /* ...if interruptible (signals blocked while it sleeps) */
-#define LEASE_MS 600          /* a watcher not heard of for this long is taken over */
+#define EVENT_RETRY_MAX_MS 8 /* retries after an event whose try failed: 1, 2, 4, 8 ms */
+#define FOREIGN_MS 10        /* the watcher's timer behind a holder that is not locket */
+#define LOCKET_HOLDER_MS 100 /* ...behind a locket holder, whose release wakes it */
+#define SLEEPER_MS 250       /* any other sleeper's longest sleep (watcher take-over) */
+#define LEASE_MS 600         /* a watcher not heard of for this long is taken over */
 
 /* Attempts borrow the process's inotify instance while they last. */
 struct locket__waiter {
@@ -100,23 +100,35 @@ static uint32_t my_thread_id(void)
 void locket__os_wait_atfork_child(void)
 {
 	thread_id = 0; /* the forking thread's copy holds its parent's id */
+	locket__wake_atfork_child();
 	locket__watch_atfork_child();
+}
+
+static locket__key key_of_fd(int fd)
+{
+	struct stat st;
+	return fstat(fd, &st) == 0 ? locket__wake_key(st.st_dev, st.st_ino) : 0;
 }
 
 void locket__os_held(locket__fd fd, locket__key key)
 {
-	(void)fd;
-	(void)key;
+	if (key == 0)
+		key = key_of_fd((int)fd);
+	if (key != 0)
+		locket__wake_hold(key);
 }
 
 int locket__os_unlock(locket__fd fd, locket__key key)
 {
-	(void)key;
 	if (flock((int)fd, LOCK_UN) != 0)
 		return locket__fail_os(errno, "cannot unlock lock file", NULL);
 	/* After the unlock, before the core's close: the woken waiter's try
 	 * must find the lock free. */
-	locket__wake_after_unlock((int)fd);
+	if (key == 0)
+		key = key_of_fd((int)fd);
+	if (key != 0)
+		locket__wake_release(key);
+	locket__watch_tidy();
 	return LOCKET_OK;
 }
 
@@ -159,6 +171,11 @@ static int timed_out(const char *path, int op)
 			    op == LOCK_SH ? "a shared" : "an exclusive", path);
 }
 
+static int interrupted(const char *path)
+{
+	return locket__fail(LOCKET_EINTR, "interrupted while waiting for '%s'", path);
+}
+
 /* Claim or keep the watcher role of s for thread me; 1 if ours. */
 static int claim_watcher(locket__slot *s, uint32_t me, uint32_t now)
 {
@@ -180,194 +197,190 @@ static void resign_watcher(locket__slot *s, uint32_t me)
 	__atomic_compare_exchange_n(&s->watcher, &me, 0, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
 }
 
-/* The watcher's timer when no event comes: frequent at first (most holds
- * are short, and an unlock without a close makes no event), then backing
- * off so that a long wait costs little CPU. */
-static int64_t watch_timer_ms(int64_t waited_ms)
+/* One wait's state, between the steps of wait_for_lock(). */
+typedef struct wait_state {
+	int fd, op;
+	const char *path;
+	locket__wait *how;
+	locket__key key;
+	dev_t dev;
+	ino_t ino;
+	locket__slot *slot;    /* the file's wake-up slot, or NULL (no table) */
+	uint32_t expect;       /* the futex word as read when the sleep bit was set */
+	int armed;             /* the bit was set and a try made since: sleep on expect */
+	int woken;             /* a releaser's wake-up was consumed: pass it on if we leave */
+	int watcher;           /* this thread is the file's watcher */
+	int watch_fd;          /* the borrowed inotify instance, or -1 */
+	int64_t event_retry_ms; /* after an inotify event: retry soon (1, 2, 4, 8 ms) */
+} wait_state;
+
+/* Set the sleep bit (a release after this sees it, or changes the word we
+ * then sleep on) and try once more: LOCKET_EWOULDBLOCK to go to sleep. */
+static int arm_and_try(wait_state *ws)
 {
-	int64_t t;
-	if (waited_ms < WATCH_FAST_FOR_MS)
-		return WATCH_FAST_MS;
-	t = waited_ms / 4;
-	return t > WATCH_SLOW_MS ? WATCH_SLOW_MS : t;
+	ws->expect = __atomic_or_fetch(&ws->slot->word, 1, __ATOMIC_SEQ_CST);
+	locket__wake_note_sleep(ws->slot);
+	ws->armed = 1;
+	return try_lock(ws->fd, ws->op, ws->path);
+}
+
+/* Sleep on the futex word; a wake-up is tried at once. */
+static int sleep_on_futex(wait_state *ws, int64_t ms)
+{
+	int r = locket__futex_wait(ws->slot, ws->expect, ms);
+	if (r == EINTR)
+		return locket__wait_should_end(ws->how, 1) ? interrupted(ws->path) : LOCKET_EWOULDBLOCK;
+	ws->armed = 0;
+	if (r != 0)
+		return LOCKET_EWOULDBLOCK; /* the timer: the loop tries */
+	ws->woken = 1;
+	return arm_and_try(ws); /* the likely hand-off */
+}
+
+/* Sleep in ppoll() on the inotify instance (or on nothing: the timer). */
+static int sleep_on_poll(wait_state *ws, int64_t ms)
+{
+	struct pollfd pfd;
+	struct timespec ts;
+	int n, rc;
+	pfd.fd = ws->watch_fd;
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	ts.tv_sec = (time_t)(ms / 1000);
+	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+	n = ppoll(ws->watch_fd >= 0 ? &pfd : NULL, ws->watch_fd >= 0 ? 1 : 0, &ts, NULL);
+	if (n < 0) {
+		if (errno != EINTR)
+			return locket__fail_os(errno, "cannot wait for lock file", ws->path);
+		return locket__wait_should_end(ws->how, 1) ? interrupted(ws->path) : LOCKET_EWOULDBLOCK;
+	}
+	if (n == 0) {
+		ws->event_retry_ms = 0;
+		return LOCKET_EWOULDBLOCK;
+	}
+	/* The likely hand-off: try before draining (the loop drains and tries
+	 * again before it sleeps, so nothing in between is missed), and retry
+	 * soon if it fails: a killed holder's close comes before its lock goes. */
+	rc = try_lock(ws->fd, ws->op, ws->path);
+	ws->event_retry_ms = ws->event_retry_ms == 0 ? 1
+			     : ws->event_retry_ms * 2 > EVENT_RETRY_MAX_MS ? EVENT_RETRY_MAX_MS
+									    : ws->event_retry_ms * 2;
+	return rc;
+}
+
+/* Who does what this round: the watcher role, the channel to sleep on, and
+ * how long. Returns the sleep's length. */
+static int64_t choose(wait_state *ws, int64_t now)
+{
+	int behind_locket;
+	if (ws->slot != NULL && !locket__wake_slot_is(ws->slot, ws->key)) {
+		/* Unused long enough to go to another file: claim one again. */
+		ws->slot = locket__wake_claim(ws->key);
+		ws->armed = 0;
+	}
+	ws->watcher = ws->slot == NULL || claim_watcher(ws->slot, my_thread_id(), (uint32_t)now);
+	behind_locket = ws->slot != NULL && locket__wake_holder_is_locket(ws->slot);
+	if (ws->watcher && !behind_locket) {
+		if (ws->watch_fd < 0) {
+			/* Watch before trying: a release between the try and the
+			 * sleep then still leaves an event in the queue. */
+			ws->watch_fd = locket__watch_begin(ws->path, ws->dev, ws->ino);
+			ws->event_retry_ms = 0;
+		} else if ((locket__watch_drain() & LOCKET__DRAINED_ANY) && ws->event_retry_ms == 0) {
+			ws->event_retry_ms = 1;
+		}
+	} else if (ws->watch_fd >= 0) {
+		locket__watch_end();
+		ws->watch_fd = -1;
+	}
+	if (!ws->watcher)
+		return SLEEPER_MS;
+	if (behind_locket)
+		return LOCKET_HOLDER_MS;
+	return ws->watch_fd >= 0 && ws->event_retry_ms ? ws->event_retry_ms : FOREIGN_MS;
+}
+
+/* Leave the slot as others need it: pass on a wake-up we consumed or the
+ * watcher role, and let the next sharer in. */
+static void leave(wait_state *ws, int rc)
+{
+	if (ws->watch_fd >= 0)
+		locket__watch_end();
+	if (ws->slot == NULL || !locket__wake_slot_is(ws->slot, ws->key))
+		return;
+	if (ws->watcher)
+		resign_watcher(ws->slot, my_thread_id());
+	if (rc == LOCKET_OK) {
+		if (ws->op == LOCK_SH)
+			locket__wake_one(ws->slot, 1); /* the next sharer may enter too */
+		else if (ws->woken)
+			__atomic_or_fetch(&ws->slot->word, 1, __ATOMIC_SEQ_CST); /* others may still sleep */
+	} else if (ws->woken || ws->watcher) {
+		locket__wake_one(ws->slot, 1);
+	}
 }
 
 /* The rest of a timed or interruptible wait, after a failed try. */
-static int wait_for_lock(int fd, const char *path, int op, int64_t deadline, int interruptible)
+static int wait_for_lock(int fd, const char *path, int op, locket__wait *how)
 {
-	const int64_t start = locket__now_ms();
-	const uint32_t me = my_thread_id();
-	locket__slot *slot = NULL;
+	wait_state ws;
 	struct stat st;
-	sigset_t caller_mask;
-	int64_t event_retry_ms = 0;
-	uint32_t expect = 0;
-	int rc, watch_fd = -1, watcher = 0, woken = 0, tried = 0;
+	int rc;
 
-	if (fstat(fd, &st) == 0)
-		slot = locket__wake_slot(st.st_dev, st.st_ino);
-	if (interruptible) {
-		sigset_t all;
-		sigfillset(&all);
-		pthread_sigmask(SIG_SETMASK, &all, &caller_mask);
+	memset(&ws, 0, sizeof ws);
+	ws.fd = fd;
+	ws.op = op;
+	ws.path = path;
+	ws.how = how;
+	ws.watch_fd = -1;
+	if (fstat(fd, &st) == 0) {
+		ws.dev = st.st_dev;
+		ws.ino = st.st_ino;
+		ws.key = locket__wake_key(st.st_dev, st.st_ino);
+		ws.slot = locket__wake_claim(ws.key);
 	}
 	for (;;) {
 		const int64_t now = locket__now_ms();
-		const uint32_t now32 = (uint32_t)now;
-		int64_t wait_ms;
-		int use_futex;
+		int64_t ms = choose(&ws, now);
+		const int on_futex = ws.slot != NULL && ws.watch_fd < 0;
 
-		if (slot != NULL)
-			watcher = claim_watcher(slot, me, now32);
-		else
-			watcher = 1;
-		/* Sleep on the futex unless we watch and no locket releaser has
-		 * been waking waiters lately (then the holder may be another
-		 * program, which only inotify or the timer can notice). */
-		use_futex = slot != NULL &&
-			    (!watcher ||
-			     now32 - __atomic_load_n(&slot->last_wake, __ATOMIC_RELAXED) < RECENT_WAKE_MS);
-		if (use_futex) {
-			if (watch_fd >= 0) {
-				locket__watch_end();
-				watch_fd = -1;
-			}
-			/* Announce the sleep before the last try: a release after the
-			 * try then sees the bit (or changes the word we sleep on).
-			 * Done already if we just woke and tried (tried). */
-			if (!tried) {
-				locket__wake_note_sleep();
-				expect = __atomic_or_fetch(&slot->word, 1, __ATOMIC_SEQ_CST);
-			}
-		} else if (watch_fd < 0) {
-			/* Watch before trying: a release between the try and the
-			 * sleep then still leaves an event in the queue. */
-			watch_fd = locket__watch_begin(path, st.st_dev, st.st_ino);
-		} else if (locket__watch_drain() & LOCKET__DRAINED_ANY) {
-			if (event_retry_ms == 0)
-				event_retry_ms = 1;
-		}
-
-		if (!(use_futex && tried)) {
-			rc = try_lock(fd, op, path);
+		if (!on_futex)
+			ws.armed = 0; /* a later futex sleep arms anew */
+		if (!(on_futex && ws.armed)) {
+			rc = on_futex ? arm_and_try(&ws) : try_lock(fd, op, path);
 			if (rc != LOCKET_EWOULDBLOCK)
 				break;
 		}
-		tried = 0;
-		if (now >= deadline) {
+		if (now >= how->deadline) {
 			rc = timed_out(path, op);
 			break;
 		}
-
-		if (use_futex) {
-			int r;
-			wait_ms = watcher ? WATCHER_FUTEX_MS
-					  : (interruptible ? SLEEPER_SIGNAL_MS : SLEEPER_MS);
-			if (watcher && interruptible && wait_ms > SLEEPER_SIGNAL_MS)
-				wait_ms = SLEEPER_SIGNAL_MS;
-			if (deadline - now < wait_ms)
-				wait_ms = deadline - now;
-			r = locket__futex_wait(slot, expect, wait_ms);
-			if (r == 0) {
-				/* The likely hand-off: announce (others may still sleep)
-				 * and try at once; if it fails, sleep again on that word. */
-				woken = 1;
-				locket__wake_note_sleep();
-				expect = __atomic_or_fetch(&slot->word, 1, __ATOMIC_SEQ_CST);
-				rc = try_lock(fd, op, path);
-				if (rc != LOCKET_EWOULDBLOCK)
-					break;
-				tried = 1;
-			}
-			if (interruptible) {
-				/* Let handlers of signals that came while we slept run
-				 * now; ppoll() fails with EINTR only if one did. */
-				struct timespec zero = { 0, 0 };
-				if (ppoll(NULL, 0, &zero, &caller_mask) < 0 && errno == EINTR) {
-					rc = locket__fail(LOCKET_EINTR, "interrupted while waiting for '%s'",
-							  path);
-					break;
-				}
-			}
-			event_retry_ms = 0;
-		} else {
-			struct pollfd pfd;
-			struct timespec ts;
-			int n;
-			wait_ms = event_retry_ms ? event_retry_ms : watch_timer_ms(now - start);
-			if (deadline != LOCKET__FOREVER && deadline - now < wait_ms)
-				wait_ms = deadline - now;
-			pfd.fd = watch_fd;
-			pfd.events = POLLIN;
-			pfd.revents = 0;
-			ts.tv_sec = (time_t)(wait_ms / 1000);
-			ts.tv_nsec = (long)(wait_ms % 1000) * 1000000L;
-			n = ppoll(&pfd, 1, &ts, interruptible ? &caller_mask : NULL);
-			if (n < 0) {
-				if (errno != EINTR) {
-					rc = locket__fail_os(errno, "cannot wait for lock file", path);
-					break;
-				}
-				if (interruptible) {
-					rc = locket__fail(LOCKET_EINTR, "interrupted while waiting for '%s'",
-							  path);
-					break;
-				}
-				continue;
-			}
-			if (n > 0) {
-				/* The likely hand-off: try before draining. The loop then
-				 * drains and tries again before it sleeps, so a release
-				 * between this try and the drain is not missed. */
-				rc = try_lock(fd, op, path);
-				if (rc != LOCKET_EWOULDBLOCK)
-					break;
-			}
-			/* An event: retry soon if the next try fails (a killed holder's
-			 * close comes before its lock goes). */
-			if (n > 0)
-				event_retry_ms = event_retry_ms == 0 ? 1
-					       : event_retry_ms * 2 > EVENT_RETRY_MAX_MS ? EVENT_RETRY_MAX_MS
-											  : event_retry_ms * 2;
-			else
-				event_retry_ms = 0;
+		if (locket__wait_should_end(how, 0)) {
+			rc = interrupted(path);
+			break;
 		}
+		ms = locket__wait_cap_ms(how, ms);
+		rc = on_futex ? sleep_on_futex(&ws, ms) : sleep_on_poll(&ws, ms);
+		if (rc != LOCKET_EWOULDBLOCK)
+			break;
 	}
-	if (watch_fd >= 0)
-		locket__watch_end();
-	if (slot != NULL) {
-		if (watcher)
-			resign_watcher(slot, me);
-		if (rc == LOCKET_OK) {
-			if (op == LOCK_SH)
-				locket__wake_one(slot, 1); /* the next sharer may enter too */
-			else if (woken)
-				__atomic_or_fetch(&slot->word, 1, __ATOMIC_SEQ_CST); /* others may still sleep */
-		} else if (woken || watcher) {
-			/* Pass on the wake-up we consumed, or the watcher role. */
-			locket__wake_one(slot, 1);
-		}
-	}
-	if (interruptible)
-		pthread_sigmask(SIG_SETMASK, &caller_mask, NULL);
+	leave(&ws, rc);
 	return rc;
 }
 
 int locket__os_lock(locket__fd lfd, const char *path, int shared, locket__wait *how,
 		    locket__waiter **waiter)
 {
-	const int64_t deadline = how->deadline;
-	const int interruptible = how->interruptible;
 	const int fd = (int)lfd, op = shared ? LOCK_SH : LOCK_EX;
 	int rc = try_lock(fd, op, path);
 
 	(void)waiter; /* the engine keeps no per-handle state */
 	if (rc != LOCKET_EWOULDBLOCK)
 		return rc;
-	if (deadline == 0)
+	if (how->deadline == 0)
 		return locket__fail(LOCKET_EWOULDBLOCK, "'%s' is locked by another holder", path);
 
-	if (deadline == LOCKET__FOREVER && !interruptible) {
+	if (how->deadline == LOCKET__FOREVER && !how->interruptible) {
 		/* No deadline and no interruption wanted: block in the kernel,
 		 * the fastest hand-off there is. */
 		while (flock(fd, op) != 0)
@@ -375,5 +388,5 @@ int locket__os_lock(locket__fd lfd, const char *path, int shared, locket__wait *
 				return locket__fail_os(errno, "cannot lock", path);
 		return LOCKET_OK;
 	}
-	return wait_for_lock(fd, path, op, deadline, interruptible);
+	return wait_for_lock(fd, path, op, how);
 }

@@ -6,9 +6,7 @@
 #include "internal.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <time.h>
 
 static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -39,22 +37,21 @@ void locket__os_fork_handlers(void)
 
 int locket__os_sleep_ms(int64_t ms, locket__wait *how)
 {
-	const int interruptible = how->interruptible;
-	struct timespec ts;
-	sigset_t all, caller;
-	int n;
-	ts.tv_sec = (time_t)(ms / 1000);
-	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
-	if (!interruptible) {
-		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-			;
-		return LOCKET_OK;
+	/* Signals stay as the caller has them (a blocked one would go to
+	 * another thread); a handler that interrupts the sleep asks the wait. */
+	for (;;) {
+		int64_t slice = locket__wait_cap_ms(how, ms);
+		struct timespec ts;
+		int64_t start;
+		if (locket__wait_should_end(how, 0))
+			return LOCKET_EINTR;
+		ts.tv_sec = (time_t)(slice / 1000);
+		ts.tv_nsec = (long)(slice % 1000) * 1000000L;
+		start = locket__now_ms();
+		if (nanosleep(&ts, NULL) != 0 && errno == EINTR && locket__wait_should_end(how, 1))
+			return LOCKET_EINTR;
+		ms -= locket__now_ms() - start;
+		if (ms <= 0)
+			return LOCKET_OK;
 	}
-	/* As in the lock wait: signals stay blocked until ppoll() unblocks them
-	 * atomically, so one that came just before is not slept through. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &caller);
-	n = ppoll(NULL, 0, &ts, &caller);
-	pthread_sigmask(SIG_SETMASK, &caller, NULL);
-	return n < 0 && errno == EINTR ? LOCKET_EINTR : LOCKET_OK;
 }

@@ -1,25 +1,39 @@
 /*
- * Wake-up hints between locket processes: a table of futex words, one per
- * lock file (by device and inode, hashed), in a shared-memory file per user.
+ * Wake-up hints between locket processes: a table of futex words, one slot
+ * per lock file in use (found by a key hashed from device and inode), in a
+ * shared-memory file per user.
  *
  * A waiter that sleeps sets bit 0 of its file's word, tries the lock once
  * more, then sleeps on the word (FUTEX_WAIT). A releaser unlocks, and if the
  * bit is set, clears it while advancing the generation and wakes one
  * sleeper (FUTEX_WAKE 1): one release wakes one waiter, as a release of a
  * blocked flock() does. The woken waiter sets the bit again (others may
- * still sleep), so the next release wakes the next one.
+ * still sleep), so the next release wakes the next one. A locket holder
+ * also writes its pid into the slot, so that a waiter knows its release will
+ * wake it and need not poll for it (lock.c).
  *
- * Why per user, /dev/shm/locket-wake-<uid>, mode 0600: a page mapped from a
- * file that someone else can truncate crashes its users with SIGBUS, so only
- * the user's own processes may write it; waiters of other users are woken
- * by their own designated watcher instead (lock.c). Why one fixed-size table,
- * never removed: nothing piles up (one small file per user, however many
- * lock files), and no clean-up race can split one file's waiters between two
- * tables. Collisions only share hints.
+ * Why a slot per file, found by key within a window of 8: with one slot per
+ * hash bucket, files whose hashes collide shared one word and one watcher,
+ * and a program with a few hundred lock files collided all the time (a
+ * FUTEX_WAKE(1) for Y woke X's sleeper; Y had no watcher). A slot is claimed
+ * for its key by compare-and-swap; when two processes claim two slots for
+ * one key at once, both keep the lower one. Slots are not freed: a slot
+ * nobody used for STALE_MS is reused for another key when its window has no
+ * free slot, and whoever still relied on it notices that the key changed.
  *
- * Nothing here decides who holds the lock: a wake-up only makes a waiter
- * try flock() again, and a missed one is bounded by the waiters' own
- * timeouts. So a table that cannot be made safe is simply not used.
+ * Why per user, /dev/shm/locket-wake2-<uid>, mode 0600, fully allocated: a
+ * page mapped from a file that the filesystem cannot back kills its users
+ * with SIGBUS at the first store (a full /dev/shm: containers get 64 MiB,
+ * shared with every other program), and so does a file that someone else can
+ * truncate. So the table is allocated whole (posix_fallocate) before it is
+ * mapped, refused unless every block is there, and only the user's own
+ * processes may write it. A table that cannot be used is not used: waits
+ * then rely on their timers. A failure is retried a second later, so that a
+ * transient one (EMFILE, /dev/shm full or not mounted yet) does not degrade
+ * a long-lived process for ever. ("2": the first table's layout differs.)
+ *
+ * Nothing here decides who holds the lock: a wake-up only makes a waiter try
+ * flock() again, and a missed one is bounded by the waiters' own timeouts.
  */
 #include "internal.h"
 #include "wake.h"
@@ -27,6 +41,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
+#include <signal.h>
 #include <stdio.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -34,23 +49,42 @@
 #include <time.h>
 #include <unistd.h>
 
-#define TABLE_SLOTS 1024 /* slot 0 is the header */
+#define TABLE_SLOTS 4096 /* slot 0 is the header */
 #define TABLE_BYTES (TABLE_SLOTS * sizeof(locket__slot))
+#define WINDOW 8         /* a key's slot is one of the 8 from its hash on */
+#define STALE_MS 10000   /* a slot unused this long may go to another key */
+#define RETRY_MS 1000    /* after a failure to map the table */
 /* Sleepers refresh the header at least this often (lock.c's longest sleep
- * is 250 ms); a header older than this means nobody of this user sleeps, so
- * a release need not even fstat() its descriptor. */
+ * is 250 ms); a header older than this means nobody of this user sleeps. */
 #define QUIET_MS 1000
+
+_Static_assert(sizeof(locket__slot) == 32, "two slots per 64-byte line");
 
 /* The table's header, in slot 0: when a locket waiter last went to sleep. */
 #define LAST_SLEEP(t) (&(t)[0].heartbeat)
 
-/* NULL: not tried yet; NO_TABLE: cannot be used in this process. */
-static locket__slot *table;
-#define NO_TABLE ((locket__slot *)(void *)-1)
+static locket__slot *table;      /* NULL: not mapped (yet) */
+static int64_t retry_after = -1; /* -1: never tried; else no new try before this */
+static uint32_t my_pid;
 
 uint32_t locket__ms32(void)
 {
 	return (uint32_t)locket__now_ms();
+}
+
+uint32_t locket__my_pid(void)
+{
+	uint32_t p = __atomic_load_n(&my_pid, __ATOMIC_RELAXED);
+	if (p == 0) {
+		p = (uint32_t)getpid();
+		__atomic_store_n(&my_pid, p, __ATOMIC_RELAXED);
+	}
+	return p;
+}
+
+void locket__wake_atfork_child(void)
+{
+	__atomic_store_n(&my_pid, 0, __ATOMIC_RELAXED);
 }
 
 static locket__slot *map_table(void)
@@ -60,47 +94,149 @@ static locket__slot *map_table(void)
 	void *p;
 	int fd;
 
-	snprintf(path, sizeof path, "/dev/shm/locket-wake-%lu", (unsigned long)geteuid());
+	snprintf(path, sizeof path, "/dev/shm/locket-wake2-%lu", (unsigned long)geteuid());
 	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0600);
 	if (fd < 0)
-		return NO_TABLE;
-	/* Only a regular file of ours that nobody else can write is safe. */
+		return NULL;
+	/* Only a regular file of ours that nobody else can write is safe; every
+	 * block must exist before the first store (no SIGBUS on a full tmpfs). */
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
-	    (st.st_mode & 077) != 0 ||
-	    ((size_t)st.st_size < TABLE_BYTES && ftruncate(fd, (off_t)TABLE_BYTES) != 0)) {
+	    (st.st_mode & 077) != 0 || posix_fallocate(fd, 0, (off_t)TABLE_BYTES) != 0 ||
+	    fstat(fd, &st) != 0 || (size_t)st.st_size < TABLE_BYTES ||
+	    (size_t)st.st_blocks * 512 < TABLE_BYTES) {
 		close(fd);
-		return NO_TABLE;
+		return NULL;
 	}
-	p = mmap(NULL, TABLE_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	p = mmap(NULL, TABLE_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
 	close(fd);
-	return p == MAP_FAILED ? NO_TABLE : (locket__slot *)p;
+	return p == MAP_FAILED ? NULL : (locket__slot *)p;
 }
 
 static locket__slot *get_table(void)
 {
 	locket__slot *t = __atomic_load_n(&table, __ATOMIC_ACQUIRE), *expected = NULL;
+	int64_t now, after;
 	if (t != NULL)
-		return t == NO_TABLE ? NULL : t;
+		return t;
+	now = locket__now_ms();
+	after = __atomic_load_n(&retry_after, __ATOMIC_RELAXED);
+	if (after >= 0 && now < after)
+		return NULL;
 	t = map_table();
+	if (t == NULL) {
+		__atomic_store_n(&retry_after, now + RETRY_MS, __ATOMIC_RELAXED);
+		return NULL;
+	}
 	if (!__atomic_compare_exchange_n(&table, &expected, t, 0, __ATOMIC_ACQ_REL,
 					 __ATOMIC_ACQUIRE)) {
-		if (t != NO_TABLE)
-			munmap(t, TABLE_BYTES); /* another thread mapped it first */
+		munmap(t, TABLE_BYTES); /* another thread mapped it first */
 		t = expected;
 	}
-	return t == NO_TABLE ? NULL : t;
+	return t;
 }
 
-locket__slot *locket__wake_slot(dev_t dev, ino_t ino)
+locket__key locket__wake_key(dev_t dev, ino_t ino)
 {
-	locket__slot *t = get_table();
 	uint64_t h = ((uint64_t)dev * 0x9E3779B97F4A7C15ull) ^ (uint64_t)ino;
-	if (t == NULL)
-		return NULL;
 	h ^= h >> 29;
 	h *= 0xBF58476D1CE4E5B9ull;
 	h ^= h >> 32;
-	return &t[1 + h % (TABLE_SLOTS - 1)];
+	return h == 0 ? 1 : h;
+}
+
+static size_t window_start(locket__key key)
+{
+	return (size_t)(key % (TABLE_SLOTS - 1));
+}
+
+static locket__slot *window_slot(locket__slot *t, size_t start, int i)
+{
+	return &t[1 + (start + (size_t)i) % (TABLE_SLOTS - 1)];
+}
+
+/* The lowest slot of the window that has key, or NULL. */
+static locket__slot *find(locket__slot *t, locket__key key)
+{
+	size_t start = window_start(key);
+	int i;
+	for (i = 0; i < WINDOW; i++) {
+		locket__slot *s = window_slot(t, start, i);
+		if (__atomic_load_n(&s->key, __ATOMIC_ACQUIRE) == key)
+			return s;
+	}
+	return NULL;
+}
+
+locket__slot *locket__wake_claim(locket__key key)
+{
+	locket__slot *t = get_table(), *s, *mine = NULL, *stale = NULL;
+	size_t start;
+	uint32_t now;
+	int i;
+	if (t == NULL)
+		return NULL;
+	now = locket__ms32();
+	s = find(t, key);
+	if (s != NULL) {
+		__atomic_store_n(&s->used, now, __ATOMIC_RELAXED);
+		return s;
+	}
+	start = window_start(key);
+	for (i = 0; i < WINDOW && mine == NULL; i++) {
+		uint64_t free_key = 0;
+		s = window_slot(t, start, i);
+		if (__atomic_compare_exchange_n(&s->key, &free_key, key, 0, __ATOMIC_ACQ_REL,
+						__ATOMIC_ACQUIRE))
+			mine = s;
+		else if (stale == NULL && now - __atomic_load_n(&s->used, __ATOMIC_RELAXED) > STALE_MS)
+			stale = s;
+	}
+	if (mine == NULL && stale != NULL) {
+		uint64_t old = __atomic_load_n(&stale->key, __ATOMIC_ACQUIRE);
+		if (now - __atomic_load_n(&stale->used, __ATOMIC_RELAXED) > STALE_MS &&
+		    __atomic_compare_exchange_n(&stale->key, &old, key, 0, __ATOMIC_ACQ_REL,
+						__ATOMIC_ACQUIRE))
+			mine = stale;
+	}
+	if (mine == NULL)
+		return NULL; /* every slot of the window is busy: timers only */
+	__atomic_store_n(&mine->holder, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&mine->watcher, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&mine->used, now, __ATOMIC_RELAXED);
+	/* Someone may have claimed a lower slot for the same key meanwhile:
+	 * everyone keeps the lowest. */
+	s = find(t, key);
+	if (s != NULL && s != mine) {
+		uint64_t k = key;
+		__atomic_compare_exchange_n(&mine->key, &k, 0, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+		__atomic_store_n(&s->used, now, __ATOMIC_RELAXED);
+		return s;
+	}
+	return mine;
+}
+
+int locket__wake_slot_is(const locket__slot *s, locket__key key)
+{
+	return __atomic_load_n(&s->key, __ATOMIC_ACQUIRE) == key;
+}
+
+void locket__wake_hold(locket__key key)
+{
+	locket__slot *s = locket__wake_claim(key);
+	if (s != NULL)
+		__atomic_store_n(&s->holder, locket__my_pid(), __ATOMIC_RELEASE);
+}
+
+int locket__wake_holder_is_locket(const locket__slot *s)
+{
+	uint32_t pid = __atomic_load_n(&s->holder, __ATOMIC_ACQUIRE);
+	if (pid == 0)
+		return 0;
+	if (pid == locket__my_pid())
+		return 1;
+	/* A dead holder wakes no one. (A zombie passes: the waiter's own timer
+	 * still tries now and then.) */
+	return kill((pid_t)pid, 0) == 0 || errno == EPERM;
 }
 
 static long futex(uint32_t *word, int op, uint32_t val, const struct timespec *ts)
@@ -125,23 +261,27 @@ void locket__wake_one(locket__slot *s, int forced)
 	futex(&s->word, FUTEX_WAKE, 1, NULL);
 }
 
-void locket__wake_note_sleep(void)
+void locket__wake_release(locket__key key)
 {
-	locket__slot *t = get_table();
-	if (t != NULL)
-		__atomic_store_n(LAST_SLEEP(t), locket__ms32(), __ATOMIC_SEQ_CST);
-}
-
-void locket__wake_after_unlock(int fd)
-{
-	struct stat st;
 	locket__slot *t = get_table(), *s;
-	/* The uncontended release: nobody of this user has slept lately. */
-	if (t == NULL || locket__ms32() - __atomic_load_n(LAST_SLEEP(t), __ATOMIC_SEQ_CST) > QUIET_MS)
+	uint32_t me;
+	if (t == NULL || (s = find(t, key)) == NULL)
 		return;
-	if (fstat(fd, &st) != 0 || (s = locket__wake_slot(st.st_dev, st.st_ino)) == NULL)
+	me = locket__my_pid();
+	__atomic_compare_exchange_n(&s->holder, &me, 0, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+	/* The uncontended release: nobody of this user has slept lately. */
+	if (locket__ms32() - __atomic_load_n(LAST_SLEEP(t), __ATOMIC_SEQ_CST) > QUIET_MS)
 		return;
 	locket__wake_one(s, 0);
+}
+
+void locket__wake_note_sleep(locket__slot *s)
+{
+	locket__slot *t = get_table();
+	uint32_t now = locket__ms32();
+	if (t != NULL)
+		__atomic_store_n(LAST_SLEEP(t), now, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&s->used, now, __ATOMIC_RELAXED);
 }
 
 int locket__futex_wait(locket__slot *s, uint32_t expect, int64_t ms)
@@ -151,6 +291,8 @@ int locket__futex_wait(locket__slot *s, uint32_t expect, int64_t ms)
 		ms = 0;
 	ts.tv_sec = (time_t)(ms / 1000);
 	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+	/* A relative timeout: after a signal handler the kernel returns EINTR
+	 * whatever SA_RESTART says, which is what lets an interruptible wait end. */
 	if (futex(&s->word, FUTEX_WAIT, expect, &ts) == 0)
 		return 0;
 	if (errno == ETIMEDOUT || errno == EINTR)
