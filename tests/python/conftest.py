@@ -132,21 +132,43 @@ WAIT_SYSCALLS = {
 FUTEX = {"x86_64": 202, "aarch64": 98}.get(_MACHINE)
 
 
+def _on_wake_table(maps_file, address):
+    """True if address lies in the C library's wake-up table (a mapping of
+    /dev/shm/locket-wake*): a futex wait there is a lock wait, not the GIL's."""
+    try:
+        with open(maps_file) as f:
+            for line in f:
+                if "locket-wake" in line:
+                    start, end = (int(x, 16) for x in line.split()[0].split("-"))
+                    if start <= address < end:
+                        return True
+    except FileNotFoundError:
+        pass
+    return False
+
+
 def wait_blocked(stat_file, timeout=10, futex=False):
-    """Poll a task's /proc files until it sleeps (state S) in a lock wait's system call."""
+    """Poll a task's /proc files until it sleeps (state S) in a lock wait's
+    system call: one of WAIT_SYSCALLS, a futex on the wake-up table, or (with
+    futex=True) any futex."""
     deadline = time.monotonic() + timeout
     state, call = "?", "?"
     syscall_file = stat_file[: -len("stat")] + "syscall"
+    proc_dir = stat_file.split("/task/")[0] if "/task/" in stat_file else stat_file[: -len("/stat")]
     while time.monotonic() < deadline:
         try:
             with open(stat_file) as f:
                 state = f.read().rsplit(")", 1)[1].split()[0]
             with open(syscall_file) as f:
-                call = f.read().split()[0]
+                fields = f.read().split()
+            call = fields[0]
         except FileNotFoundError:
             pytest.fail(f"{stat_file}: the task is gone")
-        if state == "S" and call.isdigit() and (int(call) in WAIT_SYSCALLS or futex and int(call) == FUTEX):
-            return
+        if state == "S" and call.isdigit():
+            if int(call) in WAIT_SYSCALLS:
+                return
+            if int(call) == FUTEX and (futex or _on_wake_table(proc_dir + "/maps", int(fields[1], 16))):
+                return
         time.sleep(0.001)
     pytest.fail(f"{stat_file} never blocked in a lock wait (last state {state}, system call {call})")
 

@@ -29,15 +29,26 @@ while True:
     time.sleep(0.001)
 """
 
-# argv: lock path, pattern ("with", "acquire"; "threading-with", "threading-acquire" use a
-# threading.Lock as the control), seconds. Prints "<interrupts> <leaks> <entered>": a leak is a
+# argv: lock path, pattern ("with"; "acquire": acquire() as __enter__; "release": acquire(),
+# then release() in a finally; "threading-*" use a threading.Lock as the control), seconds. Prints "<interrupts> <leaks> <entered>": a leak is a
 # KeyboardInterrupt that ended the acquisition (or the with statement) with the lock still held.
 STORM = r"""
 import os, signal, subprocess, sys, threading, time
 import locket
 
 path, pattern, seconds, sender_code = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4]
-lock = threading.Lock() if pattern.startswith("threading") else locket.Lock(path)
+class Via(locket.Lock):
+    # acquire() itself as __enter__: the with statement leaves no window between
+    # the call's return and the handler (a bare `lock.acquire()` statement has
+    # one in the caller's frame, threading.Lock's too, which no library can close).
+    __enter__ = locket.Lock.acquire
+
+if pattern.startswith("threading"):
+    lock = threading.Lock()
+elif pattern == "acquire":
+    lock = Via(path)
+else:
+    lock = locket.Lock(path)
 armed = False
 
 def on_sigint(signum, frame):
@@ -56,15 +67,17 @@ end = time.monotonic() + seconds
 while time.monotonic() < end:
     try:
         armed = True
-        if pattern.endswith("with"):
-            with lock:
-                entered += 1
-        else:
+        if pattern == "release":
+            # try/finally, the way code without `with` releases: release() must not be
+            # interruptible before it released.
             lock.acquire()
             try:
                 entered += 1
             finally:
                 lock.release()
+        else:
+            with lock:
+                entered += 1
         armed = False
     except KeyboardInterrupt:
         interrupts += 1
