@@ -146,7 +146,8 @@ def test_tiny_positive_timeout_waits_rather_than_tries(lock_path):
 
 
 @pytest.mark.parametrize(
-    "timeout", [math.inf, 10**6, 1e300, 10**400, threading.TIMEOUT_MAX * 2, Fraction(10**400), Fraction(1, 2), 2.5, 0, 0.0]
+    "timeout",
+    [math.inf, 10**6, 1e300, 10**400, threading.TIMEOUT_MAX * 2, Fraction(10**400), Fraction(1, 2), 2.5, 0, 0.0],
 )
 def test_valid_timeouts(lock_path, timeout):
     lock = locket.lock_file(lock_path, timeout=timeout)
@@ -197,8 +198,11 @@ def test_bad_timeouts(lock_path, timeout, error):
         locket.lock_file(lock_path, retry_period=timeout)
 
 
-@pytest.mark.parametrize("seconds, ms", [(None, -1), (0, 0), (1e-9, 1), (0.0011, 2), (2, 2000), (math.inf, -1),
-                                         (1e300, -1), (10**400, -1), (1e17, -1), (9.2e15, 9_200_000_000_000_000_000), (Fraction(3, 2), 1500)])
+@pytest.mark.parametrize(
+    "seconds, ms",
+    [(None, -1), (0, 0), (1e-9, 1), (0.0011, 2), (2, 2000), (math.inf, -1), (1e300, -1), (10**400, -1),
+     (1e17, -1), (9.2e15, 9_200_000_000_000_000_000), (Fraction(3, 2), 1500)],
+)
 def test_one_timeout_rule_for_every_language(seconds, ms):
     """locket_timeout_ms(): +inf and anything beyond the core's range wait forever (no
     OverflowError above threading.TIMEOUT_MAX any more), rounded up to whole milliseconds."""

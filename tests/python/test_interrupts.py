@@ -10,7 +10,6 @@ millisecond."""
 import subprocess
 import sys
 
-import locket
 import pytest
 from conftest import WINDOWS, child_env, held_elsewhere
 
@@ -30,8 +29,9 @@ while True:
 """
 
 # argv: lock path, pattern ("with"; "acquire": acquire() as __enter__; "release": acquire(),
-# then release() in a finally; "threading-*" use a threading.Lock as the control), seconds. Prints "<interrupts> <leaks> <entered>": a leak is a
-# KeyboardInterrupt that ended the acquisition (or the with statement) with the lock still held.
+# then release() in a finally; "threading-*" use a threading.Lock as the control), seconds.
+# Prints "<interrupts> <leaks> <entered>": a leak is a KeyboardInterrupt that ended the
+# acquisition (or the with statement) with the lock still held.
 STORM = r"""
 import os, signal, subprocess, sys, threading, time
 import locket

@@ -83,7 +83,7 @@ class LockError(Exception):
         self.__dict__.pop("_holder_file", None)
 
     def __reduce__(self) -> "Any":
-        self.holder_pid  # look it up now: the other process cannot
+        _ = self.holder_pid  # look it up now: the other process cannot
         return super().__reduce__()
 
 
@@ -141,7 +141,7 @@ def _real_seconds(timeout: "Any") -> float:
     try:
         return float(timeout)
     except OverflowError:  # beyond a double: forever, or refused if negative
-        return float("inf") if timeout > 0 else -1.0
+        return float("inf") if timeout > 0 else -1.0  # type: ignore[operator]
 
 
 # Seconds (None = forever, 0 = try once) to the C library's milliseconds (-1 = forever):
