@@ -10,6 +10,7 @@ millisecond."""
 import subprocess
 import sys
 
+import locket
 import pytest
 from conftest import WINDOWS, child_env, held_elsewhere
 
@@ -111,3 +112,96 @@ def test_sigint_storm_never_leaves_the_lock_held(lock_path, pattern):
     assert interrupts > 50 and entered > 50, (interrupts, entered)  # the storm did reach the calls
     assert leaks == 0, f"{leaks} of {interrupts} interrupts left the lock held"
     assert not held_elsewhere(lock_path)  # and the child's exit left nothing behind
+
+
+# A waiter in the main thread while another thread runs (issue 18 item 2): the kernel may hand the
+# process-directed SIGINT to the other thread; the wait must still end promptly, because the C
+# library asks the interpreter (the interrupt callback) after every handler and every 50 ms.
+THREADED_WAITER = """
+import sys, threading, time, locket
+lock = locket.Lock(sys.argv[1])
+timeout = None if sys.argv[2] == "None" else float(sys.argv[2])
+stop = threading.Event()
+def busy():  # a logging thread, a pool worker: runs and sleeps by turns
+    while not stop.is_set():
+        sum(range(1000))
+        time.sleep(0.0005)
+worker = threading.Thread(target=busy)
+worker.start()
+print("waiting", flush=True)
+try:
+    lock.acquire(timeout=timeout)
+    print("acquired", flush=True)
+except KeyboardInterrupt:
+    print("interrupted", time.monotonic(), lock.locked(), flush=True)
+stop.set()
+worker.join()
+"""
+
+
+@pytest.mark.parametrize("timeout", [None, 5])
+def test_sigint_ends_a_wait_while_another_thread_runs(lock_path, children, timeout):
+    import time
+
+    holder = locket.Lock(lock_path)
+    holder.acquire()
+    child = children(THREADED_WAITER, lock_path, timeout)
+    child.expect("waiting")
+    child.wait_blocked()
+    # From another process (the kernel picks the thread), as Ctrl-C does.
+    subprocess.run([sys.executable, "-c", f"import os; os.kill({child.pid}, 2)"], check=True)
+    sent = time.monotonic()
+    word, at, locked = child.line().split()
+    assert word == "interrupted" and locked == "False"
+    # Target 50 ms; the bound leaves room for a loaded 2-core machine.
+    assert float(at) - sent < 1.0, f"KeyboardInterrupt {float(at) - sent:.3f} s after the SIGINT"
+    assert child.wait() == 0
+    assert held_elsewhere(lock_path)  # still the holder's
+    holder.release()
+
+
+def test_a_wait_in_another_thread_is_not_interrupted(lock_path, children):
+    """Python runs handlers only in the main thread: a waiter elsewhere passes no callback, and a
+    SIGINT (KeyboardInterrupt in the main thread) does not end its wait."""
+    import os
+    import signal
+
+    from conftest import wait_blocked
+
+    holder = locket.Lock(lock_path)
+    holder.acquire()
+    child = children(
+        """
+        import sys, threading, locket
+        lock = locket.Lock(sys.argv[1])
+        out = []
+        def wait():
+            try:
+                lock.acquire(timeout=30)
+                out.append("acquired")
+                lock.release()
+            except BaseException as e:
+                out.append(type(e).__name__)
+        t = threading.Thread(target=wait)
+        t.start()
+        print("waiting", flush=True)
+        try:
+            sys.stdin.readline()
+        except KeyboardInterrupt:
+            print("main interrupted", flush=True)
+        sys.stdin.readline()
+        t.join()
+        print(out[0], flush=True)
+        """,
+        lock_path,
+    )
+    child.expect("waiting")
+    for task in os.listdir(f"/proc/{child.pid}/task"):
+        if task != str(child.pid):
+            wait_blocked(f"/proc/{child.pid}/task/{task}/stat")
+    os.kill(child.pid, signal.SIGINT)
+    child.expect("main interrupted")
+    holder.release()
+    child.send("go")
+    child.expect("acquired")
+    assert child.wait() == 0
