@@ -113,11 +113,10 @@ def test_cancel_after_the_attempt_succeeded_leaves_nothing_held(lock_path):
             await until_waiting(lock_path, [waiter], before)
             cancelled_after_grant = []
 
-            def watch():
-                granted = [w for w in lock._waiters if w.granted()]
-                if granted:
+            def watch(waiter=waiter, seen=cancelled_after_grant):
+                if any(w.granted() for w in lock._waiters):
                     waiter.cancel()
-                    cancelled_after_grant.append(True)
+                    seen.append(True)
                 elif not waiter.done():
                     loop.call_soon(watch)
 
