@@ -172,7 +172,7 @@ def test_a_wait_in_another_thread_is_not_interrupted(lock_path, children):
     holder.acquire()
     child = children(
         """
-        import sys, threading, locket
+        import sys, threading, time, locket
         lock = locket.Lock(sys.argv[1])
         out = []
         def wait():
@@ -184,9 +184,10 @@ def test_a_wait_in_another_thread_is_not_interrupted(lock_path, children):
                 out.append(type(e).__name__)
         t = threading.Thread(target=wait)
         t.start()
-        print("waiting", flush=True)
         try:
-            sys.stdin.readline()
+            print("waiting", flush=True)  # inside: the SIGINT may come as soon as this is read
+            while True:  # the kernel may give the SIGINT to the waiting thread: poll for the handler
+                time.sleep(0.01)
         except KeyboardInterrupt:
             print("main interrupted", flush=True)
         sys.stdin.readline()
