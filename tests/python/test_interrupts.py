@@ -128,6 +128,11 @@ def busy():  # a logging thread, a pool worker: runs and sleeps by turns
         time.sleep(0.0005)
 worker = threading.Thread(target=busy)
 worker.start()
+if sys.argv[3] == "worker":
+    # Only the worker can take SIGINT now: Python's C handler runs there, and the main thread's
+    # wait learns of it only by asking the interpreter (the callback, every <= 50 ms).
+    import signal
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
 print("waiting", flush=True)
 try:
     lock.acquire(timeout=timeout)
@@ -139,13 +144,14 @@ worker.join()
 """
 
 
+@pytest.mark.parametrize("delivered_to", ["any", "worker"])
 @pytest.mark.parametrize("timeout", [None, 5])
-def test_sigint_ends_a_wait_while_another_thread_runs(lock_path, children, timeout):
+def test_sigint_ends_a_wait_while_another_thread_runs(lock_path, children, timeout, delivered_to):
     import time
 
     holder = locket.Lock(lock_path)
     holder.acquire()
-    child = children(THREADED_WAITER, lock_path, timeout)
+    child = children(THREADED_WAITER, lock_path, timeout, delivered_to)
     child.expect("waiting")
     child.wait_blocked()
     # From another process (the kernel picks the thread), as Ctrl-C does.
