@@ -454,9 +454,8 @@ done:
 				Py_XDECREF(r);
 			}
 			Py_XDECREF(cur);
-			if (et != NULL || result == NULL)
-				PyErr_Clear();
 		}
+		PyErr_Clear(); /* bookkeeping errors never replace the call's outcome */
 		if (et != NULL)
 			PyErr_Restore(et, ev, tb);
 	}
