@@ -2,6 +2,11 @@
 """Turn bench/out/<suite>.json into docs/benchmarks.md and docs/benchmarks-handoff.png.
 
 usage: bench/report.py [--out-dir bench/out] [--md docs/benchmarks.md] [--png docs/benchmarks-handoff.png]
+                       [--keep-missing]
+
+--keep-missing (bench/run.sh passes it when it ran only some suites): the sections of suites that
+have no JSON in --out-dir, and their rows of the targets table, are kept from the existing --md
+file instead of being dropped; the hand-off plot is redrawn only if a plotted suite was run.
 
 Each suite's JSON (schema in bench/README.md) gives metric rows and hand-off samples. For every
 metric this prints each implementation's value, its ratio to the metric's reference row and, where
@@ -19,7 +24,9 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SUITE_ORDER = ["c", "python", "lua", "windows", "scaling"]
+SUITE_ORDER = ["c", "python", "lua", "windows", "scaling", "issue18"]
+# Suites whose hand-off samples are tabulated but not drawn (their groups span 20 us to 250 ms).
+NOT_PLOTTED = {"issue18"}
 UNIT_US = {"us": 1.0, "ms": 1e3, "s": 1e6}
 
 
@@ -31,12 +38,14 @@ class Target:
     kind "absolute": value <= limit (in `unit`).
     kind "row:IMPL": value <= limit * the value of row IMPL of the same metric.
     kind "plus:IMPL": value <= the value of row IMPL of the same metric + limit (in `unit`).
+    kind "info": no target; `text` is shown in the verdict column and the row is not counted.
+    inclusive: for "absolute", value <= limit instead of value < limit.
     `impl` (a regex) restricts the target to the implementations it matches.
     """
 
-    def __init__(self, metric, kind, limit, text, unit=None, impl=None):
+    def __init__(self, metric, kind, limit, text, unit=None, impl=None, inclusive=False):
         self.metric, self.kind, self.limit, self.text, self.unit = metric, kind, limit, text, unit
-        self.impl = impl
+        self.impl, self.inclusive = impl, inclusive
 
     def applies(self, name, impl=""):
         if self.impl is not None and re.search(self.impl, impl) is None:
@@ -46,6 +55,7 @@ class Target:
 
 TARGETS = {
     "c": [
+        Target(r"^uncontended_vs_six$", "reference", 1.15, "<= 1.15x the six syscalls the contract needs (issue 18)"),
         Target(r"^uncontended", "reference", 1.3, "<= 1.3x the raw syscalls"),
         # Issue 10's targets; an unlock without a close has its own (no close event to see).
         Target(r"^handoff_p50$", "reference", 1.5, "p50 <= 1.5x the blocking flock waiter",
@@ -70,6 +80,20 @@ TARGETS = {
         Target(r"^uncontended", "reference", 1.0, "<= the luaposix lock+unlock pair"),
         Target(r"^handoff.*p50", "reference", 2.0, "p50 <= 2x the luaposix F_SETLKW waiter"),
     ],
+    # Issue 18's rows (bench/issue18): each against its reference in the same run.
+    "issue18": [
+        Target(r"^uncontended_vs_six$", "reference", 1.15, "<= 1.15x the six syscalls the contract needs"),
+        Target(r"^threads_files_handoff_p50", "reference", 2.0, "p50 <= 2x one waiter alone"),
+        Target(r"^threads_files_handoff_p99", "reference", 3.0, "p99 <= 3x one waiter alone"),
+        Target(r"^unlock_only_after_.*_p50$", "absolute", 10.0, "<= 10 ms (median)", unit="ms", inclusive=True),
+        Target(r"^unlock_only_after_.*_max$", "absolute", 10.0, "<= 10 ms at any point: the slowest sample",
+               unit="ms", inclusive=True),
+        Target(r"^waiter_cpu_2s_locket_holder$", "absolute", 1.0, "< 1 ms CPU per 2 s behind a locket holder",
+               unit="ms"),
+        Target(r"^waiter_cpu_2s_foreign_holder$", "absolute", 6.0, "<= 6 ms CPU per 2 s behind a foreign holder",
+               unit="ms", inclusive=True),
+        Target(r"^idle_thread_handoff", "info", 0, "issue 18 sets none; the ratio is what the second thread costs"),
+    ],
     "windows": [
         Target(r"(handoff|wait).*p50", "reference", 3.0, "p50 <= 3x the blocking LockFileEx waiter"),
     ],
@@ -85,6 +109,15 @@ ISSUE_FIGURES = [
     ("waiter blocked in F_OFD_SETLKW, hand-off p99", "c", "handoff_p99", "ofd_blocking", 64, "us"),
     ("1 ms polling waiter, hand-off p50", "c", "handoff_p50", "poll_1ms", 494, "us"),
     ("1 ms polling waiter, CPU per 2 s of waiting", "c", "waiter_cpu_2s", "poll_1ms", 37, "ms"),
+    # Issue 18 ("what breaks today", measured on the engine it replaces).
+    ("Python, 8 threads on 8 files, hand-off p50", "issue18", "threads_files_handoff_p50_python",
+     "locket_8_threads_8_files", 60, "ms"),
+    ("C, 1000 threads on 1000 files, hand-off p50", "issue18", "threads_files_handoff_p50_c",
+     "locket_1000_threads_1000_files", 115, "ms"),
+    ("C, an unlock without a close after 0.5 s of waiting (102-141 ms)", "issue18", "unlock_only_after_0.5s_p50",
+     "locket_c", 102, "ms"),
+    ("C, waiter CPU per 2 s behind a locket holder (1.5-2.1 ms)", "issue18", "waiter_cpu_2s_locket_holder",
+     "locket_c", 1.5, "ms"),
 ]
 
 
@@ -137,6 +170,19 @@ def load_suites(out_dir):
     return [(s, suites[s]) for s in order], problems
 
 
+def load_baseline(suite):
+    """bench/baseline/<suite>.json: an earlier run kept in the tree (e.g. the engine before a
+    rewrite), shown in *before* columns next to this run's figures."""
+    path = os.path.join(ROOT, "bench", "baseline", f"{suite}.json")
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return None
+    data["_file"] = path
+    return data
+
+
 def group_metrics(rows):
     """Metric name -> its rows, in first-seen order."""
     groups = {}
@@ -167,9 +213,11 @@ def judge(suite, metric, rows):
 
 
 def verdict_for(t, row, rows, ref):
+    if t.kind == "info":
+        return f"no target: {t.text}"
     if t.kind == "absolute":
         value = in_us(row) / UNIT_US[t.unit]
-        ok = value < t.limit
+        ok = value <= t.limit if t.inclusive else value < t.limit
         return f"{'met' if ok else '**missed**'} ({t.text})"
     if t.kind.startswith("plus:"):
         base = next((r for r in rows if r["impl"] == t.kind[5:]), None)
@@ -228,7 +276,7 @@ def machine_context(run):
 
 def plot(suites, png):
     """One panel per suite: the empirical CDF of every implementation's hand-off samples."""
-    with_samples = [(s, d) for s, d in suites if any(d["handoff"].values())]
+    with_samples = [(s, d) for s, d in suites if any(d["handoff"].values()) and s not in NOT_PLOTTED]
     if not with_samples:
         return "no suite gave hand-off samples: no plot"
     try:
@@ -345,7 +393,39 @@ def plot_scaling(rows, current, png):
     return None
 
 
-def render(suites, problems, run, png, md_path):
+KEPT_MARK = "Kept from the previous report (not run this time): "
+
+
+def old_report(text):
+    """An earlier report: suite name -> its section's lines, and suite name -> its rows of the
+    targets table."""
+    sections, rows = {}, {}
+    cur, in_targets = None, False
+    for line in text.split("\n"):
+        if line.startswith("## "):
+            m = re.match(r"^## Suite `([^`]+)`", line)
+            cur = m.group(1) if m else "__machine__" if line.strip() == "## Machine" else None
+            in_targets = line.strip() == "## Targets"
+            if cur:
+                sections[cur] = []
+        if cur:
+            sections[cur].append(line)
+        elif in_targets and line.startswith("| ") and not line.startswith("| suite "):
+            rows.setdefault(line.split("|")[1].strip(), []).append(line)
+    for k, v in sections.items():
+        while v and not v[-1].strip():
+            v.pop()
+    machine = sections.pop("__machine__", [])
+    # The machine of the run the kept suites come from: after the marker if this report kept
+    # suites itself, else the whole section.
+    mark = next((i for i, line in enumerate(machine) if line.startswith(KEPT_MARK)), 0)
+    machine = machine[mark + 1:]
+    while machine and not machine[0].strip():
+        machine.pop(0)
+    return sections, rows, machine
+
+
+def render(suites, problems, run, png, md_path, old=None):
     lines = ["# Benchmarks", ""]
     lines.append(
         "Generated by `bench/run.sh` (which runs every suite, then `bench/report.py`); do not edit by hand. "
@@ -372,12 +452,36 @@ def render(suites, problems, run, png, md_path):
 
     summary = []
     body = []
-    for suite, data in suites:
+    old_sections, old_rows, old_machine = old or ({}, {}, [])
+    loaded = dict(suites)
+    kept = [s for s in old_sections if s not in loaded]
+    if kept:
+        lines += ["", KEPT_MARK + ", ".join(f"`{s}`" for s in kept)
+                  + ". The run they come from (each section says when its results were written):", ""]
+        lines += old_machine
+    order = [s for s in SUITE_ORDER if s in loaded or s in kept]
+    order += sorted(s for s in list(loaded) + kept if s not in order)
+    for suite in order:
+        if suite not in loaded:
+            body += [""] + old_sections[suite]
+            summary += old_rows.get(suite, [])
+            continue
+        data = loaded[suite]
         written = datetime.datetime.fromtimestamp(data["_mtime"], datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         body += ["", f"## Suite `{suite}`", "", f"From `{data['_file']}`, written {written}."]
+        baseline = load_baseline(suite) or {}
+        if baseline:
+            body += ["", f"*before* columns: `{os.path.relpath(baseline['_file'], ROOT)}`, {baseline.get('label', '')}"]
         for metric, rows in group_metrics(data["metrics"]).items():
             unit = rows[0].get("unit", "")
-            body += ["", f"### {metric} ({unit})", "", "| implementation | value | ratio | target |", "|---|---:|---:|---|"]
+            base_rows = {r["impl"]: r for r in baseline.get("metrics", []) if r.get("name") == metric}
+            base_judged = dict(zip(base_rows, judge(suite, metric, list(base_rows.values())))) if base_rows else {}
+            if base_rows:
+                body += ["", f"### {metric} ({unit})", "",
+                         "| implementation | value | ratio | target | before: value | before: ratio |",
+                         "|---|---:|---:|---|---:|---:|"]
+            else:
+                body += ["", f"### {metric} ({unit})", "", "| implementation | value | ratio | target |", "|---|---:|---:|---|"]
             for r, (ratio, verdict) in zip(rows, judge(suite, metric, rows)):
                 name = f"`{r['impl']}`"
                 if r.get("reference"):
@@ -385,8 +489,14 @@ def render(suites, problems, run, png, md_path):
                 elif r.get("context"):
                     name += " *context*"
                 value = fmt(r["value"]) + ("" if r.get("unit", unit) == unit else f" {r.get('unit')}")
-                body.append(f"| {name} | {value} | {fmt(ratio) + 'x' if ratio is not None else ''} | {verdict} |")
-                if verdict:
+                line = f"| {name} | {value} | {fmt(ratio) + 'x' if ratio is not None else ''} | {verdict} |"
+                if base_rows:
+                    b = base_rows.get(r["impl"])
+                    b_ratio = base_judged.get(r["impl"], (None, ""))[0]
+                    b_value = "" if b is None else fmt(in_us(b) / UNIT_US.get(unit, 1.0))
+                    line += f" {b_value} | {fmt(b_ratio) + 'x' if b_ratio is not None else ''} |"
+                body.append(line)
+                if verdict and not verdict.startswith("no target"):
                     summary.append(f"| {suite} | {metric} | `{r['impl']}` | {fmt(r['value'])} {r.get('unit', '')} | {verdict} |")
         handoff = {k: sorted(v) for k, v in data["handoff"].items() if v}
         if handoff:
@@ -400,7 +510,7 @@ def render(suites, problems, run, png, md_path):
         for text, s_, metric, impl, value, unit in ISSUE_FIGURES:
             row = next((r for r in data["metrics"] if s_ == suite and r.get("name") == metric and r.get("impl") == impl), None)
             if row is not None:
-                issue.append(f"| {text} | {fmt(value)} {unit} | {fmt(row['value'])} {row.get('unit', '')} |")
+                issue.append(f"| {text} | {fmt(value)} {unit} | {fmt(in_us(row) / UNIT_US[unit])} {unit} |")
         if issue:
             body += ["", "### The issue's figures for the same measurements", "",
                      "| measurement | issue | this run |", "|---|---:|---:|"] + issue
@@ -416,12 +526,19 @@ def render(suites, problems, run, png, md_path):
         lines += ["| suite | metric | implementation | value | verdict |", "|---|---|---|---:|---|"] + summary
     else:
         lines.append("No suite produced a row with a target.")
-    missing = [s for s in SUITE_ORDER if s not in dict(suites)]
+    missing = [s for s in SUITE_ORDER if s not in dict(suites) and s not in kept]
     if missing:
         lines += ["", "No results from: " + ", ".join(f"`{m}`" for m in missing) + "."]
 
     lines += ["", "## Hand-off distributions", ""]
-    problem = plot(suites, png)
+    kept_plotted = [s for s in kept if s not in NOT_PLOTTED and s != "scaling"]
+    if kept_plotted and os.path.exists(png):
+        # Redrawing would lose the kept suites' panels (their samples are not in --out-dir).
+        problem = None
+        lines.append("Drawn by an earlier run that had every suite (not redrawn: this run had only some).")
+        lines.append("")
+    else:
+        problem = plot(suites, png)
     if problem:
         lines.append(problem + ".")
     else:
@@ -436,7 +553,13 @@ def main():
     ap.add_argument("--out-dir", default=os.path.join(ROOT, "bench", "out"))
     ap.add_argument("--md", default=os.path.join(ROOT, "docs", "benchmarks.md"))
     ap.add_argument("--png", default=os.path.join(ROOT, "docs", "benchmarks-handoff.png"))
+    ap.add_argument("--keep-missing", action="store_true",
+                    help="keep the sections of suites without results from the existing --md")
     args = ap.parse_args()
+    old = None
+    if args.keep_missing and os.path.exists(args.md):
+        with open(args.md, encoding="utf-8") as f:
+            old = old_report(f.read())
     run = {}
     try:
         with open(os.path.join(args.out_dir, "run.json"), encoding="utf-8") as f:
@@ -444,7 +567,11 @@ def main():
     except (OSError, ValueError):
         pass
     suites, problems = load_suites(args.out_dir)
-    text = render(suites, problems, run, args.png, args.md)
+    if old is not None and run.get("suites"):
+        # Only the suites this run ran replace their sections: an older JSON left in --out-dir
+        # (a quick run, say) must not replace a section of the report.
+        suites = [(s, d) for s, d in suites if s in run["suites"] or s not in old[0]]
+    text = render(suites, problems, run, args.png, args.md, old)
     os.makedirs(os.path.dirname(args.md) or ".", exist_ok=True)
     with open(args.md, "w", encoding="utf-8") as f:
         f.write(text)

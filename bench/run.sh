@@ -1,31 +1,46 @@
 #!/usr/bin/env bash
 # Run every benchmark suite and write docs/benchmarks.md and docs/benchmarks-handoff.png.
 #
-# usage: bench/run.sh [--quick] [--no-build] [SUITE...]
-#   SUITE: a directory bench/SUITE with a run.sh (c, python, lua, windows); default: all of them.
+# usage: bench/run.sh [--quick] [--no-build] [--only GROUP] [SUITE...]
+#   SUITE: a directory bench/SUITE with a run.sh (c, python, lua, windows, issue18, scaling);
+#               default: all of them.
+#   --only issue18  the rows of issue 18's targets: the issue18 suite and the python suite (which
+#               has the Python hand-off rows, with a timeout and asyncio)
 #   --quick     few samples, to try the harness out (the report says so)
 #   --no-build  reuse the build tree as it is
 # Environment: LOCKET_BENCH_BUILD (build tree, default build/bench), LOCKET_BENCH_TIMEOUT (seconds
-# per suite, default 240).
+# per suite, default 240; at least 480 for issue18).
 #
 # Each suite is bench/SUITE/run.sh BUILD_DIR, writing bench/out/SUITE.json; a suite that fails or
-# times out is noted in the report and the others still run. See bench/README.md.
+# times out is noted in the report and the others still run. When only some suites run, the
+# report keeps the other suites' sections from the existing docs/benchmarks.md. See bench/README.md.
 set -uo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${LOCKET_BENCH_BUILD:-$root/build/bench}
 out=$root/bench/out
 per_suite=${LOCKET_BENCH_TIMEOUT:-240}
-quick=0 do_build=1 wanted=()
+quick=0 do_build=1 wanted=() only=""
 for a in "$@"; do
+	if [ "$only" = next ]; then
+		case $a in
+		issue18) wanted+=(issue18 python) ;;
+		*) echo "bench/run.sh: unknown group $a (known: issue18)" >&2; exit 2 ;;
+		esac
+		only=$a
+		continue
+	fi
 	case $a in
 	--quick) quick=1 ;;
 	--no-build) do_build=0 ;;
-	-h | --help) sed -n '2,12p' "$0"; exit 0 ;;
+	--only) only=next ;;
+	--only=issue18) wanted+=(issue18 python) only=issue18 ;;
+	-h | --help) sed -n '2,18p' "$0"; exit 0 ;;
 	-*) echo "bench/run.sh: unknown option $a" >&2; exit 2 ;;
 	*) wanted+=("$a") ;;
 	esac
 done
+[ "$only" = next ] && { echo "bench/run.sh: --only needs a group (issue18)" >&2; exit 2; }
 mkdir -p "$out"
 export LOCKET_BENCH_OUT=$out LOCKET_BENCH_QUICK=$quick
 t_start=$(date +%s)
@@ -41,7 +56,7 @@ if [ "$do_build" = 1 ]; then
 		-DLOCKET_BUILD_BENCH=ON && cmake --build "$build" -j2; } >"$out/build.log" 2>&1; then
 		log "full build failed; building the C library, CLI and C benchmarks only"
 		tail -n 20 "$out/build.log" >&2
-		cmake --build "$build" -j2 --target locket locket_cli locket_bench >>"$out/build.log" 2>&1 ||
+		cmake --build "$build" -j2 --target locket locket_cli locket_bench locket_bench_waiter >>"$out/build.log" 2>&1 ||
 			log "the C build failed too; suites that need it will fail"
 		status[build]="failed (see bench/out/build.log)"
 	fi
@@ -68,13 +83,15 @@ for s in "${suites[@]}"; do
 	[ "$s" = c ] && [ "$quick" = 1 ] && args=(--quick)
 	log "suite $s (log: bench/out/$s.log)"
 	t0=$(date +%s)
-	timeout --kill-after=10 "$per_suite" bash "$script" "$build" "${args[@]}" >"$out/$s.log" 2>&1
+	limit=$per_suite
+	[ "$s" = issue18 ] && [ "$limit" -lt 480 ] && limit=480
+	timeout --kill-after=10 "$limit" bash "$script" "$build" "${args[@]}" >"$out/$s.log" 2>&1
 	rc=$?
 	took=$(($(date +%s) - t0))
 	if [ $rc = 0 ] && [ -s "$out/$s.json" ]; then
 		status[$s]="ok (${took} s)"
 	elif [ $rc = 124 ] || [ $rc = 137 ]; then
-		status[$s]="timed out after ${per_suite} s (see bench/out/$s.log)"
+		status[$s]="timed out after ${limit} s (see bench/out/$s.log)"
 	elif [ $rc = 0 ]; then
 		status[$s]="wrote no bench/out/$s.json (see bench/out/$s.log)"
 	else
@@ -110,4 +127,6 @@ json.dump({"started": started, "loadavg_before": before, "loadavg_after": after,
           open(path, "w"), indent=1)
 EOF
 log "report: docs/benchmarks.md"
-"$py" "$root/bench/report.py" --out-dir "$out" --md "$root/docs/benchmarks.md" --png "$root/docs/benchmarks-handoff.png"
+keep=()
+[ ${#wanted[@]} -gt 0 ] && keep=(--keep-missing)
+"$py" "$root/bench/report.py" --out-dir "$out" --md "$root/docs/benchmarks.md" --png "$root/docs/benchmarks-handoff.png" "${keep[@]}"

@@ -75,8 +75,10 @@ static const struct help_status HELP_EXIT_STATUS[] = {
 static const char *const MAN_DESCRIPTION[] = {
 	"locket takes the same lock as flock(1) (flock(2) on Linux, LockFileEx on Windows), so "
 	"scripts using either exclude each other, and accepts flock(1)'s options.",
-	"With FILE and COMMAND, locket opens FILE (creating it if missing; a directory is opened "
-	"read-only), waits for the lock, runs COMMAND and exits with its status. COMMAND inherits "
+	"With FILE and COMMAND, locket opens FILE read-only (creating it if missing; a directory "
+	"works too), waits for the lock, runs COMMAND and exits with its status. If FILE's path "
+	"changes while locket waits (a switched symlink, a replaced file), locket moves to the "
+	"file the path names when the lock is granted. COMMAND inherits "
 	"the lock descriptor, as with flock(1): the lock is released when the last process holding "
 	"that descriptor exits. If locket is killed, COMMAND and anything it started in the "
 	"background keep the lock until they exit, so no second holder gets in while they run. "

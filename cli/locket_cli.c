@@ -5,10 +5,13 @@
  * other. docs/cli.md says where it differs and why; help.h holds the text of
  * --help and of the man page.
  *
- * Lock lifetime is flock(1)'s: locket opens the lock file itself and the
- * command inherits the locked descriptor, so the lock lasts as long as any
- * process of the command holds it, even if locket is killed (-o opts out).
- * Locking goes through locket_fd_lock(), the library's wait.
+ * Lock lifetime is flock(1)'s: the command inherits the locked descriptor,
+ * so the lock lasts as long as any process of the command holds it, even if
+ * locket is killed (-o opts out). The descriptor comes from the library
+ * (locket_acquire_detached()), so the CLI opens, checks the file's identity
+ * and keeps its deadline by the core's rules, with no opener or clock of its
+ * own; a descriptor of the shell (locket 9) is locked with
+ * locket_fd_lock_with().
  */
 #include "locket.h"
 
@@ -24,11 +27,6 @@
 
 #include "help.h"
 #include "run.h"
-
-#ifdef _WIN32
-#include <windows.h>
-#include <shellapi.h>
-#endif
 
 const char *progname = "locket";
 
@@ -67,34 +65,20 @@ static int usage_error(const char *fmt, ...)
 	return EX_USAGE;
 }
 
-static double now_seconds(void)
-{
-#ifdef _WIN32
-	LARGE_INTEGER c, f;
-	QueryPerformanceCounter(&c);
-	QueryPerformanceFrequency(&f);
-	return (double)c.QuadPart / (double)f.QuadPart;
-#else
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-#endif
-}
-
-/* Seconds to milliseconds, rounding up so that -w 0.0001 still waits. */
+/* Seconds (a decimal number) to milliseconds by the library's one rule
+ * (locket_timeout_ms): rounded up, so -w 0.0001 still waits; beyond what
+ * int64 milliseconds hold, forever. Negative and NaN are errors. */
 static int parse_timeout(const char *text, int64_t *out_ms)
 {
 	char *end;
 	double s;
 	errno = 0;
 	s = strtod(text, &end);
-	if (errno != 0 || end == text || *end != '\0' || !(s >= 0)) /* also NaN */
+	if (errno == ERANGE && s == HUGE_VAL)
+		errno = 0; /* beyond double: as +inf, forever */
+	if (errno != 0 || end == text || *end != '\0')
 		return -1;
-	if (s >= 9.2e15) /* beyond int64 milliseconds: forever */
-		*out_ms = -1;
-	else
-		*out_ms = (int64_t)ceil(s * 1000.0);
-	return 0;
+	return locket_timeout_ms(s, out_ms) == LOCKET_OK ? 0 : -1;
 }
 
 static int parse_int(const char *text, long min, long max, long *out)
@@ -109,19 +93,90 @@ static int parse_int(const char *text, long min, long max, long *out)
 	return 0;
 }
 
-/* The holder's pid for --verbose, or 0 when it cannot be told. */
-static long long holder_pid(const char *path)
+/* The holder's pid for --verbose, or 0 when it cannot be told: through the
+ * handle (FILE forms), or through the descriptor's /proc name. */
+static long long holder_pid(locket_t *lock, const char *fd_path)
 {
 	locket_options opts = LOCKET_OPTIONS_INIT;
-	locket_t *probe;
+	locket_t *probe = NULL;
 	int64_t pid = 0;
-	opts.flags = LOCKET_NO_CREATE;
-	if (locket_new(&probe, path, &opts) != LOCKET_OK)
-		return 0;
-	if (locket_holder_pid(probe, &pid) != LOCKET_OK)
+	if (lock == NULL) {
+		opts.flags = LOCKET_NO_CREATE | LOCKET_ALLOW_DIRECTORY;
+		if (locket_new(&probe, fd_path, &opts) != LOCKET_OK)
+			return 0;
+		lock = probe;
+	}
+	if (locket_holder_pid(lock, &pid) != LOCKET_OK)
 		pid = 0;
 	locket_free(probe);
 	return (long long)pid;
+}
+
+/* Lock: the FILE forms through the handle (the descriptor leaves it, locked
+ * and inheritable, into *fd), the descriptor form on *fd itself. The wait
+ * is not interruptible: a signal during it has its default effect (it ends
+ * locket, which then holds nothing), as with flock(1). */
+/* --verbose's "waiting for ..." line: said by the wait itself, once, when
+ * the core first asks whether to go on (right after its first try failed),
+ * so that the one acquisition keeps the core's one deadline. It never ends
+ * the wait: a signal ends locket by its default action, as flock(1). */
+struct announce {
+	locket_t *lock;
+	const char *name, *fd_path;
+	int said;
+};
+
+static int announce_wait(void *arg)
+{
+	struct announce *a = (struct announce *)arg;
+	if (!a->said) {
+		long long pid = holder_pid(a->lock, a->fd_path);
+		a->said = 1;
+		if (pid > 0)
+			printf("%s: waiting for %s, held by pid %lld\n", progname, a->name, pid);
+		else
+			printf("%s: waiting for %s\n", progname, a->name);
+		fflush(stdout);
+	}
+	return 0;
+}
+
+static int take_lock(locket_t *lock, intptr_t *fd, int64_t timeout_ms, unsigned int flags,
+		     struct announce *announce)
+{
+	locket_wait_options o = LOCKET_WAIT_OPTIONS_INIT;
+	o.flags = flags;
+	o.timeout_ms = timeout_ms;
+	if (announce != NULL) {
+		o.interrupted = announce_wait;
+		o.interrupted_arg = announce;
+	}
+	if (lock != NULL)
+		return locket_acquire_detached(lock, &o, fd);
+	return locket_fd_lock_with(*fd, &o);
+}
+
+/* The exit status for a failure of the library (as flock(1)'s for the same
+ * causes): the lock file cannot be opened or created (66, 73), the system
+ * is short of something or cannot lock (71), or the lock cannot be taken
+ * (65). opening: the failure came from locket_new(). */
+static int failure_status(int rc, int opening)
+{
+	int status = locket_cli_os_status(locket_last_os_error());
+	if (status != 0)
+		return status;
+	switch (rc) {
+	case LOCKET_ENOTSUP:
+	case LOCKET_ENOMEM:
+		return EX_OSERR;
+	case LOCKET_ENOENT:
+	case LOCKET_EACCES:
+	case LOCKET_EISDIR:
+	case LOCKET_EINVAL:
+		return EX_NOINPUT;
+	default:
+		return opening ? EX_NOINPUT : EX_DATAERR;
+	}
 }
 
 int main(int argc, char **argv)
@@ -151,26 +206,13 @@ int main(int argc, char **argv)
 	const char *shell_command = NULL, *name;
 	char *shell_argv[4], fd_path[64];
 	char **command = NULL;
+	locket_t *lock = NULL;
 	intptr_t fd;
 	double started;
 
-#ifdef _WIN32
-	{
-		/* The arguments in UTF-8, as locket expects paths: the C runtime's
-		 * argv is in the ANSI code page. */
-		wchar_t **wargv = CommandLineToArgvW(GetCommandLineW(), &argc);
-		argv = (char **)calloc((size_t)argc + 1, sizeof *argv);
-		for (int i = 0; wargv != NULL && argv != NULL && i < argc; i++) {
-			int n = WideCharToMultiByte(CP_UTF8, 0, wargv[i], -1, NULL, 0, NULL, NULL);
-			argv[i] = (char *)malloc((size_t)n);
-			if (argv[i] == NULL)
-				return EX_OSERR;
-			WideCharToMultiByte(CP_UTF8, 0, wargv[i], -1, argv[i], n, NULL, NULL);
-		}
-		if (wargv == NULL || argv == NULL)
-			return EX_OSERR;
-	}
-#endif
+	argv = locket_cli_utf8_argv(&argc, argv);
+	if (argv == NULL)
+		return EX_OSERR;
 	if (argc < 2)
 		return usage_error("not enough arguments");
 	argv[0] = (char *)progname; /* getopt's messages begin with it */
@@ -242,18 +284,7 @@ int main(int argc, char **argv)
 		return usage_error("requires file descriptor, file or directory");
 	}
 	if (shell_command != NULL) {
-#ifdef _WIN32
-		shell_argv[0] = (char *)"cmd.exe";
-		shell_argv[1] = (char *)"/c";
-#else
-		/* flock(1)'s choice: the user's shell, as for other commands. */
-		shell_argv[0] = getenv("SHELL");
-		if (shell_argv[0] == NULL || shell_argv[0][0] == '\0')
-			shell_argv[0] = (char *)"/bin/sh";
-		shell_argv[1] = (char *)"-c";
-#endif
-		shell_argv[2] = (char *)shell_command;
-		shell_argv[3] = NULL;
+		locket_cli_shell(shell_command, shell_argv);
 		command = shell_argv;
 	}
 
@@ -263,57 +294,52 @@ int main(int argc, char **argv)
 		if (parse_int(name, 0, INT_MAX, &number) != 0)
 			return usage_error("bad file descriptor: '%s' (a FILE needs a COMMAND)", name);
 		fd = (intptr_t)number;
-#ifdef _WIN32
-		snprintf(fd_path, sizeof fd_path, "handle %ld", number);
-#else
-		snprintf(fd_path, sizeof fd_path, "/proc/self/fd/%ld", number);
-#endif
+		locket_cli_fd_label(number, fd_path, sizeof fd_path);
 	} else {
-		exit_code = locket_cli_open(name, &fd);
-		if (exit_code != 0)
-			return exit_code;
+		/* The library's opener: created if missing (0666 minus the umask),
+		 * never truncated, read-only as flock(1) opens, a directory accepted. */
+		locket_options opts = LOCKET_OPTIONS_INIT;
+		opts.flags = LOCKET_ALLOW_DIRECTORY;
+		rc = locket_new(&lock, name, &opts);
+		if (rc != LOCKET_OK) {
+			fprintf(stderr, "%s: %s\n", progname, locket_last_error_message());
+			return failure_status(rc, 1);
+		}
+		fd = -1;
 		snprintf(fd_path, sizeof fd_path, "%s", name);
 	}
 
-	started = now_seconds();
+	started = locket_cli_now_seconds();
 	if (unlock) {
-		rc = locket_fd_unlock(fd);
+		/* With FILE COMMAND there is nothing to unlock (a fresh descriptor
+		 * holds no lock, as in flock(1)): the command runs without one. */
+		rc = lock != NULL ? LOCKET_OK : locket_fd_unlock(fd);
 	} else {
-		rc = locket_fd_lock(fd, 0, flags);
-		if (rc == LOCKET_EWOULDBLOCK && timeout_ms != 0) {
-			if (verbose) {
-				long long pid = holder_pid(fd_path);
-				if (pid > 0)
-					printf("%s: waiting for %s, held by pid %lld\n", progname, name, pid);
-				else
-					printf("%s: waiting for %s\n", progname, name);
-				fflush(stdout);
-			}
-			if (timeout_ms > 0) {
-				int64_t spent = (int64_t)((now_seconds() - started) * 1000.0);
-				timeout_ms = timeout_ms > spent ? timeout_ms - spent : 1;
-			}
-			rc = locket_fd_lock(fd, timeout_ms, flags);
-		}
+		struct announce announce = { lock, name, fd_path, 0 };
+		rc = take_lock(lock, &fd, timeout_ms, flags, verbose ? &announce : NULL);
 	}
 	if (rc == LOCKET_EWOULDBLOCK || rc == LOCKET_ETIMEDOUT) {
 		if (verbose)
 			fprintf(stderr, "%s: %s (after %.6f seconds)\n", progname,
 				rc == LOCKET_EWOULDBLOCK ? "failed to get lock" : "timeout while waiting to get lock",
-				now_seconds() - started);
+				locket_cli_now_seconds() - started);
+		locket_free(lock);
 		return (int)conflict_code;
 	}
 	if (rc != LOCKET_OK) {
-#ifdef _WIN32
-		fprintf(stderr, "%s: %s: %s\n", progname, name, locket_last_error_message());
-#else
-		fprintf(stderr, "%s: %s: %s\n", progname, name,
-			locket_last_os_error() ? strerror(locket_last_os_error()) : locket_last_error_message());
-#endif
-		return rc == LOCKET_ENOTSUP || rc == LOCKET_ENOMEM ? EX_OSERR : EX_DATAERR;
+		if (lock != NULL)
+			fprintf(stderr, "%s: %s\n", progname, locket_last_error_message());
+		else
+			fprintf(stderr, "%s: %s: %s\n", progname, name, locket_cli_error_text());
+		exit_code = failure_status(rc, 0);
+		locket_free(lock);
+		return exit_code;
 	}
+	/* The descriptor left the handle: the handle holds nothing, and the fork
+	 * that runs the command has no locket descriptor to close. */
+	locket_free(lock);
 	if (verbose) {
-		printf("%s: getting lock took %.6f seconds\n", progname, now_seconds() - started);
+		printf("%s: getting lock took %.6f seconds\n", progname, locket_cli_now_seconds() - started);
 		if (command != NULL)
 			printf("%s: executing %s\n", progname, command[0]);
 		fflush(stdout);

@@ -1,9 +1,9 @@
 /*
- * The lock file and the command on POSIX: open, fork, exec, wait, pass
- * signals on.
+ * The command on POSIX: fork, exec, wait, pass signals on.
  *
- * The lock descriptor is inheritable: the command and whatever it starts
- * hold the lock too, so it outlives locket if locket is killed, as with
+ * The lock descriptor (from locket_acquire_detached(), which opened, locked
+ * and checked it by the library's rules) is inheritable: the command and
+ * whatever it starts hold the lock too, so it outlives locket if locket is killed, as with
  * flock(1) (-o: the command does not get it, and dies with locket instead).
  *
  * The signals to pass on are blocked and taken with sigwaitinfo() instead of
@@ -11,52 +11,37 @@
  * event, in order with the command's exit (SIGCHLD), with no handler racing
  * waitpid(), and with its origin (si_code) at hand.
  */
+#include "locket.h"
 #include "run.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static const int passed_on[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2 };
 
-/*
- * An existing file is opened without O_CREAT (in a sticky directory such as
- * /tmp, O_CREAT on another user's file fails under fs.protected_regular);
- * a missing one is created with O_EXCL, retrying if another creator wins.
- * Read-write where allowed (NFS needs it for exclusive locks), read-only
- * otherwise, which is how a directory opens. Never O_TRUNC.
- */
-int locket_cli_open(const char *path, intptr_t *out)
+int locket_cli_os_status(int os_error)
 {
-	int fd, err;
-	for (;;) {
-		fd = open(path, O_RDWR | O_NOCTTY);
-		if (fd < 0 && (errno == EACCES || errno == EROFS || errno == EPERM || errno == EISDIR ||
-			       errno == ETXTBSY))
-			fd = open(path, O_RDONLY | O_NOCTTY);
-		if (fd >= 0 || errno != ENOENT)
-			break;
-		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOCTTY, 0666);
-		if (fd >= 0 || errno != EEXIST)
-			break;
-	}
-	if (fd >= 0) {
-		*out = fd;
+	switch (os_error) {
+	case ENOMEM:
+	case EMFILE:
+	case ENFILE:
+		return EX_OSERR;
+	case EROFS:
+	case ENOSPC:
+	case EDQUOT:
+		return EX_CANTCREAT;
+	default:
 		return 0;
 	}
-	err = errno;
-	fprintf(stderr, "%s: cannot open lock file %s: %s\n", progname, path, strerror(err));
-	if (err == ENOMEM || err == EMFILE || err == ENFILE)
-		return EX_OSERR;
-	if (err == EROFS || err == ENOSPC || err == EDQUOT)
-		return EX_CANTCREAT;
-	return EX_NOINPUT;
 }
 
 static int exec_command(char **argv)
@@ -88,6 +73,14 @@ int locket_cli_run(char **argv, intptr_t lock_fd, int close_fd, int no_fork)
 	pid_t parent = getpid(), pid;
 	size_t i;
 
+	if (lock_fd >= 0) {
+		/* The library opens with O_NONBLOCK (a lease or a FIFO must not
+		 * block its open); the command gets a plain descriptor, as from
+		 * flock(1). It is the same open file description: the lock stays. */
+		int fl = fcntl((int)lock_fd, F_GETFL);
+		if (fl >= 0 && (fl & O_NONBLOCK))
+			(void)fcntl((int)lock_fd, F_SETFL, fl & ~O_NONBLOCK);
+	}
 	if (no_fork)
 		return exec_command(argv); /* only on failure */
 
@@ -110,7 +103,8 @@ int locket_cli_run(char **argv, intptr_t lock_fd, int close_fd, int no_fork)
 	if (pid == 0) {
 		sigprocmask(SIG_SETMASK, &old_mask, NULL);
 		if (close_fd) {
-			close((int)lock_fd);
+			if (lock_fd >= 0)
+				close((int)lock_fd);
 			/* Only locket holds the lock now: if it dies, so must the command. */
 			prctl(PR_SET_PDEATHSIG, SIGKILL);
 			if (getppid() != parent)
@@ -140,4 +134,38 @@ int locket_cli_run(char **argv, intptr_t lock_fd, int close_fd, int no_fork)
 		if (sig > 0 && sig != SIGCHLD && info.si_code != SI_KERNEL)
 			kill(pid, sig); /* the lock stays until the command exits */
 	}
+}
+
+double locket_cli_now_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+char **locket_cli_utf8_argv(int *argc, char **argv)
+{
+	(void)argc;
+	return argv; /* paths are bytes; the library takes them as they are */
+}
+
+void locket_cli_shell(const char *command, char *argv[4])
+{
+	/* flock(1)'s choice: the user's shell, as for other commands. */
+	argv[0] = getenv("SHELL");
+	if (argv[0] == NULL || argv[0][0] == '\0')
+		argv[0] = (char *)"/bin/sh";
+	argv[1] = (char *)"-c";
+	argv[2] = (char *)command;
+	argv[3] = NULL;
+}
+
+void locket_cli_fd_label(long number, char *buf, size_t size)
+{
+	snprintf(buf, size, "/proc/self/fd/%ld", number);
+}
+
+const char *locket_cli_error_text(void)
+{
+	return locket_last_os_error() ? strerror(locket_last_os_error()) : locket_last_error_message();
 }

@@ -1,6 +1,6 @@
 /*
- * The lock file and the command on Windows: CreateFileW, CreateProcessW,
- * wait, exit code. A Windows lock belongs to the process that took it, so
+ * The command on Windows: CreateProcessW, wait, exit code (the lock handle
+ * comes from locket_acquire_detached()). A Windows lock belongs to the process that took it, so
  * the command cannot inherit it as on POSIX: instead the command runs in a
  * job object that kills it, and whatever it started, when locket's last
  * handle to the job closes, i.e. when locket exits or is killed. A command
@@ -10,9 +10,11 @@
  * reach the command through the console; locket ignores them while the
  * command runs and keeps the lock until it exits.
  */
+#include "locket.h"
 #include "run.h"
 
 #include <windows.h>
+#include <shellapi.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,31 +69,18 @@ static size_t append_arg(wchar_t *cmd, size_t len, size_t cap, const wchar_t *ar
 	return len;
 }
 
-int locket_cli_open(const char *path, intptr_t *out)
+int locket_cli_os_status(int os_error)
 {
-	const DWORD share = FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE;
-	wchar_t wpath[32768];
-	HANDLE h;
-	DWORD err;
-	if (!MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, path, -1, wpath, 32768)) {
-		fprintf(stderr, "%s: cannot open lock file %s: not a valid UTF-8 path\n", progname, path);
-		return EX_NOINPUT;
-	}
-	h = CreateFileW(wpath, GENERIC_READ | GENERIC_WRITE, share, NULL, OPEN_ALWAYS,
-			FILE_ATTRIBUTE_NORMAL, NULL);
-	if (h == INVALID_HANDLE_VALUE && GetLastError() == ERROR_ACCESS_DENIED)
-		h = CreateFileW(wpath, GENERIC_READ, share, NULL, OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL, NULL);
-	if (h != INVALID_HANDLE_VALUE) {
-		*out = (intptr_t)h;
+	switch ((DWORD)os_error) {
+	case ERROR_NOT_ENOUGH_MEMORY:
+	case ERROR_TOO_MANY_OPEN_FILES:
+		return EX_OSERR;
+	case ERROR_WRITE_PROTECT:
+	case ERROR_DISK_FULL:
+		return EX_CANTCREAT;
+	default:
 		return 0;
 	}
-	err = GetLastError();
-	fprintf(stderr, "%s: cannot open lock file %s (error %lu)\n", progname, path, (unsigned long)err);
-	if (err == ERROR_NOT_ENOUGH_MEMORY || err == ERROR_TOO_MANY_OPEN_FILES)
-		return EX_OSERR;
-	if (err == ERROR_WRITE_PROTECT || err == ERROR_DISK_FULL)
-		return EX_CANTCREAT;
-	return EX_NOINPUT;
 }
 
 int locket_cli_run(char **argv, intptr_t lock_fd, int close_fd, int no_fork)
@@ -105,8 +94,11 @@ int locket_cli_run(char **argv, intptr_t lock_fd, int close_fd, int no_fork)
 	DWORD code = EX_OSERR;
 	int i;
 
-	(void)lock_fd; /* never inherited: the lock is locket's process's */
 	(void)no_fork;
+	/* Never inherited: the lock is locket's process's (the library hands
+	 * the handle out inheritable, for POSIX-style callers). */
+	if (lock_fd != -1 && lock_fd != 0)
+		SetHandleInformation((HANDLE)lock_fd, HANDLE_FLAG_INHERIT, 0);
 	if (cmd == NULL)
 		return EX_OSERR;
 	for (i = 0; argv[i] != NULL; i++) {
@@ -162,4 +154,50 @@ int locket_cli_run(char **argv, intptr_t lock_fd, int close_fd, int no_fork)
 	CloseHandle(pi.hProcess);
 	CloseHandle(job); /* kills whatever the command left running in the job */
 	return (int)code;
+}
+
+double locket_cli_now_seconds(void)
+{
+	LARGE_INTEGER c, f;
+	QueryPerformanceCounter(&c);
+	QueryPerformanceFrequency(&f);
+	return (double)c.QuadPart / (double)f.QuadPart;
+}
+
+char **locket_cli_utf8_argv(int *argc, char **argv)
+{
+	/* The C runtime's argv is in the ANSI code page; locket takes UTF-8. */
+	wchar_t **wargv = CommandLineToArgvW(GetCommandLineW(), argc);
+	char **out;
+	(void)argv;
+	if (wargv == NULL)
+		return NULL;
+	out = (char **)calloc((size_t)*argc + 1, sizeof *out);
+	for (int i = 0; out != NULL && i < *argc; i++) {
+		int n = WideCharToMultiByte(CP_UTF8, 0, wargv[i], -1, NULL, 0, NULL, NULL);
+		out[i] = (char *)malloc((size_t)n);
+		if (out[i] == NULL)
+			return NULL;
+		WideCharToMultiByte(CP_UTF8, 0, wargv[i], -1, out[i], n, NULL, NULL);
+	}
+	LocalFree(wargv);
+	return out;
+}
+
+void locket_cli_shell(const char *command, char *argv[4])
+{
+	argv[0] = (char *)"cmd.exe";
+	argv[1] = (char *)"/c";
+	argv[2] = (char *)command;
+	argv[3] = NULL;
+}
+
+void locket_cli_fd_label(long number, char *buf, size_t size)
+{
+	snprintf(buf, size, "handle %ld", number);
+}
+
+const char *locket_cli_error_text(void)
+{
+	return locket_last_error_message(); /* it names the Windows error already */
 }

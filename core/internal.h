@@ -1,6 +1,6 @@
 /*
  * The internal interface between the portable core (core/locket.c,
- * core/error.c) and one OS layer (core/unix/ or core/win/). Each OS layer
+ * core/error.c) and one OS layer (core/posix/ + core/linux/, or core/win/). Each OS layer
  * implements every locket__os_* function below; CMake compiles exactly one.
  *
  * Names with the locket__ prefix are internal: they are not exported from
@@ -98,10 +98,11 @@ void locket__cond_broadcast(locket__cond *c);
  * deadline passed. */
 int locket__cond_wait(locket__cond *c, locket__mutex *m, int64_t deadline_ms);
 
-/* ---- OS layer: process-wide state (unix/process.c, win/process.c) ---- */
+/* ---- OS layer: process-wide state (posix/process.c, win/process.c) ---- */
 
-/* The lock that guards the core's registry of live handles: a plain static
- * mutex, usable before anything is initialised. */
+/* The lock that guards the core's process-wide list of open descriptors
+ * (held only for list operations, never across I/O; the fork handlers take
+ * it): a plain static mutex, usable before anything is initialised. */
 void locket__registry_lock(void);
 void locket__registry_unlock(void);
 
@@ -162,6 +163,20 @@ void locket__os_held(locket__fd fd, locket__key key);
 /* Make fd inheritable by child processes (clear close-on-exec), for a
  * descriptor that leaves the handle (locket_acquire_detached). */
 int locket__os_make_inheritable(locket__fd fd);
+
+/* Is fd plausibly a descriptor (an int >= 0 on POSIX; a HANDLE other than
+ * NULL and INVALID_HANDLE_VALUE on Windows)? For locket_fd_lock(). */
+int locket__os_fd_is_plausible(intptr_t fd);
+
+/* What the OS layer gets as a caller's descriptor's path: on Linux one that
+ * names the descriptor's own file (/proc/self/fd/N, which inotify follows);
+ * on Windows a label for messages. */
+void locket__os_fd_label(intptr_t fd, char *buf, size_t size);
+
+/* 1 if a handle keeps its OS waiter between waits (Windows keeps its wake-up
+ * event there), so that an attempt gives it back to the handle; 0 if waiters
+ * are lent process-wide state that must go back at once (Linux). */
+int locket__os_handle_keeps_waiter(void);
 
 /* Close fd. Never unlocks explicitly: used alone only where the lock must
  * stay with another copy of the descriptor (a forked child). */

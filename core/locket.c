@@ -12,8 +12,9 @@
  *   kernel itself makes them exclude each other, and a thread waiting for
  *   another thread of its own process waits in the same interruptible,
  *   deadline-bounded kernel wait as for another process.
- * - The release ends with a close(), which is what wakes waiters on Linux
- *   (inotify reports closes, not unlocks; see unix/wait.c).
+ * - A release ends with a close(), which other programs' waiters see (an
+ *   inotify close event, on Linux); locket's own waiters are woken by the
+ *   release itself (core/linux/wake.c).
  * - A lock file that someone replaced between two acquisitions is locked as
  *   the file the path names now, like every other process would.
  * - Nothing is held open for a forked child to inherit while unlocked.
@@ -23,168 +24,21 @@
  * two threads of one handle both hold a shared lock: the second one waits on
  * a condition variable for the slot.
  *
- * fork(): a flock lock belongs to the open file description, and a forked
- * child's copy of the descriptor keeps it alive: if the parent then died,
- * the child would keep a lock that it cannot see, release or re-take. So
- * every descriptor a handle opens is recorded in the handle (open_fds), and
- * a pthread_atfork child handler closes them all in the child, without
- * unlocking (unlocking would drop the parent's lock), and empties every slot.
- * The prepare handler takes the registry of handles and every handle's
- * mutex, and descriptors are opened and closed with the handle's mutex held,
- * so a fork never sees a handle half-way: whatever the parent's other
- * threads were doing, the child gets unlocked mutexes, empty slots and no
- * lock descriptors. The slot also remembers the pid that filled it, which
- * covers children made without the handlers (raw clone(), _Fork()): they see
- * the handle as not held and never unlock the parent's lock.
+ * fork(): every descriptor this file opens is recorded on the process-wide
+ * list in fds.c, whose fork handlers close them in a child without
+ * unlocking, and a handle is made anew at its first call in a child. The
+ * slot also remembers the pid that filled it, which covers children made
+ * without the handlers (raw clone(), _Fork()): they see the handle as not
+ * held and never unlock the parent's lock.
+ *
+ * The other parts of the core: fds.c (the descriptor list and fork),
+ * attempt.c (acquisitions an event loop drives), fdlock.c (locks on the
+ * caller's descriptors), wait.c (deadlines and interruption), error.c.
  */
-#include "internal.h"
+#include "handle.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-/* A descriptor of the lock file that a handle has open, on the handle's
- * open_fds list (see fork() above). */
-struct open_fd {
-	locket__fd fd;
-	struct open_fd *next;
-};
-
-struct locket {
-	char *path;               /* absolute path, fixed at creation */
-	locket_options opts;      /* fixed at creation */
-	locket__mutex mu;         /* guards everything below */
-	locket__cond slot_freed;  /* broadcast whenever slot_fd is emptied */
-	locket__fd slot_fd;       /* descriptor holding the lock, or LOCKET__NO_FD */
-	locket__key slot_key;     /* its file's identity (0: unknown) */
-	int64_t slot_pid;         /* process that filled slot_fd */
-	struct open_fd slot_ref;  /* slot_fd's entry on open_fds */
-	struct open_fd *open_fds; /* every descriptor of the file this handle has open */
-	int slot_inherited;       /* the slot was emptied by locket__fork_child() */
-	locket__waiter *waiter;   /* kept OS wait state; NULL while borrowed */
-	locket_t *prev, *next;    /* the registry of live handles */
-};
-
-/* ---- the registry of handles, and fork() ---- */
-
-static locket_t *registry; /* guarded by locket__registry_lock() */
-
-/* Open the lock file and record the descriptor on the handle, atomically
- * with respect to fork(). A write open is asked for where a read-only
- * descriptor could not take the lock (see lock_file). */
-static int open_tracked(locket_t *lock, int writable, struct open_fd *ref)
-{
-	locket_options o = lock->opts;
-	int rc;
-	if (writable)
-		o.flags |= LOCKET__OPEN_WRITE;
-	locket__mutex_lock(&lock->mu);
-	rc = locket__os_open(lock->path, &o, &ref->fd);
-	if (rc == LOCKET_OK) {
-		ref->next = lock->open_fds;
-		lock->open_fds = ref;
-	}
-	locket__mutex_unlock(&lock->mu);
-	return rc;
-}
-
-/* Take ref off the handle's list; the caller holds the mutex. */
-static void untrack(locket_t *lock, struct open_fd *ref)
-{
-	struct open_fd **p;
-	for (p = &lock->open_fds; *p != NULL; p = &(*p)->next) {
-		if (*p == ref) {
-			*p = ref->next;
-			break;
-		}
-	}
-	ref->fd = LOCKET__NO_FD;
-}
-
-/* Close a descriptor of the handle; unlock first when the lock on it is
- * this process's. Returns the unlock result. */
-static int close_tracked(locket_t *lock, struct open_fd *ref, int unlock)
-{
-	int rc = LOCKET_OK;
-	locket__fd fd = ref->fd;
-	if (fd == LOCKET__NO_FD)
-		return rc; /* closed in a forked child by locket__fork_child() */
-	if (unlock)
-		rc = locket__os_unlock(fd, 0);
-	locket__mutex_lock(&lock->mu);
-	if (ref->fd != LOCKET__NO_FD) {
-		locket__os_close(fd);
-		untrack(lock, ref);
-	}
-	locket__mutex_unlock(&lock->mu);
-	return rc;
-}
-
-void locket__fork_prepare(void)
-{
-	locket_t *l;
-	locket__registry_lock();
-	for (l = registry; l != NULL; l = l->next)
-		locket__mutex_lock(&l->mu);
-}
-
-void locket__fork_parent(void)
-{
-	locket_t *l;
-	for (l = registry; l != NULL; l = l->next)
-		locket__mutex_unlock(&l->mu);
-	locket__registry_unlock();
-}
-
-/* In the child, the only thread: nothing the parent's other threads were
- * doing can be finished here, so start every handle afresh. Its mutex is
- * free of them (fork_prepare took it), but its condition variable may
- * count waiters that do not exist here. */
-void locket__fork_child(void)
-{
-	locket_t *l;
-	for (l = registry; l != NULL; l = l->next) {
-		struct open_fd *ref = l->open_fds;
-		while (ref != NULL) {
-			struct open_fd *next = ref->next;
-			locket__os_close(ref->fd); /* the parent's lock: never unlock */
-			ref->fd = LOCKET__NO_FD;
-			ref = next;
-		}
-		l->open_fds = NULL;
-		l->slot_inherited = l->slot_fd != LOCKET__NO_FD;
-		l->slot_fd = LOCKET__NO_FD;
-		locket__os_waiter_free(l->waiter); /* its queue is shared with the parent */
-		l->waiter = NULL;
-		locket__cond_reinit(&l->slot_freed);
-		locket__mutex_unlock(&l->mu); /* taken by locket__fork_prepare() in this very thread */
-	}
-	locket__os_wait_atfork_child();
-	locket__registry_unlock();
-}
-
-static void registry_add(locket_t *lock)
-{
-	locket__os_fork_handlers();
-	locket__registry_lock();
-	lock->prev = NULL;
-	lock->next = registry;
-	if (registry != NULL)
-		registry->prev = lock;
-	registry = lock;
-	locket__registry_unlock();
-}
-
-static void registry_remove(locket_t *lock)
-{
-	locket__registry_lock();
-	if (lock->prev != NULL)
-		lock->prev->next = lock->next;
-	else
-		registry = lock->next;
-	if (lock->next != NULL)
-		lock->next->prev = lock->prev;
-	locket__registry_unlock();
-}
 
 int locket_new(locket_t **out, const char *path, const locket_options *opts)
 {
@@ -219,6 +73,7 @@ int locket_new(locket_t **out, const char *path, const locket_options *opts)
 		return locket__fail(LOCKET_ENOMEM, "out of memory creating a lock handle");
 	lock->opts = o;
 	lock->slot_fd = LOCKET__NO_FD;
+	lock->slot_ref.fd = LOCKET__NO_FD;
 	rc = locket__os_abspath(path, &lock->path);
 	if (rc != LOCKET_OK)
 		goto fail;
@@ -230,20 +85,21 @@ int locket_new(locket_t **out, const char *path, const locket_options *opts)
 		locket__mutex_destroy(&lock->mu);
 		goto fail;
 	}
-	registry_add(lock);
+	/* The handlers exist before the first descriptor is recorded. */
+	locket__os_fork_handlers();
+	lock->epoch = locket__child_epoch;
 	/* Fail now, not at the first acquire, on a path that cannot be a lock
 	 * file (same_file refuses a directory). A leased file (LOCKET_EWOULDBLOCK
 	 * from the open) is a good one. */
-	rc = open_tracked(lock, 0, &probe);
+	rc = locket__open_tracked(lock, 0, &probe);
 	if (rc == LOCKET_OK) {
 		locket__key key;
 		int same = locket__os_same_file(probe.fd, lock->path,
 						(o.flags & LOCKET_ALLOW_DIRECTORY) != 0, &key);
-		close_tracked(lock, &probe, 0);
+		locket__close_tracked(&probe);
 		rc = same < 0 ? same : LOCKET_OK;
 	}
 	if (rc != LOCKET_OK && rc != LOCKET_EWOULDBLOCK) {
-		registry_remove(lock);
 		locket__cond_destroy(&lock->slot_freed);
 		locket__mutex_destroy(&lock->mu);
 		goto fail;
@@ -260,13 +116,13 @@ void locket_free(locket_t *lock)
 {
 	if (lock == NULL)
 		return;
-	registry_remove(lock);
+	locket__handle_enter(lock);
 	if (lock->slot_fd != LOCKET__NO_FD) {
 		/* A slot filled before a fork made without the fork handlers is
 		 * the parent's: close the copy, never unlock it. */
 		if (lock->slot_pid == locket__os_pid())
 			locket__os_unlock(lock->slot_fd, lock->slot_key);
-		locket__os_close(lock->slot_fd);
+		locket__close_tracked(&lock->slot_ref);
 	}
 	locket__os_waiter_free(lock->waiter);
 	locket__cond_destroy(&lock->slot_freed);
@@ -304,12 +160,11 @@ static int wait_for_lock(locket_t *lock, locket__fd fd, int shared, locket__wait
 /* A lock try failed because the descriptor is read-only where the
  * filesystem wants write access for the lock (Linux NFS emulates flock with
  * byte-range locks). */
-static int wants_write_open(int rc, int writable)
+int locket__wants_write_open(int rc, int writable)
 {
 	return !writable && rc == LOCKET_EIO && locket__os_lock_needs_write(locket_last_os_error());
 }
 
-#define LEASE_RETRY_CEILING_MS 50
 
 /* The open would block: another program holds a lease on the file (Samba,
  * NFS servers) or a mandatory lock. The open has started breaking the
@@ -327,7 +182,7 @@ static int wait_out_lease(const char *path, locket__wait *how, int64_t *retry_ms
 				    path);
 	if (deadline != LOCKET__FOREVER && deadline - now < ms)
 		ms = deadline - now;
-	*retry_ms = *retry_ms * 2 > LEASE_RETRY_CEILING_MS ? LEASE_RETRY_CEILING_MS : *retry_ms * 2;
+	*retry_ms = *retry_ms * 2 > LOCKET__LEASE_RETRY_CEILING_MS ? LOCKET__LEASE_RETRY_CEILING_MS : *retry_ms * 2;
 	if (locket__os_sleep_ms(ms, how) == LOCKET_EINTR)
 		return locket__fail(LOCKET_EINTR, "interrupted while waiting for '%s'", path);
 	return LOCKET_OK;
@@ -351,7 +206,7 @@ static int lock_file(locket_t *lock, int shared, locket__wait *how, struct open_
 	int64_t lease_retry_ms = 1;
 	try_once.deadline = 0;
 	for (;;) {
-		int rc = open_tracked(lock, writable, ref), verified = 0;
+		int rc = locket__open_tracked(lock, writable, ref), verified = 0;
 		if (rc == LOCKET_EWOULDBLOCK) {
 			rc = wait_out_lease(lock->path, how, &lease_retry_ms);
 			if (rc != LOCKET_OK)
@@ -371,13 +226,13 @@ static int lock_file(locket_t *lock, int shared, locket__wait *how, struct open_
 				return LOCKET_OK;
 			}
 			locket__os_unlock(ref->fd, *key);
-			close_tracked(lock, ref, 0);
+			locket__close_tracked(ref);
 			if (same < 0)
 				return same;
 			continue; /* the path leads elsewhere now: lock that file */
 		}
-		close_tracked(lock, ref, 0);
-		if (wants_write_open(rc, writable)) {
+		locket__close_tracked(ref);
+		if (locket__wants_write_open(rc, writable)) {
 			writable = 1;
 			continue;
 		}
@@ -391,16 +246,16 @@ static int lock_file(locket_t *lock, int shared, locket__wait *how, struct open_
  * already), or when it was filled before a fork made without the fork
  * handlers. On success the descriptor moves to the slot; on failure it is
  * unlocked and closed, unless keep_fd, when it is only unlocked. */
-static int take_slot(locket_t *lock, struct open_fd *ref, locket__key key, int64_t deadline,
+int locket__take_slot(locket_t *lock, struct open_fd *ref, locket__key key, int64_t deadline,
 		     int keep_fd)
 {
 	int64_t pid = locket__os_pid();
-	locket__fd fd;
 	locket__mutex_lock(&lock->mu);
 	while (lock->slot_fd != LOCKET__NO_FD) {
 		if (lock->slot_pid != pid) {
-			locket__os_close(lock->slot_fd); /* the parent's copy: never unlock */
-			untrack(lock, &lock->slot_ref);
+			/* Filled before a fork made without the fork handlers: the
+			 * parent's copy. Never unlock it. */
+			locket__close_tracked(&lock->slot_ref);
 			lock->slot_fd = LOCKET__NO_FD;
 			break;
 		}
@@ -411,7 +266,7 @@ static int take_slot(locket_t *lock, struct open_fd *ref, locket__key key, int64
 			locket__mutex_unlock(&lock->mu);
 			locket__os_unlock(ref->fd, key);
 			if (!keep_fd)
-				close_tracked(lock, ref, 0);
+				locket__close_tracked(ref);
 			if (deadline == 0)
 				return locket__fail(LOCKET_EWOULDBLOCK,
 						    "'%s' is held through this handle", lock->path);
@@ -420,12 +275,8 @@ static int take_slot(locket_t *lock, struct open_fd *ref, locket__key key, int64
 					    lock->path);
 		}
 	}
-	fd = ref->fd;
-	untrack(lock, ref);
-	lock->slot_ref.fd = fd;
-	lock->slot_ref.next = lock->open_fds;
-	lock->open_fds = &lock->slot_ref;
-	lock->slot_fd = fd;
+	locket__move_tracked(ref, &lock->slot_ref);
+	lock->slot_fd = lock->slot_ref.fd;
 	lock->slot_key = key;
 	lock->slot_pid = pid;
 	lock->slot_inherited = 0;
@@ -443,13 +294,14 @@ int locket_acquire_with(locket_t *lock, const locket_wait_options *opts)
 
 	if (lock == NULL)
 		return locket__fail(LOCKET_EINVAL, "locket_acquire: lock is NULL");
+	locket__handle_enter(lock);
 	rc = locket__wait_init(&how, &flags, opts, "locket_acquire");
 	if (rc != LOCKET_OK)
 		return rc;
 	rc = lock_file(lock, (flags & LOCKET_SHARED) != 0, &how, &ref, &key);
 	if (rc != LOCKET_OK)
 		return rc;
-	return take_slot(lock, &ref, key, how.deadline, 0);
+	return locket__take_slot(lock, &ref, key, how.deadline, 0);
 }
 
 int locket_acquire(locket_t *lock, int64_t timeout_ms, unsigned int flags)
@@ -476,6 +328,7 @@ int locket_acquire_detached(locket_t *lock, const locket_wait_options *opts, int
 	*out_fd = (intptr_t)LOCKET__NO_FD;
 	if (lock == NULL)
 		return locket__fail(LOCKET_EINVAL, "locket_acquire_detached: lock is NULL");
+	locket__handle_enter(lock);
 	rc = locket__wait_init(&how, &flags, opts, "locket_acquire_detached");
 	if (rc != LOCKET_OK)
 		return rc;
@@ -485,173 +338,12 @@ int locket_acquire_detached(locket_t *lock, const locket_wait_options *opts, int
 	rc = locket__os_make_inheritable(ref.fd);
 	if (rc != LOCKET_OK) {
 		locket__os_unlock(ref.fd, key);
-		close_tracked(lock, &ref, 0);
+		locket__close_tracked(&ref);
 		return rc;
 	}
-	locket__mutex_lock(&lock->mu);
 	*out_fd = (intptr_t)ref.fd;
-	untrack(lock, &ref);
-	locket__mutex_unlock(&lock->mu);
+	locket__untrack(&ref); /* off the list: the fork handlers leave it alone */
 	return LOCKET_OK;
-}
-
-/*
- * Attempts: an acquisition that an event loop drives. Unlike a series of
- * locket_acquire(lock, 0) tries, an attempt keeps its descriptor open
- * between tries: a try that opened and closed the file would itself make
- * a close event and wake every other waiter, and two such waiters would
- * keep waking each other.
- */
-struct locket_attempt {
-	locket_t *lock;
-	int shared;
-	int finished;            /* succeeded or failed: no more tries */
-	int writable;            /* the filesystem wants a write open (NFS) */
-	struct open_fd ref;      /* open, unlocked between tries; NO_FD: open at the next try */
-	locket__waiter *waiter;  /* borrowed from the handle, or our own */
-	int watch_fd;            /* what to poll, or -1 */
-	int retry_ms;            /* longest wait before the next try */
-};
-
-#define ATTEMPT_RETRY_FIRST_MS 100
-#define ATTEMPT_RETRY_CEILING_MS 500
-
-int locket_attempt_start(locket_attempt_t **out, locket_t *lock, unsigned int flags)
-{
-	locket_attempt_t *a;
-	int rc;
-
-	if (out == NULL)
-		return locket__fail(LOCKET_EINVAL, "locket_attempt_start: out is NULL");
-	*out = NULL;
-	if (lock == NULL)
-		return locket__fail(LOCKET_EINVAL, "locket_attempt_start: lock is NULL");
-	if (flags & ~LOCKET_SHARED)
-		return locket__fail(LOCKET_EINVAL, "locket_attempt_start: unknown flags 0x%x", flags);
-	a = (locket_attempt_t *)calloc(1, sizeof *a);
-	if (a == NULL)
-		return locket__fail(LOCKET_ENOMEM, "out of memory starting an attempt");
-	a->lock = lock;
-	a->shared = (flags & LOCKET_SHARED) != 0;
-	a->watch_fd = -1;
-	a->retry_ms = ATTEMPT_RETRY_FIRST_MS;
-	a->ref.fd = LOCKET__NO_FD;
-	locket__mutex_lock(&lock->mu);
-	a->waiter = lock->waiter;
-	lock->waiter = NULL;
-	locket__mutex_unlock(&lock->mu);
-
-	rc = locket_attempt_try(a);
-	if (rc == LOCKET_EWOULDBLOCK) {
-		*out = a;
-		return rc;
-	}
-	locket_attempt_free(a);
-	return rc;
-}
-
-int locket_attempt_fd(const locket_attempt_t *a)
-{
-	return a == NULL ? -1 : a->watch_fd;
-}
-
-int locket_attempt_retry_ms(const locket_attempt_t *a)
-{
-	return a == NULL ? 0 : a->retry_ms;
-}
-
-static int attempt_finish(locket_attempt_t *a, int rc)
-{
-	a->finished = 1;
-	return rc;
-}
-
-int locket_attempt_try(locket_attempt_t *a)
-{
-	locket_t *lock;
-	int rc, events;
-	if (a == NULL)
-		return locket__fail(LOCKET_EINVAL, "locket_attempt_try: attempt is NULL");
-	if (a->finished)
-		return locket__fail(LOCKET_EINVAL, "locket_attempt_try: the attempt is finished");
-	lock = a->lock;
-	if (a->ref.fd == LOCKET__NO_FD) {
-		/* The first try, or after a replaced file, a lease, or a fork (whose
-		 * child handler closed the descriptor). */
-		rc = open_tracked(lock, a->writable, &a->ref);
-		if (rc == LOCKET_EWOULDBLOCK) {
-			a->retry_ms = LEASE_RETRY_CEILING_MS;
-			return locket__fail(LOCKET_EWOULDBLOCK,
-					    "'%s' is leased by another program (opening it would block)",
-					    lock->path);
-		}
-		if (rc != LOCKET_OK)
-			return attempt_finish(a, rc);
-		a->watch_fd = -1;
-	}
-	/* Watch (and drain) before the try, as a blocking wait does. */
-	events = locket__os_waiter_watch(&a->waiter, lock->path, &a->watch_fd);
-	{
-		locket__wait try_once = { 0, 0, NULL, NULL, 0 };
-		rc = locket__os_lock(a->ref.fd, lock->path, a->shared, &try_once, NULL);
-	}
-	if (rc == LOCKET_OK) {
-		locket__key key = 0;
-		int same = locket__os_same_file(a->ref.fd, lock->path,
-						(lock->opts.flags & LOCKET_ALLOW_DIRECTORY) != 0, &key);
-		if (same == 1) {
-			locket__os_held(a->ref.fd, key);
-			rc = take_slot(lock, &a->ref, key, 0, 1);
-			if (rc == LOCKET_OK)
-				return attempt_finish(a, LOCKET_OK); /* the handle holds it now */
-		} else {
-			locket__os_unlock(a->ref.fd, key);
-			if (same < 0)
-				return attempt_finish(a, same);
-			/* Replaced: go on with the file the path names now. */
-			close_tracked(lock, &a->ref, 0);
-			events = 1;
-			rc = locket__fail(LOCKET_EWOULDBLOCK, "'%s' was replaced", lock->path);
-		}
-	} else if (wants_write_open(rc, a->writable)) {
-		close_tracked(lock, &a->ref, 0);
-		a->writable = 1;
-		events = 1;
-		rc = locket__fail(LOCKET_EWOULDBLOCK, "'%s' needs a read-write descriptor", lock->path);
-	}
-	if (rc != LOCKET_EWOULDBLOCK)
-		return attempt_finish(a, rc);
-	/* After an event retry soon (a killed holder's close comes before its
-	 * lock goes); without one back off, as locket__os_lock does. */
-	if (events)
-		a->retry_ms = 1;
-	else
-		a->retry_ms = a->retry_ms * 2 > ATTEMPT_RETRY_CEILING_MS ? ATTEMPT_RETRY_CEILING_MS
-									 : a->retry_ms * 2;
-	if (a->watch_fd < 0 && a->retry_ms > 16)
-		a->retry_ms = 16; /* nothing to poll: only tries find the release */
-	return rc;
-}
-
-void locket_attempt_free(locket_attempt_t *a)
-{
-	locket__waiter *spare;
-	if (a == NULL)
-		return;
-	close_tracked(a->lock, &a->ref, 0); /* never locked between tries */
-	spare = a->waiter;
-#ifdef _WIN32
-	locket__mutex_lock(&a->lock->mu);
-	if (a->lock->waiter == NULL) {
-		a->lock->waiter = spare;
-		spare = NULL;
-	}
-	locket__mutex_unlock(&a->lock->mu);
-#endif
-	/* Linux: the attempt's waiter lends the process's inotify instance,
-	 * which must go back now, not stay with an idle handle. */
-	locket__os_waiter_free(spare);
-	free(a);
 }
 
 int locket_release(locket_t *lock)
@@ -663,6 +355,7 @@ int locket_release(locket_t *lock)
 
 	if (lock == NULL)
 		return locket__fail(LOCKET_EINVAL, "locket_release: lock is NULL");
+	locket__handle_enter(lock);
 	pid = locket__os_pid();
 	locket__mutex_lock(&lock->mu);
 	if (lock->slot_fd == LOCKET__NO_FD || lock->slot_pid != pid) {
@@ -677,11 +370,8 @@ int locket_release(locket_t *lock)
 	}
 	/* The descriptor leaves the slot for this thread's own entry, so that
 	 * another thread can fill the slot while this one closes. */
-	untrack(lock, &lock->slot_ref);
-	ref.fd = lock->slot_fd;
+	locket__move_tracked(&lock->slot_ref, &ref);
 	key = lock->slot_key;
-	ref.next = lock->open_fds;
-	lock->open_fds = &ref;
 	lock->slot_fd = LOCKET__NO_FD;
 	locket__cond_broadcast(&lock->slot_freed);
 	locket__mutex_unlock(&lock->mu);
@@ -689,7 +379,7 @@ int locket_release(locket_t *lock)
 	 * copy of the descriptor in a forked child, and waiters on Linux are
 	 * woken by the close, so the lock must already be free by then. */
 	rc = locket__os_unlock(ref.fd, key);
-	close_tracked(lock, &ref, 0);
+	locket__close_tracked(&ref);
 	return rc;
 }
 
@@ -699,6 +389,7 @@ int locket_locked(const locket_t *lock)
 	int held;
 	if (l == NULL)
 		return 0;
+	locket__handle_enter(l);
 	locket__mutex_lock(&l->mu);
 	held = l->slot_fd != LOCKET__NO_FD && l->slot_pid == locket__os_pid();
 	locket__mutex_unlock(&l->mu);
@@ -717,74 +408,4 @@ int locket_holder_pid(locket_t *lock, int64_t *out_pid)
 const char *locket_path(const locket_t *lock)
 {
 	return lock == NULL ? NULL : lock->path;
-}
-
-/*
- * Locks on the caller's descriptor (locket_fd_lock): the same kernel lock and
- * the same wait as a handle's, on a descriptor that the caller opened and
- * keeps. No slot and no reopening: the lock belongs to the open file
- * description, whatever names the file by now, and locket never closes it.
- * (Includes here keep this section self-contained.)
- */
-#include <limits.h>
-#include <stdio.h>
-
-static int fd_is_plausible(intptr_t fd)
-{
-#ifdef _WIN32
-	return fd != 0 && fd != (intptr_t)LOCKET__NO_FD;
-#else
-	return fd >= 0 && fd <= INT_MAX;
-#endif
-}
-
-/* What the OS layer gets as the file's path: on Linux one that names the
- * descriptor's own file, so that a timed wait can watch it (inotify follows
- * /proc/self/fd links to the open file); on Windows a label for messages. */
-static void fd_path(intptr_t fd, char *buf, size_t size)
-{
-#ifdef _WIN32
-	snprintf(buf, size, "handle %p", (void *)fd);
-#else
-	snprintf(buf, size, "/proc/self/fd/%d", (int)fd);
-#endif
-}
-
-int locket_fd_lock_with(intptr_t fd, const locket_wait_options *opts)
-{
-	char path[64];
-	locket__waiter *waiter = NULL;
-	locket__wait how;
-	unsigned int flags;
-	int rc;
-
-	if (!fd_is_plausible(fd))
-		return locket__fail(LOCKET_EINVAL, "locket_fd_lock: %lld is not a descriptor",
-				    (long long)fd);
-	rc = locket__wait_init(&how, &flags, opts, "locket_fd_lock");
-	if (rc != LOCKET_OK)
-		return rc;
-	fd_path(fd, path, sizeof path);
-	rc = locket__os_lock((locket__fd)fd, path, (flags & LOCKET_SHARED) != 0, &how,
-			     how.deadline == 0 ? NULL : &waiter);
-	locket__os_waiter_free(waiter);
-	if (rc == LOCKET_OK)
-		locket__os_held((locket__fd)fd, 0);
-	return rc;
-}
-
-int locket_fd_lock(intptr_t fd, int64_t timeout_ms, unsigned int flags)
-{
-	locket_wait_options o = LOCKET_WAIT_OPTIONS_INIT;
-	o.timeout_ms = timeout_ms;
-	o.flags = flags;
-	return locket_fd_lock_with(fd, &o);
-}
-
-int locket_fd_unlock(intptr_t fd)
-{
-	if (!fd_is_plausible(fd))
-		return locket__fail(LOCKET_EINVAL, "locket_fd_unlock: %lld is not a descriptor",
-				    (long long)fd);
-	return locket__os_unlock((locket__fd)fd, 0);
 }

@@ -39,7 +39,8 @@ int locket_timeout_ms(double seconds, int64_t *out_ms)
 	if (out_ms == NULL)
 		return locket__fail(LOCKET_EINVAL, "locket_timeout_ms: out_ms is NULL");
 	*out_ms = 0;
-	if (isnan(seconds))
+	/* Not isnan(): mingw-w64's macro converts to float (-Wfloat-conversion). */
+	if (seconds != seconds)
 		return locket__fail(LOCKET_EINVAL, "timeout is not a number");
 	if (seconds < 0)
 		return locket__fail(LOCKET_EINVAL, "timeout %g is negative", seconds);

@@ -45,12 +45,12 @@ extern "C" {
 #define LOCKET_EXTERN(type) extern type
 #endif
 
-#define LOCKET_VERSION_MAJOR 1
+#define LOCKET_VERSION_MAJOR 2
 #define LOCKET_VERSION_MINOR 0
 #define LOCKET_VERSION_PATCH 0
-#define LOCKET_VERSION_STRING "1.0.0"
+#define LOCKET_VERSION_STRING "2.0.0"
 /* MAJOR * 10000 + MINOR * 100 + PATCH, comparable with locket_version_number(). */
-#define LOCKET_VERSION_NUMBER 10000
+#define LOCKET_VERSION_NUMBER 20000
 
 /*
  * Error codes. The values are part of the ABI and the same on every OS.
@@ -176,9 +176,15 @@ LOCKET_EXTERN(void) locket_free(locket_t *lock);
  * Take the lock.
  *
  * Returns at once when the lock is free. Otherwise waits until it is
- * released or the timeout expires. Waiting blocks only the calling thread,
- * burns no CPU, and hands over within tens of microseconds of the release
- * (it does not sleep-poll).
+ * released or the timeout expires. Waiting blocks only the calling thread
+ * and never changes its signal mask. A wait forever that is not
+ * interruptible blocks in the kernel (flock(2), LockFileEx). Other waits
+ * sleep until woken: on Linux a release by locket wakes one waiter within
+ * tens of microseconds, a close by another program (flock(1), a killed
+ * holder) wakes the file's watcher through inotify, and the watcher tries
+ * every 10 ms behind a holder that is not locket, so that an unlock without
+ * a close is seen within 10 ms (see "Process-wide state" below and
+ * docs/design.md). On Windows, see docs/windows.md.
  *
  * @param lock        the handle.
  * @param timeout_ms  negative: wait forever; 0: try once; positive: the
@@ -511,6 +517,39 @@ LOCKET_EXTERN(int) locket_fd_lock_with(intptr_t fd, const locket_wait_options *o
  * Thread-safe.
  */
 LOCKET_EXTERN(int) locket_fd_unlock(intptr_t fd);
+
+/*
+ * Process-wide state. Besides the per-thread last error, the library keeps:
+ *
+ * - a list of the descriptors its handles have open, under one mutex that
+ *   is held only for list operations (never across I/O), and fork handlers
+ *   (pthread_atfork, registered by the first locket_new()): a child created
+ *   by fork() closes every lock descriptor it inherited, without unlocking
+ *   (see locket_free() and locket_release()); a fork costs in proportion to
+ *   those descriptors, not to the number of handles;
+ * - on POSIX, one page caching the process id (MADV_WIPEONFORK: wiped in
+ *   every forked child), so that acquire and release need no getpid();
+ * - on Linux, one shared mapping of the user's wake-up table
+ *   (/dev/shm/locket-wake2-<uid>, 128 KiB, mode 0600, allocated in full
+ *   before it is mapped: a full /dev/shm never raises SIGBUS). It is mapped
+ *   at the first acquisition and kept for the life of the process; if it
+ *   cannot be used, locks work without it (waits then rely on timers) and the
+ *   process tries again at most once a second. The file itself is never
+ *   removed (one per user);
+ * - on Linux, at most one inotify instance, created by a wait behind a
+ *   holder that is not locket and given back when the process is idle: the
+ *   first release or free after the wait removes its watch, one at least
+ *   20 ms later closes it;
+ * - on Windows, for each lock the process holds, a named marker semaphore
+ *   (Local\locket-held-<file index>) and the file's named wake-up event,
+ *   closed at release (see docs/windows.md). A descriptor locked with
+ *   locket_fd_lock() is released with locket_fd_unlock() before it is closed,
+ *   or its marker stays until the process exits and waiters fall back to
+ *   tries every few seconds.
+ *
+ * It never installs signal handlers, changes signal masks, changes the
+ * umask, or starts threads.
+ */
 
 #ifdef __cplusplus
 }

@@ -21,6 +21,23 @@ if [ ${#missing[@]} -gt 0 ]; then
   # Through env: sudo does not pass the environment on. No debconf notices
   # ("delaying package configuration, since apt-utils is not installed").
   apt=($SUDO env DEBIAN_FRONTEND=noninteractive DEBCONF_NOWARNINGS=yes apt-get -o DPkg::Lock::Timeout=300)
+  t0=$SECONDS
+  echo "install-deps: ${#missing[@]} Debian packages missing: ${missing[*]}" | fold -s -w 100
+  echo "install-deps: apt-get update"
   "${apt[@]}" update -qq
-  "${apt[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # apt's own one-line-per-package progress, without the rest of its output
+  # (a fresh machine: a few minutes, most of it Wine when Windows is wanted).
+  echo "install-deps: apt-get install (one line per package unpacked)"
+  "${apt[@]}" install -y -q --no-install-recommends "${missing[@]}" 2>&1 |
+    { grep --line-buffered -E '^(Unpacking|Need to get|E:)' || true; } | sed -u 's/^/  /'
+  still=()
+  for p in "${missing[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || still+=("$p")
+  done
+  if [ ${#still[@]} -gt 0 ]; then
+    echo "install-deps: apt-get did not install: ${still[*]}"; exit 1
+  fi
+  echo "install-deps: done in $((SECONDS - t0)) s"
+else
+  echo "install-deps: all ${#pkgs[@]} Debian packages already installed"
 fi

@@ -3,7 +3,10 @@
 #   1. the default build: C, CLI, Python, Lua (5.1, 5.3, 5.4, LuaJIT), the conformance
 #      matrix, stress and chaos, install/ABI checks;
 #   2. the C library and C tests under ASan+UBSan, then under TSan;
-#   3. the Windows build under Wine (skipped with LOCKET_NO_WINDOWS=1).
+#   3. packaging: one version everywhere, wheel builds that fail loudly, the manylinux
+#      x86_64 wheels for CPython 3.9, 3.12, 3.13 installed in clean venvs and tested
+#      (skipped with LOCKET_NO_WHEELS=1; docs/packaging.md);
+#   4. the Windows build under Wine (skipped with LOCKET_NO_WINDOWS=1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 t0=$SECONDS
@@ -19,6 +22,7 @@ step() { echo; echo "=== $* ($((SECONDS - t0)) s)"; }
 step "install dependencies"
 scripts/install-deps.sh
 # The binding is built for, and the Python tests run with, build/venv (see scripts/build.sh).
+echo "Python environment: build/venv (scripts/python-env.sh: pytest, mypy from PyPI)"
 pyargs=$(scripts/python-env.sh --cmake-args)
 mapfile -t pyargs <<<"$pyargs"
 
@@ -34,6 +38,19 @@ for label in c python lua conformance cross stress docs; do
   fi
 done
 ctest --preset default || failed+=(default)
+
+if [ "${LOCKET_NO_WHEELS:-0}" != 1 ]; then
+  step "packaging: versions, loud build failures, manylinux x86_64 wheels installed and tested"
+  tests/packaging/check_versions.sh build/default || failed+=(versions)
+  wheel_pythons="3.9 3.12 3.13"
+  if LOCKET_WHEEL_PYTHONS=$wheel_pythons scripts/wheels.sh build/dist-ci sdist manylinux_x86_64; then
+    # shellcheck disable=SC2086
+    tests/packaging/check_wheels.sh build/dist-ci $wheel_pythons || failed+=(wheels)
+    tests/packaging/check_build_failures.sh build/wheels/py-3.13/bin/python || failed+=(build-failures)
+  else
+    failed+=(wheels)
+  fi
+fi
 
 for san in asan tsan; do
   step "C tests under $san"

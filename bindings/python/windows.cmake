@@ -73,7 +73,8 @@ if(Python3_Interpreter_FOUND)
       COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/windows_wheel.py ${_pkg}
               ${PROJECT_SOURCE_DIR}/pyproject.toml ${CMAKE_BINARY_DIR}/wheels ${_ver}
       DEPENDS locket_python_win${_tag} locket_python_win${_tag}_package ${CMAKE_CURRENT_SOURCE_DIR}/windows_wheel.py
-              ${PROJECT_SOURCE_DIR}/pyproject.toml $<TARGET_FILE:locket_python_win${_tag}>
+              ${PROJECT_SOURCE_DIR}/pyproject.toml ${PROJECT_SOURCE_DIR}/include/locket.h ${PROJECT_SOURCE_DIR}/LICENSE
+              $<TARGET_FILE:locket_python_win${_tag}>
       COMMENT "wheel for Windows CPython ${_ver}")
     add_custom_target(locket_python_win${_tag}_wheel ALL DEPENDS ${_whl})
     set(LOCKET_WIN_WHEEL_${_tag} ${_whl} CACHE INTERNAL "")

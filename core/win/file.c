@@ -5,6 +5,7 @@
 #include "win.h"
 
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 int locket__win_to_utf16(const char *s, wchar_t **out)
@@ -287,21 +288,64 @@ int locket__win_read_identity(HANDLE h, locket__win_identity *id)
 	return 0;
 }
 
-/* The file path names now, opened only to read its identity; directories
- * included, so that a directory put in the file's place counts as a
- * replacement. INVALID_HANDLE_VALUE with GetLastError() set, or a
- * recorded error in *rc. */
-static HANDLE open_named(const char *path, int *rc)
+/* The file path names now, opened to read its identity (access 0) or to
+ * probe it (GENERIC_READ, which LockFileEx needs); directories included, so
+ * that a directory put in the file's place counts as a replacement.
+ * INVALID_HANDLE_VALUE with GetLastError() set, or a recorded error in *rc. */
+static HANDLE open_named(const char *path, DWORD access, int *rc)
 {
 	wchar_t *wpath;
 	HANDLE h;
 	*rc = locket__win_open_path(path, &wpath);
 	if (*rc != LOCKET_OK)
 		return INVALID_HANDLE_VALUE;
-	h = CreateFileW(wpath, 0, LOCKET__SHARE_ALL, NULL, OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS,
+	h = CreateFileW(wpath, access, LOCKET__SHARE_ALL, NULL, OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS,
 			NULL);
 	free(wpath);
 	return h;
+}
+
+static BOOL probe_lock(HANDLE h, ULONGLONG offset, int lock)
+{
+	OVERLAPPED at = { 0 };
+	at.Offset = (DWORD)offset;
+	at.OffsetHigh = (DWORD)(offset >> 32);
+	return lock ? LockFileEx(h, LOCKFILE_EXCLUSIVE_LOCK | LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, &at)
+		    : UnlockFileEx(h, 0, 1, 0, &at);
+}
+
+int locket__win_probe_take(HANDLE fd, locket__win_probe *p)
+{
+	static volatile LONG64 counter;
+	LARGE_INTEGER qpc;
+	ULONGLONG x;
+	QueryPerformanceCounter(&qpc);
+	/* splitmix64 of the clock, the process and a per-process counter */
+	x = (ULONGLONG)qpc.QuadPart ^ ((ULONGLONG)GetCurrentProcessId() << 32) ^
+	    ((ULONGLONG)InterlockedIncrement64(&counter) * 0x9e3779b97f4a7c15ULL);
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	x ^= x >> 31;
+	p->offset = (1ULL << 62) + (x & ((1ULL << 48) - 1));
+	return probe_lock(fd, p->offset, 1) ? 1 : 0;
+}
+
+void locket__win_probe_drop(HANDLE fd, const locket__win_probe *p)
+{
+	probe_lock(fd, p->offset, 0);
+}
+
+/* Through a fresh handle h of the path: 1 if h's file is the probed one
+ * (the probe conflicts), 0 if not (h could lock the range), -1 when the
+ * lock manager cannot tell (a directory, a file system without such
+ * locks). */
+static int probe_says(HANDLE h, const locket__win_probe *p)
+{
+	if (probe_lock(h, p->offset, 1)) {
+		probe_lock(h, p->offset, 0);
+		return 0;
+	}
+	return GetLastError() == ERROR_LOCK_VIOLATION ? 1 : -1;
 }
 
 /* 1 if h's file is held's (one index on two volumes means a directory of
@@ -321,13 +365,25 @@ static int delete_pending(HANDLE h)
 	return GetFileInformationByHandleEx(h, FileStandardInfo, &std, sizeof std) && std.DeletePending;
 }
 
-int locket__win_path_names(const char *path, HANDLE fd, const locket__win_identity *held)
+int locket__win_path_names(const char *path, HANDLE fd, const locket__win_identity *held,
+			   const locket__win_probe *p)
 {
 	int rc, same = 0;
 	HANDLE h;
 	if (delete_pending(fd))
 		return 0;
-	h = open_named(path, &rc);
+	if (p != NULL) {
+		h = open_named(path, GENERIC_READ, &rc);
+		if (h != INVALID_HANDLE_VALUE) {
+			same = probe_says(h, p);
+			CloseHandle(h);
+			if (same >= 0)
+				return same;
+		}
+	}
+	if (held == NULL)
+		return 0;
+	h = open_named(path, 0, &rc);
 	if (h == INVALID_HANDLE_VALUE)
 		return 0;
 	same = is_held_file(h, held);
@@ -338,6 +394,7 @@ int locket__win_path_names(const char *path, HANDLE fd, const locket__win_identi
 int locket__os_same_file(locket__fd fd, const char *path, int allow_dir, locket__key *key)
 {
 	locket__win_identity held;
+	locket__win_probe probe;
 	ULONGLONG named;
 	HANDLE h;
 	int rc;
@@ -348,20 +405,37 @@ int locket__os_same_file(locket__fd fd, const char *path, int allow_dir, locket_
 		return 1; /* this file system cannot tell */
 	if (delete_pending((HANDLE)fd))
 		return locket__fail(LOCKET_ENOENT, "lock file '%s' was deleted while waiting", path);
-	h = open_named(path, &rc);
+	h = open_named(path, GENERIC_READ, &rc);
+	if (h == INVALID_HANDLE_VALUE && rc == LOCKET_OK)
+		h = open_named(path, 0, &rc); /* no read access now: compare identities */
 	if (h == INVALID_HANDLE_VALUE) {
 		if (rc != LOCKET_OK)
 			return rc;
 		return locket__fail_os((int)GetLastError(), "lock file was removed while waiting", path);
 	}
-	if (!locket__win_file_index(h, &named))
+	if (!locket__win_file_index(h, &named)) {
 		rc = 1;
-	else if (named != held.index)
+	} else if (named != held.index) {
 		rc = 0; /* the cheap answer for a replaced file */
-	else if (!locket__win_read_identity((HANDLE)fd, &held))
-		rc = 1;
-	else
-		rc = is_held_file(h, &held);
+	} else {
+		rc = -1;
+		if (locket__win_probe_take((HANDLE)fd, &probe)) {
+			rc = probe_says(h, &probe);
+			locket__win_probe_drop((HANDLE)fd, &probe);
+		}
+		if (rc < 0)
+			rc = !locket__win_read_identity((HANDLE)fd, &held) ? 1 : is_held_file(h, &held);
+	}
 	CloseHandle(h);
 	return rc;
+}
+
+int locket__os_fd_is_plausible(intptr_t fd)
+{
+	return fd != 0 && fd != (intptr_t)LOCKET__NO_FD;
+}
+
+void locket__os_fd_label(intptr_t fd, char *buf, size_t size)
+{
+	snprintf(buf, size, "handle %p", (void *)fd);
 }

@@ -1,6 +1,6 @@
 /*
- * Process-wide state on Windows: the lock of the core's registry of
- * handles, and a sleep. There is no fork(), so no fork handlers.
+ * Process-wide state on Windows: the lock of the core's list of open
+ * descriptors, and a sleep. There is no fork(), so no fork handlers.
  */
 #include "internal.h"
 #include "win.h"

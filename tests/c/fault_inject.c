@@ -10,18 +10,66 @@
  *   LOCKET_FAULT=eintr:N     the first N blocking flock() calls fail with EINTR;
  *                            then, if LOCKET_FAULT_NOTIFY_FD is set, a byte is
  *                            written to that descriptor (the test's cue)
+ *   LOCKET_FAULT=hang_open   the first open() of $LOCKET_FAULT_FROM hangs (a dead NFS
+ *                            or FUSE server): it writes a byte to $LOCKET_FAULT_NOTIFY_FD,
+ *                            then waits for a byte on $LOCKET_FAULT_RELEASE_FD
+ *   LOCKET_FAULT=hang_after_open  the same, after the real open() succeeded (a
+ *                            descriptor that exists, not yet returned to locket)
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 __attribute__((visibility("default"))) int flock(int fd, int op);
+__attribute__((visibility("default"))) int open(const char *path, int flags, ...);
+
+/* The hang of hang_open / hang_after_open: tell the test, wait for its word. */
+static void hang(void)
+{
+	const char *notify = getenv("LOCKET_FAULT_NOTIFY_FD"), *release = getenv("LOCKET_FAULT_RELEASE_FD");
+	char c;
+	if (notify == NULL || release == NULL || write(atoi(notify), "!", 1) != 1 ||
+	    read(atoi(release), &c, 1) != 1)
+		abort();
+}
+
+int open(const char *path, int flags, ...)
+{
+	static int (*real_open)(const char *, int, ...);
+	static int hung;
+	const char *fault = getenv("LOCKET_FAULT"), *from = getenv("LOCKET_FAULT_FROM");
+	mode_t mode = 0;
+	int matches, fd, err;
+	if (flags & (O_CREAT | O_TMPFILE)) {
+		va_list ap;
+		va_start(ap, flags);
+		mode = (mode_t)va_arg(ap, int);
+		va_end(ap);
+	}
+	if (real_open == NULL)
+		real_open = (int (*)(const char *, int, ...))dlsym(RTLD_NEXT, "open");
+	matches = fault != NULL && from != NULL && strcmp(path, from) == 0 && !hung;
+	if (matches && strcmp(fault, "hang_open") == 0) {
+		hung = 1;
+		hang();
+	}
+	fd = real_open(path, flags, mode);
+	err = errno;
+	if (matches && strcmp(fault, "hang_after_open") == 0 && fd >= 0) {
+		hung = 1;
+		hang();
+	}
+	errno = err;
+	return fd;
+}
 
 int flock(int fd, int op)
 {

@@ -97,7 +97,9 @@ TEST(fd_lock_interruptible_wait_ends_on_a_signal)
 	const char *path = test_path("x");
 	child holder = start_holder(path, 0);
 	struct sigaction sa;
-	struct itimerval in_100ms = { { 0, 0 }, { 0, 100000 } };
+	/* Every 100 ms until disarmed: on a loaded machine a single alarm can
+	 * fire before the wait begins. */
+	struct itimerval in_100ms = { { 0, 100000 }, { 0, 100000 } }, off = { { 0, 0 }, { 0, 0 } };
 	int fd = open_rw(path);
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_alarm;
@@ -105,6 +107,7 @@ TEST(fd_lock_interruptible_wait_ends_on_a_signal)
 	sigaction(SIGALRM, &sa, NULL);
 	setitimer(ITIMER_REAL, &in_100ms, NULL);
 	CHECK_RC(locket_fd_lock(fd, 30000, LOCKET_INTERRUPTIBLE), LOCKET_EINTR);
+	setitimer(ITIMER_REAL, &off, NULL);
 	child_wait(&holder);
 	close(fd);
 }

@@ -132,15 +132,16 @@ WAIT_SYSCALLS = {
 FUTEX = {"x86_64": 202, "aarch64": 98}.get(_MACHINE)
 
 
-def _on_wake_table(maps_file, address):
-    """True if address lies in the C library's wake-up table (a mapping of
-    /dev/shm/locket-wake*): a futex wait there is a lock wait, not the GIL's."""
+def _in_wake_table(stat_file, address):
+    """Is address inside the process's mapping of locket's wake-up table? A futex sleep there is a
+    lock wait (the engine's waiters sleep on the table's words); any other futex (the GIL) is not."""
+    maps_file = stat_file.split("/task/")[0] if "/task/" in stat_file else stat_file[: -len("/stat")]
     try:
-        with open(maps_file) as f:
+        with open(maps_file + "/maps") as f:
             for line in f:
-                if "locket-wake" in line:
-                    start, end = (int(x, 16) for x in line.split()[0].split("-"))
-                    if start <= address < end:
+                if "/dev/shm/locket-wake2-" in line:
+                    lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
+                    if lo <= address < hi:
                         return True
     except FileNotFoundError:
         pass
@@ -148,13 +149,10 @@ def _on_wake_table(maps_file, address):
 
 
 def wait_blocked(stat_file, timeout=10, futex=False):
-    """Poll a task's /proc files until it sleeps (state S) in a lock wait's
-    system call: one of WAIT_SYSCALLS, a futex on the wake-up table, or (with
-    futex=True) any futex."""
+    """Poll a task's /proc files until it sleeps (state S) in a lock wait's system call."""
     deadline = time.monotonic() + timeout
     state, call = "?", "?"
     syscall_file = stat_file[: -len("stat")] + "syscall"
-    proc_dir = stat_file.split("/task/")[0] if "/task/" in stat_file else stat_file[: -len("/stat")]
     while time.monotonic() < deadline:
         try:
             with open(stat_file) as f:
@@ -165,9 +163,10 @@ def wait_blocked(stat_file, timeout=10, futex=False):
         except FileNotFoundError:
             pytest.fail(f"{stat_file}: the task is gone")
         if state == "S" and call.isdigit():
-            if int(call) in WAIT_SYSCALLS:
+            number = int(call)
+            if number in WAIT_SYSCALLS or futex and number == FUTEX:
                 return
-            if int(call) == FUTEX and (futex or _on_wake_table(proc_dir + "/maps", int(fields[1], 16))):
+            if number == FUTEX and len(fields) > 1 and _in_wake_table(stat_file, int(fields[1], 16)):
                 return
         time.sleep(0.001)
     pytest.fail(f"{stat_file} never blocked in a lock wait (last state {state}, system call {call})")

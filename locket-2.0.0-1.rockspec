@@ -4,11 +4,13 @@
 -- compiler and SWIG >= 4.0 with Lua support.
 rockspec_format = "3.0"
 package = "locket"
-version = "1.0.0-1"
+version = "2.0.0-1"
 source = {
-   -- `luarocks make` builds the checkout it runs in; set this for a published rock.
+   -- `luarocks make` builds the checkout it runs in. For a release this is the
+   -- one place the Lua source URL is set (docs/packaging.md); the .src.rock
+   -- that scripts/wheels.sh packs carries the sources, so it installs offline.
    url = "git+https://example.invalid/locket.git",
-   tag = "v1.0.0",
+   tag = "v2.0.0",
 }
 description = {
    summary = "Cross-process file locks with timeouts (flock on Linux, LockFileEx on Windows)",
@@ -18,6 +20,9 @@ other, in one process or in two. Acquire waits without polling, with an optional
 timeout; a process that dies releases its locks; Ctrl-C ends a wait.
 with_lock() and Lua 5.4 to-be-closed guards make sure a lock cannot leak.]],
    labels = { "lock", "file", "flock", "ipc" },
+   license = "BSD-2-Clause",
+   homepage = "https://example.invalid/locket",
+   maintainer = "the locket authors",
 }
 dependencies = {
    "lua >= 5.1",

@@ -39,20 +39,26 @@
  * closed without unlocking (a killed holder), so a try that fails right
  * after an inotify event is retried after 1, 2, 4... ms.
  *
- * Signals: a waiting thread never blocks signals. A process-directed signal
- * (Ctrl-C) then goes to whichever thread the kernel picks, possibly the
- * waiter, and a handler that runs on the waiter interrupts its sleep (the
- * futex and ppoll sleeps have timeouts, so the kernel returns EINTR whatever
- * SA_RESTART says: Lua 5.1's handler has it). Whether the wait then ends is
- * the caller's (locket__wait_should_end): a flag-only wait ends on any
- * handler, a callback decides, and is also asked every 50 ms, which is how
- * Python learns of a Ctrl-C that the kernel gave to another thread.
+ * Signals: a waiting thread never blocks signals while it sleeps. A
+ * process-directed signal (Ctrl-C) then goes to whichever thread the kernel
+ * picks, possibly the waiter, and a handler that runs on the waiter
+ * interrupts its sleep (the futex and ppoll sleeps have timeouts, so the
+ * kernel returns EINTR whatever SA_RESTART says: Lua 5.1's handler has it).
+ * Whether the wait then ends is the caller's (locket__wait_should_end): a
+ * callback decides, and is also asked every 50 ms, which is how Python
+ * learns of a Ctrl-C that the kernel gave to another thread; a flag-only
+ * wait ends on any handler, and keeps signals blocked between its sleeps so
+ * that a handler cannot run unseen during a try (ppoll restores the caller's
+ * mask atomically; around a futex sleep only the system call's entry and
+ * exit remain, a few instructions).
  */
 #include "internal.h"
 #include "wake.h"
 
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -61,7 +67,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define EVENT_RETRY_MAX_MS 8 /* retries after an event whose try failed: 1, 2, 4, 8 ms */
+#define EVENT_RETRY_MS 1     /* a retry after an event whose try failed (a killed holder) */
 #define FOREIGN_MS 10        /* the watcher's timer behind a holder that is not locket */
 #define LOCKET_HOLDER_MS 100 /* ...behind a locket holder, whose release wakes it */
 #define SLEEPER_MS 250       /* any other sleeper's longest sleep (watcher take-over) */
@@ -197,6 +203,13 @@ static void resign_watcher(locket__slot *s, uint32_t me)
 	__atomic_compare_exchange_n(&s->watcher, &me, 0, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
 }
 
+static sigset_t all_signals;
+static pthread_once_t all_signals_once = PTHREAD_ONCE_INIT;
+static void fill_all_signals(void)
+{
+	sigfillset(&all_signals);
+}
+
 /* One wait's state, between the steps of wait_for_lock(). */
 typedef struct wait_state {
 	int fd, op;
@@ -208,10 +221,16 @@ typedef struct wait_state {
 	locket__slot *slot;    /* the file's wake-up slot, or NULL (no table) */
 	uint32_t expect;       /* the futex word as read when the sleep bit was set */
 	int armed;             /* the bit was set and a try made since: sleep on expect */
+	int on_futex;          /* this round sleeps on the futex word (else in ppoll) */
+	int64_t round_end;     /* when this round's sleep ends and the next round tries */
 	int woken;             /* a releaser's wake-up was consumed: pass it on if we leave */
 	int watcher;           /* this thread is the file's watcher */
 	int watch_fd;          /* the borrowed inotify instance, or -1 */
-	int64_t event_retry_ms; /* after an inotify event: retry soon (1, 2, 4, 8 ms) */
+	int64_t event_retry_ms; /* after an inotify event whose try failed: retry in 1 ms */
+	int64_t last_event;     /* when the last event woke us */
+	int masked;             /* a flag-only interruptible wait: signals blocked but while asleep */
+	sigset_t caller_mask;   /* ...and the caller's mask, restored for the sleeps */
+	int64_t mute_until;     /* events do not wake us before this (a busy file) */
 } wait_state;
 
 /* Set the sleep bit (a release after this sees it, or changes the word we
@@ -224,47 +243,89 @@ static int arm_and_try(wait_state *ws)
 	return try_lock(ws->fd, ws->op, ws->path);
 }
 
+/* In a masked wait: run the handlers of signals that came while blocked (a
+ * ppoll of nothing, for no time, with the caller's mask); 1 if one ran. */
+static int handlers_ran(wait_state *ws)
+{
+	struct timespec zero = { 0, 0 };
+	return ws->masked && ppoll(NULL, 0, &zero, &ws->caller_mask) < 0 && errno == EINTR;
+}
+
 /* Sleep on the futex word; a wake-up is tried at once. */
 static int sleep_on_futex(wait_state *ws, int64_t ms)
 {
-	int r = locket__futex_wait(ws->slot, ws->expect, ms);
+	int r;
+	if (ws->masked) {
+		/* No atomic mask for a futex sleep: a handler running in the few
+		 * instructions between these calls and the sleep is the one thing
+		 * a flag-only wait can miss (a callback closes it). */
+		if (handlers_ran(ws))
+			return locket__wait_should_end(ws->how, 1) ? interrupted(ws->path) : LOCKET_EWOULDBLOCK;
+		pthread_sigmask(SIG_SETMASK, &ws->caller_mask, NULL);
+		r = locket__futex_wait(ws->slot, ws->expect, ms);
+		pthread_sigmask(SIG_BLOCK, &all_signals, NULL);
+		if (r != EINTR && handlers_ran(ws))
+			r = EINTR;
+	} else {
+		r = locket__futex_wait(ws->slot, ws->expect, ms);
+	}
 	if (r == EINTR)
 		return locket__wait_should_end(ws->how, 1) ? interrupted(ws->path) : LOCKET_EWOULDBLOCK;
+	if (r == ETIMEDOUT) {
+		/* A sleep cut short for the interrupt callback's check goes on
+		 * armed; the round's own timer ends the round: the loop tries. */
+		if (locket__now_ms() >= ws->round_end)
+			ws->armed = 0;
+		return LOCKET_EWOULDBLOCK;
+	}
 	ws->armed = 0;
-	if (r != 0)
-		return LOCKET_EWOULDBLOCK; /* the timer: the loop tries */
 	ws->woken = 1;
 	return arm_and_try(ws); /* the likely hand-off */
 }
 
-/* Sleep in ppoll() on the inotify instance (or on nothing: the timer). */
-static int sleep_on_poll(wait_state *ws, int64_t ms)
+/* Sleep in ppoll() on the inotify instance (or on nothing: the timer).
+ *
+ * Coalescing: a file that others open and close all the time (a data file
+ * used as its own lock) makes an event at every close. After an event whose
+ * try failed, events do not wake the watcher again for FOREIGN_MS: it tries
+ * at most about twice per FOREIGN_MS, as its timer would, instead of once per
+ * close. The one exception is a retry 1 ms after the first event of a quiet
+ * spell: the kernel reports a close before it drops the locks of a
+ * descriptor closed without unlocking (a killed holder). */
+static int sleep_on_poll(wait_state *ws, int64_t now, int64_t ms)
 {
 	struct pollfd pfd;
 	struct timespec ts;
-	int n, rc;
+	int n, rc, watching = ws->watch_fd >= 0 && now >= ws->mute_until;
+	if (ws->watch_fd >= 0 && !watching && ws->mute_until - now < ms)
+		ms = ws->mute_until - now;
 	pfd.fd = ws->watch_fd;
 	pfd.events = POLLIN;
 	pfd.revents = 0;
 	ts.tv_sec = (time_t)(ms / 1000);
 	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
-	n = ppoll(ws->watch_fd >= 0 ? &pfd : NULL, ws->watch_fd >= 0 ? 1 : 0, &ts, NULL);
+	n = ppoll(watching ? &pfd : NULL, watching ? 1 : 0, &ts, ws->masked ? &ws->caller_mask : NULL);
 	if (n < 0) {
 		if (errno != EINTR)
 			return locket__fail_os(errno, "cannot wait for lock file", ws->path);
 		return locket__wait_should_end(ws->how, 1) ? interrupted(ws->path) : LOCKET_EWOULDBLOCK;
 	}
-	if (n == 0) {
-		ws->event_retry_ms = 0;
+	ws->event_retry_ms = 0;
+	if (n == 0)
 		return LOCKET_EWOULDBLOCK;
-	}
-	/* The likely hand-off: try before draining (the loop drains and tries
-	 * again before it sleeps, so nothing in between is missed), and retry
-	 * soon if it fails: a killed holder's close comes before its lock goes. */
+	/* The likely hand-off: try before draining. */
 	rc = try_lock(ws->fd, ws->op, ws->path);
-	ws->event_retry_ms = ws->event_retry_ms == 0 ? 1
-			     : ws->event_retry_ms * 2 > EVENT_RETRY_MAX_MS ? EVENT_RETRY_MAX_MS
-									    : ws->event_retry_ms * 2;
+	if (rc == LOCKET_EWOULDBLOCK) {
+		/* What they said is covered by the try at the top of the loop; a
+		 * release after this drain leaves a new event. (A timer wake-up
+		 * drains nothing: ppoll said the queue was empty.) */
+		locket__watch_drain();
+		now = locket__now_ms();
+		if (now - ws->last_event >= FOREIGN_MS)
+			ws->event_retry_ms = EVENT_RETRY_MS;
+		ws->last_event = now;
+		ws->mute_until = now + FOREIGN_MS;
+	}
 	return rc;
 }
 
@@ -286,8 +347,6 @@ static int64_t choose(wait_state *ws, int64_t now)
 			 * sleep then still leaves an event in the queue. */
 			ws->watch_fd = locket__watch_begin(ws->path, ws->dev, ws->ino);
 			ws->event_retry_ms = 0;
-		} else if ((locket__watch_drain() & LOCKET__DRAINED_ANY) && ws->event_retry_ms == 0) {
-			ws->event_retry_ms = 1;
 		}
 	} else if (ws->watch_fd >= 0) {
 		locket__watch_end();
@@ -297,7 +356,7 @@ static int64_t choose(wait_state *ws, int64_t now)
 		return SLEEPER_MS;
 	if (behind_locket)
 		return LOCKET_HOLDER_MS;
-	return ws->watch_fd >= 0 && ws->event_retry_ms ? ws->event_retry_ms : FOREIGN_MS;
+	return ws->event_retry_ms ? ws->event_retry_ms : FOREIGN_MS;
 }
 
 /* Leave the slot as others need it: pass on a wake-up we consumed or the
@@ -327,7 +386,14 @@ static int wait_for_lock(int fd, const char *path, int op, locket__wait *how)
 	struct stat st;
 	int rc;
 
+	pthread_once(&all_signals_once, fill_all_signals);
 	memset(&ws, 0, sizeof ws);
+	/* A flag-only interruptible wait (no callback to ask) keeps signals
+	 * blocked outside its sleeps, so that a handler cannot run unseen during
+	 * a try; the sleeps restore the caller's mask (ppoll atomically). */
+	ws.masked = how->interruptible && how->interrupted == NULL;
+	if (ws.masked)
+		pthread_sigmask(SIG_BLOCK, &all_signals, &ws.caller_mask);
 	ws.fd = fd;
 	ws.op = op;
 	ws.path = path;
@@ -341,15 +407,21 @@ static int wait_for_lock(int fd, const char *path, int op, locket__wait *how)
 	}
 	for (;;) {
 		const int64_t now = locket__now_ms();
-		int64_t ms = choose(&ws, now);
-		const int on_futex = ws.slot != NULL && ws.watch_fd < 0;
+		int64_t ms;
 
-		if (!on_futex)
-			ws.armed = 0; /* a later futex sleep arms anew */
-		if (!(on_futex && ws.armed)) {
-			rc = on_futex ? arm_and_try(&ws) : try_lock(fd, op, path);
-			if (rc != LOCKET_EWOULDBLOCK)
-				break;
+		/* A round: roles, channel and a try, unless this is an armed futex
+		 * sleep that a signal or the callback's check cut short. */
+		if (!(ws.on_futex && ws.armed && now < ws.round_end)) {
+			ms = choose(&ws, now);
+			ws.on_futex = ws.slot != NULL && ws.watch_fd < 0;
+			if (!ws.on_futex)
+				ws.armed = 0; /* a later futex sleep arms anew */
+			if (!(ws.on_futex && ws.armed)) {
+				rc = ws.on_futex ? arm_and_try(&ws) : try_lock(fd, op, path);
+				if (rc != LOCKET_EWOULDBLOCK)
+					break;
+			}
+			ws.round_end = now + ms;
 		}
 		if (now >= how->deadline) {
 			rc = timed_out(path, op);
@@ -359,12 +431,14 @@ static int wait_for_lock(int fd, const char *path, int op, locket__wait *how)
 			rc = interrupted(path);
 			break;
 		}
-		ms = locket__wait_cap_ms(how, ms);
-		rc = on_futex ? sleep_on_futex(&ws, ms) : sleep_on_poll(&ws, ms);
+		ms = locket__wait_cap_ms(how, ws.round_end > now ? ws.round_end - now : 0);
+		rc = ws.on_futex ? sleep_on_futex(&ws, ms) : sleep_on_poll(&ws, now, ms);
 		if (rc != LOCKET_EWOULDBLOCK)
 			break;
 	}
 	leave(&ws, rc);
+	if (ws.masked)
+		pthread_sigmask(SIG_SETMASK, &ws.caller_mask, NULL);
 	return rc;
 }
 
@@ -389,4 +463,9 @@ int locket__os_lock(locket__fd lfd, const char *path, int shared, locket__wait *
 		return LOCKET_OK;
 	}
 	return wait_for_lock(fd, path, op, how);
+}
+
+int locket__os_handle_keeps_waiter(void)
+{
+	return 0; /* an attempt's waiter lends the process's inotify instance */
 }

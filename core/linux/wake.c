@@ -37,6 +37,7 @@
  */
 #include "internal.h"
 #include "wake.h"
+#include "posix/posix.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -65,7 +66,6 @@ _Static_assert(sizeof(locket__slot) == 32, "two slots per 64-byte line");
 
 static locket__slot *table;      /* NULL: not mapped (yet) */
 static int64_t retry_after = -1; /* -1: never tried; else no new try before this */
-static uint32_t my_pid;
 
 uint32_t locket__ms32(void)
 {
@@ -74,17 +74,11 @@ uint32_t locket__ms32(void)
 
 uint32_t locket__my_pid(void)
 {
-	uint32_t p = __atomic_load_n(&my_pid, __ATOMIC_RELAXED);
-	if (p == 0) {
-		p = (uint32_t)getpid();
-		__atomic_store_n(&my_pid, p, __ATOMIC_RELAXED);
-	}
-	return p;
+	return (uint32_t)locket__os_pid(); /* cached, and right in any forked child */
 }
 
 void locket__wake_atfork_child(void)
 {
-	__atomic_store_n(&my_pid, 0, __ATOMIC_RELAXED);
 }
 
 static locket__slot *map_table(void)
@@ -137,11 +131,7 @@ static locket__slot *get_table(void)
 
 locket__key locket__wake_key(dev_t dev, ino_t ino)
 {
-	uint64_t h = ((uint64_t)dev * 0x9E3779B97F4A7C15ull) ^ (uint64_t)ino;
-	h ^= h >> 29;
-	h *= 0xBF58476D1CE4E5B9ull;
-	h ^= h >> 32;
-	return h == 0 ? 1 : h;
+	return locket__file_key(dev, ino);
 }
 
 static size_t window_start(locket__key key)

@@ -1,11 +1,12 @@
 /*
  * Opening the lock file, and turning errno into locket's codes.
  */
-#include "internal.h"
+#include "posix/posix.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -48,12 +49,18 @@ int locket__os_translate(int err)
 
 void locket__os_strerror(int err, char *buf, size_t size)
 {
+#ifdef __GLIBC__
 	/* GNU strerror_r may return a static string instead of filling buf. */
 	const char *text = strerror_r(err, buf, size);
 	if (text != buf) {
 		strncpy(buf, text, size - 1);
 		buf[size - 1] = '\0';
 	}
+#else
+	/* musl (the musllinux wheels): only the XSI strerror_r, returning int. */
+	if (strerror_r(err, buf, size) != 0)
+		snprintf(buf, size, "error %d", err);
+#endif
 }
 
 int locket__os_abspath(const char *path, char **out)
@@ -203,5 +210,25 @@ int locket__os_same_file(locket__fd fd, const char *path, int allow_dir, locket_
 			return locket__fail_os(err, "lock file was removed while waiting for it", path);
 		return locket__fail_os(err, "cannot stat lock file", path);
 	}
+	*key = locket__file_key(held.st_dev, held.st_ino);
 	return held.st_dev == named.st_dev && held.st_ino == named.st_ino;
+}
+
+locket__key locket__file_key(dev_t dev, ino_t ino)
+{
+	uint64_t h = ((uint64_t)dev * 0x9E3779B97F4A7C15ull) ^ (uint64_t)ino;
+	h ^= h >> 29;
+	h *= 0xBF58476D1CE4E5B9ull;
+	h ^= h >> 32;
+	return h == 0 ? 1 : h;
+}
+
+int locket__os_fd_is_plausible(intptr_t fd)
+{
+	return fd >= 0 && fd <= INT_MAX;
+}
+
+void locket__os_fd_label(intptr_t fd, char *buf, size_t size)
+{
+	snprintf(buf, size, "/proc/self/fd/%d", (int)fd);
 }

@@ -1,5 +1,5 @@
 /*
- * Process-wide state on POSIX: the lock of the core's registry of handles,
+ * Process-wide state on POSIX: the lock of the core's list of open descriptors,
  * the fork handlers that keep forked children from holding their parent's
  * locks (see core/locket.c), and a sleep that a signal can end.
  */
@@ -45,6 +45,8 @@ int locket__os_sleep_ms(int64_t ms, locket__wait *how)
 		int64_t start;
 		if (locket__wait_should_end(how, 0))
 			return LOCKET_EINTR;
+		if (how->deadline != LOCKET__FOREVER && locket__now_ms() >= how->deadline)
+			return LOCKET_OK; /* the caller sees the deadline */
 		ts.tv_sec = (time_t)(slice / 1000);
 		ts.tv_nsec = (long)(slice % 1000) * 1000000L;
 		start = locket__now_ms();

