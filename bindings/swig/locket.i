@@ -77,9 +77,9 @@ typedef struct locket_box {
 		locket_free(h);
 	}
 	int closed() { return $self->handle == NULL; }
-	int acquire(int64_t timeout_ms, unsigned int flags) {
-		return locket_acquire($self->handle, timeout_ms, flags);
-	}
+	/* acquire(timeout_ms, flags) is each language's own (its entry file
+	 * %extends the box): how a wait asks its interpreter whether a signal
+	 * ends it differs. */
 	int release() { return locket_release($self->handle); }
 	int locked() { return locket_locked($self->handle); }
 	/* The holder's pid (0: none seen), or a negative locket code. */

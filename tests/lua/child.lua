@@ -7,6 +7,9 @@
 --   sigusr1 <path>          with a luaposix SIGUSR1 handler: "waiting <pid>", wait up to 20 s,
 --                           "result <ok|code> <ms>", "handled <bool> <locked>"
 --   open <path>             print "open <ok|code>" for lock_file + acquire(0)
+--   with_loop <path> <fifo> print "ready <pid>", call lock:with(fn) in a loop until Ctrl-C, print
+--                           "caught <error>" and "locked <true|false> <calls>", then exit when a
+--                           line arrives on fifo
 local locket = require "locket"
 local core = require "locket.core"
 
@@ -84,6 +87,24 @@ elseif cmd == "open" then
 		code = ok and "ok" or code
 	end
 	say("open", code)
+elseif cmd == "with_loop" then
+	local lock = assert(locket.lock_file(path))
+	local calls = 0
+	local function body()
+		calls = calls + 1
+	end
+	local pid = my_pid()
+	local ok, err = pcall(function()
+		say("ready", pid) -- inside: the interrupt may come as soon as the parent reads this
+		while true do
+			lock:with(body)
+		end
+	end)
+	say("caught", tostring(ok), tostring(err))
+	say("locked", tostring(lock:locked()), tostring(calls))
+	local f = assert(io.open(arg[3], "r"))
+	f:read("*l")
+	f:close()
 else
 	error("unknown command " .. tostring(cmd))
 end

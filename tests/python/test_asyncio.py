@@ -97,6 +97,40 @@ def test_cancel_racing_the_grant_leaves_nothing_held(lock_path):
     run(main())
 
 
+def test_cancel_after_the_attempt_succeeded_leaves_nothing_held(lock_path):
+    """Issue 19 item 8: the attempt got the lock (its future is resolved) and the task is
+    cancelled before it resumes: acquire_async() must end with CancelledError and the lock given
+    back. A loop callback watches for the grant and cancels in the same loop iteration."""
+    holder = locket.lock_file(lock_path)
+    lock = locket.lock_file(lock_path)
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        for _ in range(5):
+            holder.acquire()
+            before = fds_on(lock_path)
+            waiter = asyncio.ensure_future(lock.acquire_async())
+            await until_waiting(lock_path, [waiter], before)
+            cancelled_after_grant = []
+
+            def watch(waiter=waiter, seen=cancelled_after_grant):
+                if any(w.granted() for w in lock._waiters):
+                    waiter.cancel()
+                    seen.append(True)
+                elif not waiter.done():
+                    loop.call_soon(watch)
+
+            loop.call_soon(watch)
+            holder.release()
+            with pytest.raises(asyncio.CancelledError):
+                await waiter
+            assert cancelled_after_grant, "the grant was never seen before the task resumed"
+            assert not lock.locked()
+            assert not held_elsewhere(lock_path)
+
+    run(main())
+
+
 def test_wait_for_timeout_cancels_cleanly(lock_path, holder):
     holder(lock_path)
     lock = locket.lock_file(lock_path)

@@ -356,3 +356,27 @@ def test_close_while_threads_hammer_the_same_object(lock_path):
             assert not t.is_alive()
         assert unexpected == []
         assert not held_elsewhere(lock_path)
+
+
+def test_holder_pid_is_looked_up_when_read(lock_path, holder, monkeypatch):
+    """Issue 19 item 12: reading /proc/locks costs far more than a failed try, so LockBusy and
+    LockTimeout look the holder up at the first read of holder_pid, once."""
+    child = holder(lock_path)
+    lookups = []
+    real = locket._holder_of
+    monkeypatch.setattr(locket, "_holder_of", lambda path: lookups.append(path) or real(path))
+    lock = locket.Lock(lock_path)
+    errors = []
+    for _ in range(50):
+        try:
+            lock.acquire(timeout=0)
+        except locket.LockBusy as e:
+            errors.append(e)
+    assert len(errors) == 50 and lookups == []  # 50 failed tries, no lookup
+    e = errors[0]
+    assert e.holder_pid == _expected_pid(child) and len(lookups) == 1
+    assert e.holder_pid == _expected_pid(child) and len(lookups) == 1  # cached
+    back = pickle.loads(pickle.dumps(errors[1]))  # looked up before pickling
+    assert back.holder_pid == _expected_pid(child) and len(lookups) == 2
+    lock.close()
+    assert errors[2].holder_pid == _expected_pid(child)  # by path: needs no open Lock

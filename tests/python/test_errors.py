@@ -273,3 +273,25 @@ def test_umask_is_left_alone(tmp_path):
     finally:
         os.umask(old)
     assert (tmp_path / "lock").stat().st_mode & 0o777 == 0o640
+
+
+def test_windows_oserror_without_a_windows_error_has_no_winerror(monkeypatch):
+    """Issue 19 item 10: OSError(errno, text, filename, None) prints "[WinError None] ..." on
+    Windows. Without a Windows error code the binding must leave winerror out (checked here on
+    any OS by recording the constructor's arguments)."""
+    import errno
+
+    made = []
+
+    class Recorder(IsADirectoryError):
+        def __init__(self, *args):
+            made.append(args)
+            super().__init__(*args[:3])
+
+    monkeypatch.setattr(locket._sys, "platform", "win32")
+    monkeypatch.setitem(locket._OS_ERRORS, locket._core.EISDIR, (Recorder, errno.EISDIR))
+    e = locket._error(locket._core.EISDIR, 0, "cannot use 'NUL' as a lock file", "NUL")
+    assert isinstance(e, Recorder) and made == [(errno.EISDIR, "cannot use 'NUL' as a lock file", "NUL")]
+    made.clear()
+    locket._error(locket._core.EISDIR, 5, "denied", "x")  # a Windows error code: passed on
+    assert made == [(errno.EISDIR, "denied", "x", 5)]

@@ -12,11 +12,11 @@
 -- close) raises an error. Works on Lua 5.1 to 5.4 and LuaJIT.
 local core = require "locket.core"
 
-local type, error, pcall, pairs, setmetatable, getmetatable, tostring =
-	type, error, pcall, pairs, setmetatable, getmetatable, tostring
-local ceil, huge = math.ceil, math.huge
+local type, error, pcall, pairs, setmetatable, getmetatable, tostring, select =
+	type, error, pcall, pairs, setmetatable, getmetatable, tostring, select
+local huge = math.huge
 
-local Handle = core.Handle
+local Handle, timeout_ms, with_lock_held = core.Handle, core.timeout_ms, core.with
 local error_name, strerror, last_error_message = core.error_name, core.strerror, core.last_error_message
 local ENOTHELD, SHARED, INTERRUPTIBLE, NO_CREATE = core.ENOTHELD, core.SHARED, core.INTERRUPTIBLE, core.NO_CREATE
 
@@ -24,9 +24,6 @@ local M = {
 	version = core.version(),
 	_VERSION = "locket " .. core.version(),
 }
-
--- Longest finite timeout in seconds (about 68 years); nil or math.huge wait forever.
-local MAX_TIMEOUT = 2 ^ 31
 
 -- nil, message, code for a failed core call (read at once: the detail is
 -- per thread and replaced by the next failure).
@@ -38,7 +35,9 @@ local function failure(rc)
 	return nil, msg, error_name(rc)
 end
 
--- Seconds (nil or math.huge: forever) to the core's milliseconds (-1: forever).
+-- Seconds (nil: forever) to the core's milliseconds (-1: forever), by the core's one rule
+-- for every language (locket_timeout_ms): math.huge and anything too large for the core wait
+-- forever, NaN and negative numbers are refused, a tiny positive timeout still waits.
 local function to_ms(t, what, level)
 	if t == nil or t == huge then
 		return -1
@@ -46,12 +45,12 @@ local function to_ms(t, what, level)
 	if type(t) ~= "number" then
 		error("bad " .. what .. " (number of seconds or nil expected, got " .. type(t) .. ")", level + 1)
 	end
-	if t ~= t or t < 0 or t > MAX_TIMEOUT then
+	local ms = timeout_ms(t)
+	if not ms then
 		error("bad " .. what .. " (" .. tostring(t) ..
-			"): expected 0 to 2^31 seconds, or nil or math.huge to wait forever", level + 1)
+			"): expected a number of seconds >= 0, or nil or math.huge to wait forever", level + 1)
 	end
-	-- Round up: a tiny positive timeout still waits instead of trying once.
-	return ceil(t * 1000)
+	return ms
 end
 
 local Lock = {}
@@ -144,8 +143,9 @@ local function acquire(self, timeout, level, opts)
 		-- Waiting would wait for ourselves (Lua has one thread per state).
 		error("lock '" .. h:path() .. "' is already held by this lock object (locks are not re-entrant)", level + 1)
 	end
-	-- Interruptible: on Ctrl-C the core returns at once and lua.c's hook
-	-- raises "interrupted!" at the next Lua instruction.
+	-- Interruptible: on Ctrl-C (a signal handler that sets a hook, as lua.c's
+	-- and luaposix's do) the core returns within 50 ms with nothing held, and
+	-- the hook raises "interrupted!" at the next Lua instruction.
 	local rc = h:acquire(ms, flags)
 	if rc == 0 then
 		return true
@@ -218,32 +218,37 @@ function Lock:closed()
 	return self._h == nil
 end
 
--- Release (or close) whatever happened in fn, then re-raise or return its results.
-local function finish(self, close, ok, ...)
-	local h = self._h
-	if close then
-		self:close()
-	elseif h and h:locked() ~= 0 then
-		h:release() -- an unlock failure still closes the descriptor, which releases
-	end
-	if not ok then
-		error((...), 0)
-	end
-	return ...
+local unpack = table.unpack or unpack
+local function pack(...)
+	return { n = select("#", ...), ... }
 end
 
 local function run(self, close, level, fn, ...)
 	if type(fn) ~= "function" and not (getmetatable(fn) or {}).__call then
 		error("bad argument to 'with' (function expected, got " .. type(fn) .. ")", level + 1)
 	end
-	local ok, msg, code = acquire(self, nil, level + 1)
-	if not ok then
-		if close then
-			self:close()
-		end
-		error(msg .. " (" .. code .. ")", level + 1)
+	local h = check(self, level + 1)
+	if h:locked() ~= 0 then
+		error("lock '" .. h:path() .. "' is already held by this lock object (locks are not re-entrant)", level + 1)
 	end
-	return finish(self, close, pcall(fn, ...))
+	-- Acquire, call fn protected, release and re-raise fn's error: all in C (core.with), so that
+	-- a hook raising "interrupted!" (Ctrl-C) never runs between the acquisition and the release
+	-- outside fn. core.with returns true and fn's results, or nil, message, code.
+	local r
+	if close then
+		r = pack(pcall(with_lock_held, h, self._ms, self._flags, fn, ...))
+		self:close()
+		if not r[1] then
+			error(r[2], 0)
+		end
+		r = pack(unpack(r, 2, r.n))
+	else
+		r = pack(with_lock_held(h, self._ms, self._flags, fn, ...))
+	end
+	if r[1] == nil then
+		error(r[2] .. " (" .. r[3] .. ")", level + 1)
+	end
+	return unpack(r, 2, r.n)
 end
 
 --- Acquire (with the lock_file timeout), call fn(...), release even when fn

@@ -9,8 +9,10 @@ A lock is identified by the file it locks: two locks on the same file
 exclude each other, in one process or in two, whatever path spelling reached
 the file. The locks are the kernel's (flock(2) on Linux, LockFileEx on
 Windows), so a process that dies releases its locks. Waiting blocks in the
-kernel with the GIL released: no sleep-polling, hand-over within tens of
-microseconds, and Ctrl-C interrupts a wait.
+kernel with the GIL released: on Linux a waiter is woken by the release (no
+sleep-polling; hand-over within tens of microseconds); on Windows the wait
+is the Windows engine's (docs/windows.md). Ctrl-C interrupts a wait in the
+main thread, and never leaves the lock held.
 
 The work is done by the C library (the generated module ``locket._core``);
 this module turns its codes into Python exceptions.
@@ -21,11 +23,10 @@ this module turns its codes into Python exceptions.
 # milliseconds) is imported by the async methods, warnings when one is given,
 # typing only by type checkers (annotations are strings: no __future__ import).
 import errno as _errno
-import math as _math
 import os as _os
 import sys as _sys
 import threading as _threading
-import time as _time
+import warnings as _warnings  # already loaded at start-up; __del__ must not import
 
 from . import _core
 
@@ -57,12 +58,33 @@ class LockError(Exception):
     """Base class of locket's own errors (the class locket.py raises).
 
     path: the lock's path as given (None if unknown). holder_pid: a process
-    seen holding the file when the error was made (None when none was seen
-    or the OS cannot tell, as on Windows). Both survive pickling.
+    seen holding the file when holder_pid was first read (None when none was
+    seen or the OS cannot tell, as on Windows): it is looked up then, not when
+    the error was made, so that a failed try costs no more than the try. Both
+    survive pickling (holder_pid is looked up before the error is pickled).
     """
 
     path: "Optional[Union[str, bytes]]" = None
-    holder_pid: "Optional[int]" = None
+    # The lock file's absolute path (bytes) while holder_pid is still to be looked up.
+    _holder_file: "Optional[bytes]" = None
+
+    @property
+    def holder_pid(self) -> "Optional[int]":
+        d = self.__dict__
+        if "_holder_pid" not in d:
+            d["_holder_pid"] = _holder_of(self._holder_file)
+            d.pop("_holder_file", None)
+        pid: "Optional[int]" = d["_holder_pid"]
+        return pid
+
+    @holder_pid.setter
+    def holder_pid(self, pid: "Optional[int]") -> None:
+        self.__dict__["_holder_pid"] = pid
+        self.__dict__.pop("_holder_file", None)
+
+    def __reduce__(self) -> "Any":
+        _ = self.holder_pid  # look it up now: the other process cannot
+        return super().__reduce__()
 
 
 class LockTimeout(LockError, TimeoutError):
@@ -89,13 +111,6 @@ class _Default:
 # With nothing to watch (a loop without add_reader), acquire_async() tries
 # at least this often (what the C library does where it has no descriptor).
 _POLL_S = 0.016
-# A wait inside one process on a shared lock held through the same object is
-# a condition-variable wait in C, which signals do not end: slice it so that
-# Ctrl-C is seen.
-_LOCAL_SLICE_MS = 100
-# Windows' lock wait cannot be ended by a signal (there is no EINTR): wait in slices there, so that
-# Python's signal handlers (Ctrl-C) run between them.
-_WINDOWS = _sys.platform == "win32"
 
 _DEFAULT: "Any" = _Default()
 
@@ -104,7 +119,6 @@ _SHARED = _core.SHARED
 _INTERRUPTIBLE = _core.INTERRUPTIBLE
 _EWOULDBLOCK = _core.EWOULDBLOCK
 _ETIMEDOUT = _core.ETIMEDOUT
-_monotonic = _time.monotonic
 
 
 _OS_ERRORS = {
@@ -113,29 +127,44 @@ _OS_ERRORS = {
     _core.EISDIR: (IsADirectoryError, _errno.EISDIR),
     _core.ENOTSUP: (OSError, _errno.ENOLCK),
     _core.EIO: (OSError, _errno.EIO),
+    _core.EINTR: (InterruptedError, _errno.EINTR),
 }
 
 
-def _timeout_ms(timeout: "Optional[float]") -> int:
-    """Seconds (None = forever, 0 = try once) to the C library's milliseconds."""
-    if timeout is None:
-        return -1
-    if type(timeout) not in (int, float):
-        import numbers  # rare: Fraction, Decimal, numpy scalars
+def _real_seconds(timeout: "Any") -> float:
+    """A timeout that is neither int nor float (Fraction, Decimal, numpy
+    scalars) as a float; TypeError for what is not a real number."""
+    import numbers
 
-        if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real):
-            raise TypeError(f"timeout must be a number of seconds or None, not {type(timeout).__name__}")
-    timeout = float(timeout)
-    if timeout != timeout:
-        raise ValueError("timeout must not be NaN")
-    if timeout < 0:
-        raise ValueError("timeout must not be negative (None waits forever)")
-    if timeout == _math.inf:
-        return -1
-    if timeout > _threading.TIMEOUT_MAX:
-        raise OverflowError("timeout value is too large")
-    # Round up, so that a tiny positive timeout still waits.
-    return _math.ceil(timeout * 1000)
+    if not isinstance(timeout, numbers.Real):
+        raise TypeError(f"timeout must be a number of seconds or None, not {type(timeout).__name__}")
+    try:
+        return float(timeout)
+    except OverflowError:  # beyond a double: forever, or refused if negative
+        return float("inf") if timeout > 0 else -1.0  # type: ignore[operator]
+
+
+# Seconds (None = forever, 0 = try once) to the C library's milliseconds (-1 = forever):
+# locket_timeout_ms(), the rule of every language (NaN and negative: ValueError; +inf and
+# anything too large for the core: forever; rounded up to whole milliseconds).
+_timeout_ms: "Any" = _core.timeout_ms
+
+
+def _holder_of(path: "Optional[bytes]") -> "Optional[int]":
+    """The pid of a holder of the lock file at path (absolute), or None."""
+    if path is None:
+        return None
+    try:
+        h = _core.Handle(path, 0o666, _core.NO_CREATE)
+        try:
+            if h.open_error != _core.OK:
+                return None
+            pid = h.holder_pid()
+            return pid if pid > 0 else None
+        finally:
+            h.close()
+    except (OSError, ValueError, MemoryError, TypeError):
+        return None
 
 
 def _error(code: int, os_error: int, message: str, filename: "Any") -> BaseException:
@@ -148,8 +177,11 @@ def _error(code: int, os_error: int, message: str, filename: "Any") -> BaseExcep
         return ValueError(message)
     cls, default_errno = _OS_ERRORS.get(code, (OSError, _errno.EIO))
     if _sys.platform == "win32":
-        # os_error is GetLastError(); OSError derives errno from winerror.
-        return cls(default_errno, message, filename, os_error or None)
+        # os_error is GetLastError(); OSError derives errno from winerror. Without one, no
+        # winerror at all (OSError would print "[WinError None]").
+        if os_error:
+            return cls(default_errno, message, filename, os_error)
+        return cls(default_errno, message, filename)
     if os_error:
         # OSError picks the subclass from errno, as open() would (ENOTDIR
         # gives NotADirectoryError, EPERM PermissionError, ...).
@@ -443,120 +475,63 @@ class Lock:
         return f"Couldn't lock {_os.fsdecode(self._name)}"  # locket.py's message
 
     def _busy(self, cls: "type[LockError]") -> LockError:
-        """LockTimeout or LockBusy with the path and (where the OS can tell
-        and the handle is open) the pid of a holder."""
+        """LockTimeout or LockBusy with the path; the pid of a holder is looked
+        up when someone reads e.holder_pid (reading /proc/locks costs far more
+        than the failed try)."""
         e = cls(self._busy_text())
         e.path = self._name
-        try:
-            e.holder_pid = self.holder_pid() if self._h is not None else None
-        except (OSError, ValueError, MemoryError):
-            pass
+        h = self._h
+        if h is not None:
+            e._holder_file = h.path()
         return e
+
+    def _failed(self, rc: int, detail: "Any") -> BaseException:
+        """The exception for a failed acquisition (called by the C acquire()
+        with the error's detail, read right after the failure)."""
+        if rc == _ETIMEDOUT:
+            return self._busy(LockTimeout)
+        if rc == _EWOULDBLOCK:
+            return self._busy(LockBusy)
+        code, os_error, message = detail
+        return _error(code, os_error, message, self._name)
 
     # -- acquire / release -------------------------------------------------
 
-    def acquire(
-        self,
-        timeout: "Optional[float]" = _DEFAULT,
-        *,
-        shared: "Optional[bool]" = None,
-        blocking: bool = True,
-    ) -> bool:
-        """Take the lock and return True, or raise (never returns False).
+    if TYPE_CHECKING:
+        # Implemented in C (locket_python.i), installed on the class below: a Python method would
+        # have points between the C call and its own return where a signal handler can raise
+        # (KeyboardInterrupt) with the lock taken, and `with lock:` would then skip __exit__ (or
+        # __exit__ would raise before releasing).
 
-        timeout: seconds for this call (default: the lock's timeout); None
-          waits forever, 0 tries once. blocking=False is the same as 0.
-        shared: True for a shared (reader) lock, False for an exclusive one
-          (default: the lock's mode).
+        def acquire(
+            self,
+            timeout: "Optional[float]" = _DEFAULT,
+            *,
+            shared: "Optional[bool]" = None,
+            blocking: bool = True,
+        ) -> bool:
+            """Take the lock and return True, or raise (never returns False)."""
 
-        Raises LockTimeout (a LockError and a TimeoutError) when the timeout
-        passes, LockBusy (a LockError) when a try finds the lock held; both
-        carry .path and .holder_pid. OSError subclasses when the file cannot
-        be locked. A signal handler that raises during the wait
-        (KeyboardInterrupt on Ctrl-C) ends it with the lock not held; other
-        handlers run and the wait goes on until the same deadline.
-        """
-        ms = self._ms if timeout is _DEFAULT else _timeout_ms(timeout)
-        if not blocking:
-            ms = 0
-        flags = self._flags
-        if shared is not None:
-            flags = _INTERRUPTIBLE | (_SHARED if shared else 0)
-        return self._acquire(ms, flags)
+        def __enter__(self) -> "Lock":
+            """acquire() with the lock's timeout and mode; returns the lock."""
 
-    def _acquire(self, ms: int, flags: int) -> bool:
-        calls = self._calls
-        calls.append(None)  # before reading the handle: see close()
-        h = self._h
-        try:
-            if h is None:
-                h = self._open()
-            if ms != 0 and (_WINDOWS or flags & _SHARED and h.locked()):
-                # Another thread holds a shared lock through this object: C waits
-                # for it on a condition variable, which signals do not end. Or
-                # Windows, whose waits signals never end.
-                rc = self._wait_sliced(h, ms, flags)
-            else:
-                # Signal handlers run inside this call (see locket_python.i): it
-                # returns with the lock, or raises what a handler raised, or fails.
-                rc = h.acquire(ms, flags)
-            if self._h is not h:  # close() during the wait
-                if rc == 0:
-                    h.release()
-                raise _closed_during_call()
-            if rc == 0:
-                return True
-            if rc == _ETIMEDOUT:
-                raise self._busy(LockTimeout)
-            if rc == _EWOULDBLOCK:
-                raise self._busy(LockBusy)
-            raise _last_error(self._name)
-        finally:
-            calls.pop()
-            if h is not None and self._h is not h and not calls:
-                self._free(h)
+        def release(self) -> None:
+            """Release the lock (NotHeldError if this object does not hold it)."""
 
-    def _wait_sliced(self, h: "_core.Handle", ms: int, flags: int) -> int:
-        """Wait in slices while this object holds the lock, so that Python
-        signal handlers (Ctrl-C) get to run; one deadline for all slices."""
-        deadline = None if ms < 0 else _monotonic() + ms / 1000
-        while True:
-            if deadline is None:
-                left = -1
-            else:
-                left = max(0, _math.ceil((deadline - _monotonic()) * 1000))
-            sliced = left != 0 and (_WINDOWS or h.locked())
-            if sliced:
-                left = _LOCAL_SLICE_MS if left < 0 else min(left, _LOCAL_SLICE_MS)
-            rc = h.acquire(left, flags)
-            if rc == 0 or self._h is not h:
-                return rc
-            if rc not in (_ETIMEDOUT, _EWOULDBLOCK):
-                raise _last_error(self._name)
-            if not sliced or (deadline is not None and _monotonic() >= deadline):
-                return _ETIMEDOUT
+        def __exit__(self, exc_type: "object", exc: "Optional[BaseException]", tb: "object") -> None:
+            """Release; a failed release is noted on the body's exception."""
 
-    def release(self) -> None:
-        """Release the lock. Any thread may call it.
+    def _release_failed(self, rc: int, detail: "Any") -> BaseException:
+        """The exception for a failed release (called by the C release())."""
+        if self._h is None:
+            if self._closed:
+                return _closed_error()
+            return NotHeldError("cannot release unlocked lock")  # never acquired
+        code, os_error, message = detail
+        return _error(code, os_error, message, self._name)
 
-        Raises NotHeldError (a LockError and a RuntimeError) with the message
-        "cannot release unlocked lock" if this object does not hold the lock
-        in this process (including in a forked child of the holder).
-        """
-        calls = self._calls
-        calls.append(None)  # before reading the handle: see close()
-        h = self._h
-        try:
-            if h is None:
-                if self._closed:
-                    raise _closed_error()
-                raise NotHeldError("cannot release unlocked lock")  # never acquired
-            if h.release() != 0:
-                raise _last_error(self._name)
-        finally:
-            calls.pop()
-            if h is not None and self._h is not h and not calls:
-                self._free(h)
+    def _note_release_failure(self, exc: BaseException, release_error: "Optional[BaseException]") -> None:
+        _note(exc, f"locket: releasing {_os.fsdecode(self._name)!r} failed too: {release_error!r}")
 
     def close(self) -> None:
         """Release the lock if held and free the handle. Idempotent.
@@ -605,20 +580,6 @@ class Lock:
                     waiter.loop.call_soon_threadsafe(waiter.abort)
                 except RuntimeError:  # the loop is closed
                     pass
-
-    def __enter__(self) -> "Lock":
-        self._acquire(self._ms, self._flags)
-        return self
-
-    def __exit__(self, exc_type: "object", exc: "Optional[BaseException]", tb: "object") -> None:
-        if exc is None:
-            self.release()
-            return
-        # The body's exception goes on; a failed release is noted on it.
-        try:
-            self.release()
-        except Exception as release_error:
-            _note(exc, f"locket: releasing {_os.fsdecode(self._name)!r} failed too: {release_error!r}")
 
     # -- asyncio -----------------------------------------------------------
 
@@ -717,20 +678,20 @@ class Lock:
 
     # -- life cycle --------------------------------------------------------
 
-    def __del__(self) -> None:
+    def __del__(self, _finalizing: "Any" = _sys.is_finalizing, _warn: "Any" = _warnings.warn) -> None:
+        # Module globals may be gone at interpreter shutdown: what this needs is bound as defaults.
         h = getattr(self, "_h", None)
         if h is None:
             return
         self._h = None
         self._closed = True
         try:
-            if h.locked():
+            # Silent at exit, as locket.py is (the warnings machinery may be half torn down).
+            if h.locked() and not _finalizing():
                 text = self._gc_text
                 if text is None:
                     text = f"lock on {self._name!r} garbage-collected while held; releasing it"
-                import warnings
-
-                warnings.warn(text, ResourceWarning, stacklevel=2, source=self)
+                _warn(text, ResourceWarning, stacklevel=2, source=self)
         finally:  # even if the warning is turned into an error (-W error)
             h.close()
 
@@ -742,6 +703,22 @@ class Lock:
             state = "locked" if h is not None and h.locked() else "unlocked"
         mode = " shared" if self._shared else ""
         return f"<locket.Lock path={self._name!r}{mode} {state}>"
+
+
+# acquire() and __enter__ are C methods of the class (see Lock).
+_core._lock_methods(Lock, _DEFAULT, _real_seconds)
+
+
+def _main_thread_is(ident: int) -> None:
+    """Tell the C layer which thread runs Python's signal handlers: only a
+    wait in that thread is interruptible."""
+    _core._set_main_thread(ident)
+
+
+_main_thread_is(_threading.main_thread().ident or 0)
+if hasattr(_os, "register_at_fork"):
+    # A child forked from another thread runs its handlers in that thread.
+    _os.register_at_fork(after_in_child=lambda: _main_thread_is(_threading.get_ident()))
 
 
 def lock_file(

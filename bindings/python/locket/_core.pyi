@@ -4,7 +4,7 @@ Low level: methods return locket's int codes (OK or a negative error); the
 detail of a failure is read with last_error() right after, on the same thread.
 """
 
-from typing import Optional, Tuple
+from typing import Any, Callable, Optional, Tuple
 
 OK: int
 EWOULDBLOCK: int
@@ -31,6 +31,14 @@ def last_error() -> Tuple[int, int, str]:
     """(code, os_error, message) of the last failure on this thread."""
 def version() -> str: ...
 def version_number() -> int: ...
+def timeout_ms(seconds: Optional[float]) -> int:
+    """Seconds (None: forever) to milliseconds by locket_timeout_ms(): -1 for
+    forever (None, +inf, anything too large), 0 for a try, else rounded up.
+    ValueError for NaN and negative numbers, TypeError for non-numbers."""
+def _set_main_thread(ident: int) -> None:
+    """The thread whose waits are interruptible (the one that runs signal handlers)."""
+def _lock_methods(cls: type, default: Any, real_seconds: Callable[[Any], float]) -> None:
+    """Install the C acquire, __enter__, release and __exit__ on the package's Lock."""
 
 class Handle:
     """A box around a locket_t handle; never raises for locket's own errors."""
@@ -42,9 +50,11 @@ class Handle:
     def close(self) -> None: ...
     def closed(self) -> int: ...
     def acquire(self, timeout_ms: int, flags: int) -> int:
-        """OK or a code. With INTERRUPTIBLE, Python signal handlers run during
-        the wait: if one raises, so does this call (lock not held); otherwise
-        the wait goes on until the same deadline (EINTR is never returned)."""
+        """OK or a code, after one locket_acquire_with() call. With
+        INTERRUPTIBLE, in the main thread, Python signal handlers run during
+        the wait (at least every 50 ms): if one raises, so does this call
+        (lock not held); otherwise the wait goes on until the same deadline
+        (EINTR is never returned). Elsewhere signals do not end the wait."""
     def release(self) -> int: ...
     def locked(self) -> int: ...
     def holder_pid(self) -> int:

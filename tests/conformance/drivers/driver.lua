@@ -35,7 +35,7 @@ local RAISED = {
 	{"^interrupted!$", "interrupted"}, -- the interpreter's SIGINT error
 	{"^attempt to release lock '.*', which this lock object does not hold$", "not_held"},
 	{"^lock '.*' is already held by this lock object %(locks are not re%-entrant%)$", "would_block_raised"},
-	{"^bad timeout %(.*%): expected 0 to 2%^31 seconds, or nil or math%.huge to wait forever$", "invalid_argument"},
+	{"^bad timeout %(.*%): expected a number of seconds >= 0, or nil or math%.huge to wait forever$", "invalid_argument"},
 	{"^bad timeout %(number of seconds or nil expected, got %a+%)$", "invalid_argument"},
 	{"^attempt to use a closed lock$", "invalid_argument"},
 }

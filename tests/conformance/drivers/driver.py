@@ -27,9 +27,14 @@ def raised_by_package(exc):
     tb = exc.__traceback__
     while tb is not None and tb.tb_next is not None:
         tb = tb.tb_next
-    if tb is None or not os.path.abspath(tb.tb_frame.f_code.co_filename).startswith(PACKAGE_DIR):
+    if tb is None:
         return False
-    return linecache.getline(tb.tb_frame.f_code.co_filename, tb.tb_lineno).lstrip().startswith("raise ")
+    line = linecache.getline(tb.tb_frame.f_code.co_filename, tb.tb_lineno)
+    if not os.path.abspath(tb.tb_frame.f_code.co_filename).startswith(PACKAGE_DIR):
+        # acquire(), release() and the with statement's methods are C (locket_python.i): what
+        # they raise comes from no Python frame of the package, and is always deliberate.
+        return any(call in line for call in (".acquire(", ".release(", "with "))
+    return line.lstrip().startswith("raise ")
 
 
 def error_name(exc):
