@@ -113,7 +113,7 @@ int locket_attempt_try(locket_attempt_t *a)
 						&key);
 		if (same == 1) {
 			locket__os_held(a->ref.fd, key);
-			rc = locket__take_slot(lock, &a->ref, key, 0, 1);
+			rc = locket__take_slot(lock, &a->ref, key, NULL, 1);
 			if (rc == LOCKET_OK)
 				return attempt_finish(a, LOCKET_OK); /* the handle holds it now */
 		} else {

@@ -57,8 +57,9 @@ void locket__handle_enter(locket_t *lock);
 /* A lock try failed because the descriptor is read-only where the
  * filesystem wants write access (Linux NFS). */
 int locket__wants_write_open(int rc, int writable);
-/* The kernel lock on ref is ours; now the handle's slot (see locket.c). */
-int locket__take_slot(locket_t *lock, struct open_fd *ref, locket__key key, int64_t deadline,
+/* The kernel lock on ref is ours; now the handle's slot (see locket.c).
+ * how: the call's wait (NULL: a try). */
+int locket__take_slot(locket_t *lock, struct open_fd *ref, locket__key key, locket__wait *how,
 		      int keep_fd);
 
 #endif /* LOCKET_HANDLE_H */

@@ -248,12 +248,15 @@ static int lock_file(locket_t *lock, int shared, locket__wait *how, struct open_
  * already), or when it was filled before a fork made without the fork
  * handlers. On success the descriptor moves to the slot; on failure it is
  * unlocked and closed, unless keep_fd, when it is only unlocked. */
-int locket__take_slot(locket_t *lock, struct open_fd *ref, locket__key key, int64_t deadline,
+int locket__take_slot(locket_t *lock, struct open_fd *ref, locket__key key, locket__wait *how,
 		      int keep_fd)
 {
+	const int64_t deadline = how == NULL ? 0 : how->deadline;
 	int64_t pid = locket__os_pid();
+	int rc = LOCKET_OK;
 	locket__mutex_lock(&lock->mu);
 	while (lock->slot_fd != LOCKET__NO_FD) {
+		int64_t until = deadline;
 		if (lock->slot_pid != pid) {
 			/* Filled before a fork made without the fork handlers: the
 			 * parent's copy. Never unlock it. */
@@ -261,21 +264,46 @@ int locket__take_slot(locket_t *lock, struct open_fd *ref, locket__key key, int6
 			lock->slot_fd = LOCKET__NO_FD;
 			break;
 		}
-		if (deadline == 0 ||
-		    locket__cond_wait(&lock->slot_freed, &lock->mu, deadline) == LOCKET_ETIMEDOUT) {
-			if (lock->slot_fd == LOCKET__NO_FD)
-				break;
-			locket__mutex_unlock(&lock->mu);
-			locket__os_unlock(ref->fd, key);
-			if (!keep_fd)
-				locket__close_tracked(ref);
-			if (deadline == 0)
-				return locket__fail(LOCKET_EWOULDBLOCK,
-						    "'%s' is held through this handle", lock->path);
-			return locket__fail(LOCKET_ETIMEDOUT,
-					    "timed out waiting for '%s' (held through this handle)",
-					    lock->path);
+		if (deadline == 0) {
+			rc = locket__fail(LOCKET_EWOULDBLOCK, "'%s' is held through this handle",
+					  lock->path);
+			break;
 		}
+		/* A wait with an interrupt callback asks it at least every
+		 * LOCKET_INTERRUPT_CHECK_MS, with no internal lock held. */
+		if (how->interrupted != NULL) {
+			int64_t cap = locket__wait_cap_ms(how, LOCKET_INTERRUPT_CHECK_MS);
+			if (cap < LOCKET__FOREVER - locket__now_ms())
+				until = locket__now_ms() + cap;
+			if (until > deadline)
+				until = deadline;
+		}
+		if (locket__cond_wait(&lock->slot_freed, &lock->mu, until) == LOCKET_ETIMEDOUT &&
+		    lock->slot_fd != LOCKET__NO_FD) {
+			int end;
+			if (until == deadline) {
+				rc = locket__fail(
+					LOCKET_ETIMEDOUT,
+					"timed out waiting for '%s' (held through this handle)",
+					lock->path);
+				break;
+			}
+			locket__mutex_unlock(&lock->mu);
+			end = locket__wait_should_end(how, 0);
+			locket__mutex_lock(&lock->mu);
+			if (end) {
+				rc = locket__fail(LOCKET_EINTR,
+						  "interrupted while waiting for '%s'", lock->path);
+				break;
+			}
+		}
+	}
+	if (rc != LOCKET_OK) {
+		locket__mutex_unlock(&lock->mu);
+		locket__os_unlock(ref->fd, key);
+		if (!keep_fd)
+			locket__close_tracked(ref);
+		return rc;
 	}
 	locket__move_tracked(ref, &lock->slot_ref);
 	lock->slot_fd = lock->slot_ref.fd;
@@ -303,7 +331,7 @@ int locket_acquire_with(locket_t *lock, const locket_wait_options *opts)
 	rc = lock_file(lock, (flags & LOCKET_SHARED) != 0, &how, &ref, &key);
 	if (rc != LOCKET_OK)
 		return rc;
-	return locket__take_slot(lock, &ref, key, how.deadline, 0);
+	return locket__take_slot(lock, &ref, key, &how, 0);
 }
 
 int locket_acquire(locket_t *lock, int64_t timeout_ms, unsigned int flags)

@@ -186,7 +186,9 @@ LOCKET_EXTERN(void) locket_free(locket_t *lock);
  * a renamed or exchanged directory, a mount), or the file was replaced, the
  * acquisition moves to the file the path names now and waits for that.
  * Thread-safe; a thread waiting for another thread of its own process that
- * holds the same handle is woken by that release, but not by signals.
+ * holds the same handle (shared) is woken by that release, and not by
+ * signals, but a locket_interrupt_fn is still asked every
+ * LOCKET_INTERRUPT_CHECK_MS (locket_acquire_with()).
  */
 LOCKET_EXTERN(int) locket_acquire(locket_t *lock, int64_t timeout_ms, unsigned int flags);
 

@@ -124,12 +124,6 @@ def test_handler_exception_ends_the_wait(lock_path, children):
     holder.release()
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="needs the core's wait for a hold through the same handle (take_slot's condition "
-    "variable in core/locket.c) to call the interrupt callback every 50 ms; the binding no "
-    "longer slices that wait itself",
-)
 def test_sigint_while_a_thread_of_the_same_process_holds_the_same_object(lock_path, children):
     """The wait for a hold through the same object is in-process; Ctrl-C still ends it."""
     child = children(
