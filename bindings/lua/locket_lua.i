@@ -12,15 +12,6 @@
 #define SWIG_init luaopen_locket_core
 %}
 
-/* The C functions without their prefix: core.error_name(), core.strerror()... */
-%rename(error_name) locket_error_name;
-%rename(strerror) locket_strerror;
-%rename(last_error_code) locket_last_error_code;
-%rename(last_os_error) locket_last_os_error;
-%rename(last_error_message) locket_last_error_message;
-%rename(version) locket_version;
-%rename(version_number) locket_version_number;
-
 /*
  * Integers. SWIG pushes every C number with lua_pushnumber, so on Lua 5.3+
  * codes and pids would come back as floats (5.0). lua_pushinteger exists on

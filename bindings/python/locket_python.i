@@ -67,15 +67,6 @@
 	$action
 }
 
-/* Module functions without the C prefix: locket._core.error_name(), ... */
-%rename(error_name) locket_error_name;
-%rename(strerror) locket_strerror;
-%rename(last_error_code) locket_last_error_code;
-%rename(last_os_error) locket_last_os_error;
-%rename(last_error_message) locket_last_error_message;
-%rename(version) locket_version;
-%rename(version_number) locket_version_number;
-
 /* Defined below; Handle.acquire (which SWIG emits with the class) calls it. */
 %{
 struct locket_box;

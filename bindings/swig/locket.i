@@ -34,6 +34,15 @@ LOCKET_ERROR_MAP(LOCKET__SWIG_ERROR)
 #define LOCKET_SHARED 0x1
 #define LOCKET_INTERRUPTIBLE 0x2
 
+/* Module functions without the C prefix: error_name(), strerror(), ... (every language). */
+%rename(error_name) locket_error_name;
+%rename(strerror) locket_strerror;
+%rename(last_error_code) locket_last_error_code;
+%rename(last_os_error) locket_last_os_error;
+%rename(last_error_message) locket_last_error_message;
+%rename(version) locket_version;
+%rename(version_number) locket_version_number;
+
 const char *locket_error_name(int code);
 const char *locket_strerror(int code);
 int locket_last_error_code(void);

@@ -21,7 +21,7 @@
 
 #define EVENT_RETRY_MS 1     /* a retry after an event whose try failed (a killed holder) */
 #define FOREIGN_MS 10        /* the watcher's timer behind a holder that is not locket */
-#define LOCKET_HOLDER_MS 100 /* ...behind a locket holder, whose release wakes it */
+#define LOCKET_HOLDER_MS 250 /* ...behind a locket holder, whose release wakes it */
 #define SLEEPER_MS 250       /* any other sleeper's longest sleep (watcher take-over) */
 #define LEASE_MS 600         /* a watcher not heard of for this long is taken over */
 
