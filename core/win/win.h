@@ -68,4 +68,23 @@ void locket__win_probe_drop(HANDLE fd, const locket__win_probe *p);
 int locket__win_path_names(const char *path, HANDLE fd, const locket__win_identity *held,
 			   const locket__win_probe *p);
 
+/* ---- the wait (lock.c) and its hints (hints.c) ---- */
+
+/* A handle's kept wait state (see internal.h's locket__waiter). */
+struct locket__waiter {
+	HANDLE event;              /* wake-up hint of the file below, or NULL */
+	ULONGLONG index;           /* the file the event belongs to */
+	HANDLE holder;             /* process of the last locket holder seen, or NULL */
+	DWORD holder_pid;          /* its id (0: none opened) */
+	locket__win_identity held; /* the waiting handle's file, read before the wait */
+	int verified;              /* the last grant was checked against the path */
+};
+
+/* The file's wake-up event (opened or made before the next try), or NULL;
+ * *index receives the file's index. */
+HANDLE locket__win_wake_event(HANDLE h, locket__waiter *w, ULONGLONG *index);
+/* 1 if a live locket holder's marker exists for index (see hints.c);
+ * *proc its process to wait on (or NULL), *holder_pid its id. */
+int locket__win_locket_holder(locket__waiter *w, ULONGLONG index, HANDLE *proc, DWORD *holder_pid);
+
 #endif /* LOCKET_WIN_H */
