@@ -47,7 +47,8 @@ void child_kill9(child *c);
 child start_holder(const char *path, int shared);
 
 /* Fail unless another process (a fresh child) sees the lock as held
- * (expect_held = 1) or free (0) with a try. */
+ * (expect_held = 1: a try) or free (0: free within 2 s; the kernel drops a
+ * killed process's lock a few milliseconds after it was reaped). */
 void check_held_elsewhere(const char *path, int expect_held);
 
 /* The calling thread's kernel id, for wait_until_waiting(). */

@@ -10,7 +10,7 @@ import time
 
 import locket
 import pytest
-from conftest import fds_on, held_elsewhere, wait_thread_blocked
+from conftest import fds_on, held_elsewhere, released_elsewhere, wait_thread_blocked
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork (POSIX)")
 
@@ -44,7 +44,7 @@ def test_forked_worker_does_not_keep_a_killed_holders_lock(children, lock_path):
         os.kill(holder.pid, signal.SIGKILL)
         holder.proc.wait(timeout=30)
         os.kill(worker, 0)  # the worker lives on
-        assert not held_elsewhere(lock_path)
+        assert released_elsewhere(lock_path)
         holder.proc.stdin.write("check\n")
         holder.proc.stdin.flush()
         assert holder.line() == "worker ok"
