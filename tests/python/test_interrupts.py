@@ -106,6 +106,12 @@ def run_storm(lock_path, pattern, seconds=1.5):
     return interrupts, leaks, entered
 
 
+@pytest.mark.skipif(
+    sys.version_info < (3, 10),
+    reason="CPython before 3.10 can raise KeyboardInterrupt between a with block's end and its "
+    "__exit__ call (bpo-29988, fixed in 3.10): no lock, threading.Lock included, can close that "
+    "(measured on 3.9: 2 of 1300 interrupts)",
+)
 @pytest.mark.parametrize("pattern", ["with", "acquire"])
 def test_sigint_storm_never_leaves_the_lock_held(lock_path, pattern):
     interrupts, leaks, entered = run_storm(lock_path, pattern)
