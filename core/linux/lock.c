@@ -54,6 +54,7 @@
  */
 #include "internal.h"
 #include "linux.h"
+#include "posix/posix.h"
 #include "wake.h"
 
 #include <errno.h>
@@ -91,14 +92,13 @@ void locket__os_waiter_free(locket__waiter *w)
 void locket__os_wait_atfork_child(void)
 {
 	locket__linux_sleep_atfork_child();
-	locket__wake_atfork_child();
 	locket__watch_atfork_child();
 }
 
 static locket__key key_of_fd(int fd)
 {
 	struct stat st;
-	return fstat(fd, &st) == 0 ? locket__wake_key(st.st_dev, st.st_ino) : 0;
+	return fstat(fd, &st) == 0 ? locket__file_key(st.st_dev, st.st_ino) : 0;
 }
 
 void locket__os_held(locket__fd fd, locket__key key)

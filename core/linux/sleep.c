@@ -6,6 +6,7 @@
  */
 #include "internal.h"
 #include "linux.h"
+#include "posix/posix.h"
 #include "wake.h"
 
 #include <errno.h>
@@ -276,7 +277,7 @@ int locket__linux_wait(int fd, const char *path, int op, locket__wait *how)
 	if (fstat(fd, &st) == 0) {
 		ws.dev = st.st_dev;
 		ws.ino = st.st_ino;
-		ws.key = locket__wake_key(st.st_dev, st.st_ino);
+		ws.key = locket__file_key(st.st_dev, st.st_ino);
 		ws.slot = locket__wake_claim(ws.key);
 	}
 	for (;;) {

@@ -37,7 +37,6 @@
  */
 #include "internal.h"
 #include "wake.h"
-#include "posix/posix.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -75,15 +74,6 @@ static int64_t retry_after = -1; /* -1: never tried; else no new try before this
 uint32_t locket__ms32(void)
 {
 	return (uint32_t)locket__now_ms();
-}
-
-uint32_t locket__my_pid(void)
-{
-	return (uint32_t)locket__os_pid(); /* cached, and right in any forked child */
-}
-
-void locket__wake_atfork_child(void)
-{
 }
 
 static locket__slot *map_table(void)
@@ -132,11 +122,6 @@ static locket__slot *get_table(void)
 		t = expected;
 	}
 	return t;
-}
-
-locket__key locket__wake_key(dev_t dev, ino_t ino)
-{
-	return locket__file_key(dev, ino);
 }
 
 static size_t window_start(locket__key key)
@@ -221,7 +206,7 @@ void locket__wake_hold(locket__key key)
 {
 	locket__slot *s = locket__wake_claim(key);
 	if (s != NULL)
-		__atomic_store_n(&s->holder, locket__my_pid(), __ATOMIC_RELEASE);
+		__atomic_store_n(&s->holder, (uint32_t)locket__os_pid(), __ATOMIC_RELEASE);
 }
 
 int locket__wake_holder_is_locket(const locket__slot *s)
@@ -229,7 +214,7 @@ int locket__wake_holder_is_locket(const locket__slot *s)
 	uint32_t pid = __atomic_load_n(&s->holder, __ATOMIC_ACQUIRE);
 	if (pid == 0)
 		return 0;
-	if (pid == locket__my_pid())
+	if (pid == (uint32_t)locket__os_pid())
 		return 1;
 	/* A dead holder wakes no one. (A zombie passes: the waiter's own timer
 	 * still tries now and then.) */
@@ -254,7 +239,6 @@ void locket__wake_one(locket__slot *s, int forced)
 		} while (!__atomic_compare_exchange_n(&s->word, &w, w + 1, 0, __ATOMIC_SEQ_CST,
 						      __ATOMIC_SEQ_CST));
 	}
-	__atomic_store_n(&s->last_wake, locket__ms32(), __ATOMIC_RELAXED);
 	futex(&s->word, FUTEX_WAKE, 1, NULL);
 }
 
@@ -264,7 +248,7 @@ void locket__wake_release(locket__key key)
 	uint32_t me;
 	if (t == NULL || (s = find(t, key)) == NULL)
 		return;
-	me = locket__my_pid();
+	me = (uint32_t)locket__os_pid();
 	__atomic_compare_exchange_n(&s->holder, &me, 0, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
 	/* The uncontended release: nobody of this user has slept lately. */
 	if (locket__ms32() - __atomic_load_n(LAST_SLEEP(t), __ATOMIC_SEQ_CST) > QUIET_MS)

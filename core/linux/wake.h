@@ -53,13 +53,11 @@ typedef struct locket__slot {
 	uint32_t watcher; /* thread id of the waiter that watches for other releasers, or 0 */
 	uint32_t
 		heartbeat; /* locket__ms32() when the watcher last woke: a stale one is taken over */
-	uint32_t last_wake; /* locket__ms32() of the last wake-up a releaser sent */
+	uint32_t spare;    /* unused: keeps a slot at 32 bytes, two per cache line */
 	uint32_t used;   /* locket__ms32() of the last claim, sleep or hold: old slots are reused */
 	uint32_t holder; /* pid of a locket holder of this user whose release wakes, or 0 */
 } locket__slot;
 
-/* The key of the file (dev, ino); never 0. */
-locket__key locket__wake_key(dev_t dev, ino_t ino);
 /* The file's slot, claimed for it if it has none (NULL: no usable table in
  * this process, or every slot of its window is busy with other files). */
 locket__slot *locket__wake_claim(locket__key key);
@@ -86,8 +84,5 @@ void locket__wake_one(locket__slot *s, int forced);
 int locket__futex_wait(locket__slot *s, uint32_t expect, int64_t ms);
 /* The monotonic clock in milliseconds, modulo 2^32 (compare differences). */
 uint32_t locket__ms32(void);
-/* This process's id, cached (reset in a forked child). */
-uint32_t locket__my_pid(void);
-void locket__wake_atfork_child(void);
 
 #endif

@@ -105,6 +105,18 @@ static pthread_t start_waiter(struct waiter *w)
 	return t;
 }
 
+/* Join a waiter that must get the lock within bound_ms of `since` (a release
+ * the test made); `what` names it in the failure. */
+#define CHECK_GOT_IT_SOON(t, w, since, bound_ms, what)                                   \
+	do {                                                                             \
+		pthread_join((t), NULL);                                                 \
+		CHECK_RC((w).rc, LOCKET_OK);                                             \
+		if ((w).returned_ms - (since) > (bound_ms))                              \
+			test_fail(__FILE__, __LINE__,                                    \
+				  "%s: the lock came %.0f ms after the release", (what), \
+				  (w).returned_ms - (since));                            \
+	} while (0)
+
 /* ---- 1. a full /dev/shm ---- */
 
 static void wait_behind_locket_holder(const char *path)
@@ -409,20 +421,15 @@ TEST(threads_waiting_on_many_files_are_all_woken_by_locket_releases)
 	child_say(&h, "go");
 	released = atof(child_read(&h));
 	for (i = 0; i < MANY; i++) {
-		pthread_join(t[i], NULL);
+		CHECK_GOT_IT_SOON(t[i], w[i], released, 150, w[i].path);
 		free((void *)w[i].path);
-		CHECK_RC(w[i].rc, LOCKET_OK);
-		if (w[i].returned_ms - released > 150)
-			test_fail(__FILE__, __LINE__,
-				  "thread %d returned %.0f ms after the release", i,
-				  w[i].returned_ms - released);
 	}
 	child_wait(&h);
 }
 
 /* ---- 4. files whose hashes collide ---- */
 
-/* The engine's key and window (core/linux/wake.c): kept in step by hand. */
+/* The engine's key (core/posix/file.c) and window (core/linux/wake.c): kept in step by hand. */
 static uint64_t engine_window(dev_t dev, ino_t ino)
 {
 	uint64_t h = ((uint64_t)dev * 0x9E3779B97F4A7C15ull) ^ (uint64_t)ino;
@@ -477,11 +484,7 @@ TEST(files_whose_hashes_collide_each_get_their_watcher)
 	sleep_ms(1500); /* the scenario: a wait that has gone on for a while */
 	child_say(&hy, "close");
 	released = atof(child_read(&hy));
-	pthread_join(ty, NULL);
-	CHECK_RC(wy.rc, LOCKET_OK);
-	if (wy.returned_ms - released > 150)
-		test_fail(__FILE__, __LINE__, "Y's waiter returned %.0f ms after the release",
-			  wy.returned_ms - released);
+	CHECK_GOT_IT_SOON(ty, wy, released, 150, "Y's waiter");
 	child_say(&hx, "close");
 	child_read(&hx);
 	pthread_join(tx, NULL);
@@ -509,11 +512,7 @@ TEST(unlock_without_close_is_seen_soon_late_in_a_wait)
 		sleep_ms(1200); /* the scenario: a wait that has gone on for a while */
 		child_say(&h, "unlock");
 		unlocked = atof(child_read(&h));
-		pthread_join(t, NULL);
-		CHECK_RC(w.rc, LOCKET_OK);
-		if (w.returned_ms - unlocked > 60)
-			test_fail(__FILE__, __LINE__, "round %d: the unlock was seen after %.0f ms",
-				  round, w.returned_ms - unlocked);
+		CHECK_GOT_IT_SOON(t, w, unlocked, 60, round == 0 ? "round 0" : "round 1");
 		child_wait(&h);
 	}
 }
@@ -631,11 +630,8 @@ TEST(attempt_holding_inotify_does_not_slow_a_thread_waiting_elsewhere)
 	released = test_now_ms();
 	child_say(&hb, "release");
 	child_read(&hb);
-	pthread_join(t, NULL);
-	CHECK_RC(w.rc, LOCKET_OK);
-	if (w.returned_ms - released > 60) /* a futex wake-up: well under 1 ms unloaded */
-		test_fail(__FILE__, __LINE__, "the waiter returned %.0f ms after the release",
-			  w.returned_ms - released);
+	/* a futex wake-up: well under 1 ms unloaded */
+	CHECK_GOT_IT_SOON(t, w, released, 60, "the waiter on the other file");
 	locket_attempt_free(attempt);
 	locket_free(a);
 	child_wait(&hb); /* first: it inherited the pipe to ha */
