@@ -41,6 +41,7 @@ int locket_attempt_start(locket_attempt_t **out, locket_t *lock, unsigned int fl
 		return locket__fail(LOCKET_ENOMEM, "out of memory starting an attempt");
 	a->lock = lock;
 	a->shared = (flags & LOCKET_SHARED) != 0;
+	a->writable = lock->span.kind == LOCKET_KIND_OFD && !a->shared; /* see lock_file() */
 	a->watch_fd = -1;
 	a->retry_ms = ATTEMPT_RETRY_FIRST_MS;
 	a->ref.fd = LOCKET__NO_FD;
@@ -104,7 +105,8 @@ int locket_attempt_try(locket_attempt_t *a)
 	events = locket__os_waiter_watch(&a->waiter, lock->path, &a->watch_fd);
 	{
 		locket__wait try_once = { 0, 0, NULL, NULL, 0 };
-		rc = locket__os_lock(a->ref.fd, lock->path, a->shared, &try_once, NULL);
+		rc = locket__os_lock(a->ref.fd, lock->path, a->shared, &lock->span, &try_once,
+				     NULL);
 	}
 	if (rc == LOCKET_OK) {
 		locket__key key = 0;
@@ -112,12 +114,12 @@ int locket_attempt_try(locket_attempt_t *a)
 						(lock->opts.flags & LOCKET_ALLOW_DIRECTORY) != 0,
 						&key);
 		if (same == 1) {
-			locket__os_held(a->ref.fd, key);
+			locket__os_held(a->ref.fd, key, &lock->span);
 			rc = locket__take_slot(lock, &a->ref, key, NULL, 1);
 			if (rc == LOCKET_OK)
 				return attempt_finish(a, LOCKET_OK); /* the handle holds it now */
 		} else {
-			locket__os_unlock(a->ref.fd, key);
+			locket__os_unlock(a->ref.fd, key, &lock->span);
 			if (same < 0)
 				return attempt_finish(a, same);
 			/* Replaced: go on with the file the path names now. */

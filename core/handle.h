@@ -19,6 +19,7 @@ struct open_fd {
 struct locket {
 	char *path;              /* absolute path, fixed at creation */
 	locket_options opts;     /* fixed at creation */
+	locket__span span;       /* its kind and range, fixed at creation */
 	unsigned int epoch;      /* child_epoch when mu and slot_freed were made */
 	locket__mutex mu;        /* guards everything below */
 	locket__cond slot_freed; /* broadcast whenever slot_fd is emptied */

@@ -36,6 +36,21 @@ typedef intptr_t locket__fd;
  * POSIX), or 0 when unknown. */
 typedef uint64_t locket__key;
 
+/* What a lock covers: its kind (LOCKET_KIND_FLOCK, LOCKET_KIND_OFD) and byte
+ * range (length 0: to the end), checked by locket__span_check. The OS layer
+ * gets it with every lock, unlock and hold; NULL means the default (flock,
+ * whole file). */
+typedef struct locket__span {
+	unsigned int kind;
+	int64_t start, length;
+} locket__span;
+
+/* LOCKET_OK, or LOCKET_EINVAL (recorded, naming caller) for an unknown kind,
+ * a negative start or length, a range beyond int64, or a range on a flock. */
+int locket__span_check(const locket__span *s, const char *caller);
+/* 1 for a span that is the default (flock, the whole file). */
+int locket__span_is_default(const locket__span *s);
+
 /* ---- wait.c: how one call waits ---- */
 
 /* One call's wait: its single deadline and what may end it early. Made once
@@ -50,10 +65,12 @@ typedef struct locket__wait {
 
 /* The deadline timeout_ms from now (negative: forever, 0: a try). */
 int64_t locket__deadline_after(int64_t timeout_ms);
-/* Check and copy opts (NULL: defaults) into *w and *flags; LOCKET_EINVAL
- * (recorded) for a bad version or unknown flags. */
+/* Check and copy opts (NULL: defaults) into *w and *flags, and its kind and
+ * range into *span; LOCKET_EINVAL (recorded) for a bad version, unknown
+ * flags or a bad span, or, when span is NULL (a call on a handle, whose span
+ * is fixed), a span other than the default. */
 int locket__wait_init(locket__wait *w, unsigned int *flags, const locket_wait_options *opts,
-		      const char *caller);
+		      const char *caller, locket__span *span);
 /* For OS layers, while waiting: 1 if the wait must end now with
  * LOCKET_EINTR (the caller records it). signalled: a signal handler just
  * interrupted the sleep. Calls the callback when one is set and either a
@@ -162,13 +179,14 @@ int locket__os_open(const char *path, const locket_options *opts, locket__fd *ou
 
 /* Release a lock held through fd (without closing it), and wake a waiter
  * of the file. key: the file's identity from locket__os_same_file(), or 0
- * when unknown (the OS layer then finds it itself if it needs it). */
-int locket__os_unlock(locket__fd fd, locket__key key);
+ * when unknown (the OS layer then finds it itself if it needs it). span: the
+ * kind and range that were locked (NULL: the default). */
+int locket__os_unlock(locket__fd fd, locket__key key, const locket__span *span);
 
 /* The lock on fd (file key) is now held by locket in this process: lets
  * waiters of the same user know that its release will wake them (Linux
  * wake table). Never fails; a no-op where nothing is kept. */
-void locket__os_held(locket__fd fd, locket__key key);
+void locket__os_held(locket__fd fd, locket__key key, const locket__span *span);
 
 /* Make fd inheritable by child processes (clear close-on-exec), for a
  * descriptor that leaves the handle (locket_acquire_detached). */
@@ -206,7 +224,9 @@ void locket__os_waiter_free(locket__waiter *w);
 void locket__os_wait_atfork_child(void);
 
 /*
- * Lock fd: try once, then, unless how->deadline is 0, wait until the lock is
+ * Lock span of fd (NULL: the default, flock on the whole file; an OS without
+ * the span's kind fails with LOCKET_ENOTSUP, recorded): try once, then,
+ * unless how->deadline is 0, wait until the lock is
  * granted or how->deadline (a locket__now_ms() value, or LOCKET__FOREVER)
  * passes, or locket__wait_should_end() says to stop (LOCKET_EINTR). A wait
  * sleeps until a release wakes it wherever a release can wake it, tries on
@@ -222,8 +242,8 @@ void locket__os_wait_atfork_child(void);
  * elsewhere), LOCKET_ETIMEDOUT, LOCKET_EINTR (only when interruptible), or
  * an error. path is for messages and for waits that watch the file.
  */
-int locket__os_lock(locket__fd fd, const char *path, int shared, locket__wait *how,
-		    locket__waiter **waiter);
+int locket__os_lock(locket__fd fd, const char *path, int shared, const locket__span *span,
+		    locket__wait *how, locket__waiter **waiter);
 
 /* For attempts (event loops): make sure *waiter exists and watches path
  * (adding the watch when *watch_fd < 0 or the file was replaced), and drain
@@ -248,7 +268,7 @@ int locket__os_wait_verified(const locket__waiter *w);
  * tell returns 1. *key receives the locked file's identity (0: unknown). */
 int locket__os_same_file(locket__fd fd, const char *path, int allow_dir, locket__key *key);
 
-/* See locket_holder_pid(). */
-int locket__os_holder_pid(const char *path, int64_t *out_pid);
+/* See locket_holder_pid(). span: the handle's (NULL: the default). */
+int locket__os_holder_pid(const char *path, const locket__span *span, int64_t *out_pid);
 
 #endif /* LOCKET_INTERNAL_H */

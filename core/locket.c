@@ -66,12 +66,28 @@ int locket_new(locket_t **out, const char *path, const locket_options *opts)
 					    opts->file_mode);
 		o.file_mode = opts->file_mode;
 		o.flags = opts->flags;
+		/* Only the fields the caller's version has. */
+		if (opts->version >= 2) {
+			locket__span sp;
+			o.kind = opts->kind;
+			o.start = opts->start;
+			o.length = opts->length;
+			sp.kind = o.kind;
+			sp.start = o.start;
+			sp.length = o.length;
+			rc = locket__span_check(&sp, "locket_new");
+			if (rc != LOCKET_OK)
+				return rc;
+		}
 	}
 
 	lock = (locket_t *)calloc(1, sizeof *lock);
 	if (lock == NULL)
 		return locket__fail(LOCKET_ENOMEM, "out of memory creating a lock handle");
 	lock->opts = o;
+	lock->span.kind = o.kind;
+	lock->span.start = o.start;
+	lock->span.length = o.length;
 	lock->slot_fd = LOCKET__NO_FD;
 	lock->slot_ref.fd = LOCKET__NO_FD;
 	rc = locket__os_abspath(path, &lock->path);
@@ -121,7 +137,7 @@ void locket_free(locket_t *lock)
 		/* A slot filled before a fork made without the fork handlers is
 		 * the parent's: close the copy, never unlock it. */
 		if (lock->slot_pid == locket__os_pid())
-			locket__os_unlock(lock->slot_fd, lock->slot_key);
+			locket__os_unlock(lock->slot_fd, lock->slot_key, &lock->span);
 		locket__close_tracked(&lock->slot_ref);
 	}
 	locket__os_waiter_free(lock->waiter);
@@ -144,7 +160,7 @@ static int wait_for_lock(locket_t *lock, locket__fd fd, int shared, locket__wait
 	lock->waiter = NULL;
 	locket__mutex_unlock(&lock->mu);
 
-	rc = locket__os_lock(fd, lock->path, shared, how, &w);
+	rc = locket__os_lock(fd, lock->path, shared, &lock->span, how, &w);
 	*verified = rc == LOCKET_OK && locket__os_wait_verified(w);
 
 	locket__mutex_lock(&lock->mu);
@@ -203,7 +219,9 @@ static int lock_file(locket_t *lock, int shared, locket__wait *how, struct open_
 {
 	const int allow_dir = (lock->opts.flags & LOCKET_ALLOW_DIRECTORY) != 0;
 	locket__wait try_once = *how;
-	int writable = 0;
+	/* An exclusive OFD lock needs a read-write descriptor (EBADF on a
+	 * read-only one); only that case opens read-write (locket_new()). */
+	int writable = lock->span.kind == LOCKET_KIND_OFD && !shared;
 	int64_t lease_retry_ms = 1;
 	try_once.deadline = 0;
 	for (;;) {
@@ -216,7 +234,7 @@ static int lock_file(locket_t *lock, int shared, locket__wait *how, struct open_
 		}
 		if (rc != LOCKET_OK)
 			return rc;
-		rc = locket__os_lock(ref->fd, lock->path, shared, &try_once, NULL);
+		rc = locket__os_lock(ref->fd, lock->path, shared, &lock->span, &try_once, NULL);
 		if (rc == LOCKET_EWOULDBLOCK && how->deadline != 0)
 			rc = wait_for_lock(lock, ref->fd, shared, how, &verified);
 		if (rc == LOCKET_OK) {
@@ -224,10 +242,10 @@ static int lock_file(locket_t *lock, int shared, locket__wait *how, struct open_
 					    : locket__os_same_file(ref->fd, lock->path, allow_dir,
 								   key);
 			if (same == 1) {
-				locket__os_held(ref->fd, *key);
+				locket__os_held(ref->fd, *key, &lock->span);
 				return LOCKET_OK;
 			}
-			locket__os_unlock(ref->fd, *key);
+			locket__os_unlock(ref->fd, *key, &lock->span);
 			locket__close_tracked(ref);
 			if (same < 0)
 				return same;
@@ -300,7 +318,7 @@ int locket__take_slot(locket_t *lock, struct open_fd *ref, locket__key key, lock
 	}
 	if (rc != LOCKET_OK) {
 		locket__mutex_unlock(&lock->mu);
-		locket__os_unlock(ref->fd, key);
+		locket__os_unlock(ref->fd, key, &lock->span);
 		if (!keep_fd)
 			locket__close_tracked(ref);
 		return rc;
@@ -325,7 +343,7 @@ int locket_acquire_with(locket_t *lock, const locket_wait_options *opts)
 	if (lock == NULL)
 		return locket__fail(LOCKET_EINVAL, "locket_acquire: lock is NULL");
 	locket__handle_enter(lock);
-	rc = locket__wait_init(&how, &flags, opts, "locket_acquire");
+	rc = locket__wait_init(&how, &flags, opts, "locket_acquire", NULL);
 	if (rc != LOCKET_OK)
 		return rc;
 	rc = lock_file(lock, (flags & LOCKET_SHARED) != 0, &how, &ref, &key);
@@ -359,7 +377,7 @@ int locket_acquire_detached(locket_t *lock, const locket_wait_options *opts, int
 	if (lock == NULL)
 		return locket__fail(LOCKET_EINVAL, "locket_acquire_detached: lock is NULL");
 	locket__handle_enter(lock);
-	rc = locket__wait_init(&how, &flags, opts, "locket_acquire_detached");
+	rc = locket__wait_init(&how, &flags, opts, "locket_acquire_detached", NULL);
 	if (rc != LOCKET_OK)
 		return rc;
 	rc = lock_file(lock, (flags & LOCKET_SHARED) != 0, &how, &ref, &key);
@@ -367,7 +385,7 @@ int locket_acquire_detached(locket_t *lock, const locket_wait_options *opts, int
 		return rc;
 	rc = locket__os_make_inheritable(ref.fd);
 	if (rc != LOCKET_OK) {
-		locket__os_unlock(ref.fd, key);
+		locket__os_unlock(ref.fd, key, &lock->span);
 		locket__close_tracked(&ref);
 		return rc;
 	}
@@ -410,7 +428,7 @@ int locket_release(locket_t *lock)
 	/* Unlock before closing: a close alone would leave the lock with any
 	 * copy of the descriptor in a forked child, and waiters on Linux are
 	 * woken by the close, so the lock must already be free by then. */
-	rc = locket__os_unlock(ref.fd, key);
+	rc = locket__os_unlock(ref.fd, key, &lock->span);
 	locket__close_tracked(&ref);
 	return rc;
 }
@@ -434,7 +452,7 @@ int locket_holder_pid(locket_t *lock, int64_t *out_pid)
 		*out_pid = 0;
 	if (lock == NULL || out_pid == NULL)
 		return locket__fail(LOCKET_EINVAL, "locket_holder_pid: NULL argument");
-	return locket__os_holder_pid(lock->path, out_pid);
+	return locket__os_holder_pid(lock->path, &lock->span, out_pid);
 }
 
 const char *locket_path(const locket_t *lock)

@@ -55,19 +55,63 @@ int locket_timeout_ms(double seconds, int64_t *out_ms)
 	return LOCKET_OK;
 }
 
+int locket__span_is_default(const locket__span *s)
+{
+	return s == NULL || (s->kind == LOCKET_KIND_FLOCK && s->start == 0 && s->length == 0);
+}
+
+int locket__span_check(const locket__span *s, const char *caller)
+{
+	if (s->kind != LOCKET_KIND_FLOCK && s->kind != LOCKET_KIND_OFD)
+		return locket__fail(LOCKET_EINVAL, "%s: unknown lock kind %u", caller, s->kind);
+	if (s->start < 0 || s->length < 0)
+		return locket__fail(LOCKET_EINVAL, "%s: negative byte range start or length",
+				    caller);
+	if (s->length > INT64_MAX - s->start)
+		return locket__fail(LOCKET_EINVAL, "%s: byte range beyond the largest offset",
+				    caller);
+	if (s->kind == LOCKET_KIND_FLOCK && (s->start != 0 || s->length != 0))
+		return locket__fail(LOCKET_EINVAL,
+				    "%s: a flock lock covers the whole file (a byte range needs "
+				    "LOCKET_KIND_OFD)",
+				    caller);
+	return LOCKET_OK;
+}
+
 int locket__wait_init(locket__wait *w, unsigned int *flags, const locket_wait_options *opts,
-		      const char *caller)
+		      const char *caller, locket__span *span)
 {
 	locket_wait_options o = LOCKET_WAIT_OPTIONS_INIT;
+	locket__span sp = { LOCKET_KIND_FLOCK, 0, 0 };
 	if (opts != NULL) {
 		if (opts->version < 1 || opts->version > LOCKET_WAIT_OPTIONS_VERSION)
 			return locket__fail(LOCKET_EINVAL,
 					    "%s: unknown locket_wait_options version %u", caller,
 					    opts->version);
-		o = *opts;
+		/* Only the fields the caller's version has. */
+		o.flags = opts->flags;
+		o.timeout_ms = opts->timeout_ms;
+		o.interrupted = opts->interrupted;
+		o.interrupted_arg = opts->interrupted_arg;
+		if (opts->version >= 2) {
+			sp.kind = opts->kind;
+			sp.start = opts->start;
+			sp.length = opts->length;
+		}
 	}
 	if (o.flags & ~(LOCKET_SHARED | LOCKET_INTERRUPTIBLE))
 		return locket__fail(LOCKET_EINVAL, "%s: unknown flags 0x%x", caller, o.flags);
+	if (span == NULL && !locket__span_is_default(&sp))
+		return locket__fail(LOCKET_EINVAL,
+				    "%s: a handle's lock kind and range are set by locket_new() "
+				    "(locket_options), not per call",
+				    caller);
+	if (span != NULL) {
+		int rc = locket__span_check(&sp, caller);
+		if (rc != LOCKET_OK)
+			return rc;
+		*span = sp;
+	}
 	*flags = o.flags;
 	w->deadline = locket__deadline_after(o.timeout_ms);
 	w->interrupted = o.interrupted;

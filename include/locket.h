@@ -96,7 +96,25 @@ typedef struct locket locket_t;
  *  thread (POSIX); without it the wait goes on until the same deadline. */
 #define LOCKET_INTERRUPTIBLE 0x2u
 
-#define LOCKET_OPTIONS_VERSION 1
+/* Kinds of kernel lock, for locket_options.kind and locket_wait_options.kind
+ * (version 2). docs/design.md, "Which kernel lock", says when to pick which. */
+/** flock(2) on the whole file (the default): what flock(1), locket.py,
+ *  filelock and portalocker's default take. On Windows, LockFileEx on byte 0
+ *  (what locket.py and filelock lock there). No byte range. */
+#define LOCKET_KIND_FLOCK 0u
+/** An open file description lock (Linux 3.15+: fcntl F_OFD_SETLK) on a byte
+ *  range: it conflicts with POSIX record locks (lockf, fcntl F_SETLK,
+ *  fasteners, flock --fcntl) and other OFD locks on overlapping bytes, not
+ *  with flock(2) locks on local filesystems, and belongs to the descriptor
+ *  as a flock lock does. An exclusive one needs a read-write descriptor, so
+ *  a handle opens the file read-write for it (see locket_new()). Where the
+ *  OS has no OFD locks (macOS, the BSDs, Linux before 3.15) acquisitions
+ *  fail with LOCKET_ENOTSUP: never a process-owned F_SETLK in its place.
+ *  On Windows the kind is meaningless: every kind is LockFileEx on the
+ *  range. */
+#define LOCKET_KIND_OFD 1u
+
+#define LOCKET_OPTIONS_VERSION 2
 
 /*
  * Options for locket_new(). Initialise with LOCKET_OPTIONS_INIT (or
@@ -113,9 +131,22 @@ typedef struct locket_options {
 	unsigned int file_mode;
 	/** Bitwise OR of LOCKET_NO_CREATE; default 0. */
 	unsigned int flags;
+	/* Version 2. */
+	/** LOCKET_KIND_FLOCK (the default) or LOCKET_KIND_OFD. */
+	unsigned int kind;
+	/** First byte of the locked range (>= 0); default 0. Only
+	 *  LOCKET_KIND_OFD (and any kind on Windows) takes a range other than
+	 *  start 0, length 0: LOCKET_KIND_FLOCK locks the whole file. */
+	int64_t start;
+	/** Bytes in the range (>= 0, start + length within int64); 0 (the
+	 *  default): from start to the end of the file, however it grows (on
+	 *  Windows: the largest range LockFileEx takes from start). A range that
+	 *  does not cover byte 0 does not exclude locket.py or filelock on
+	 *  Windows, which lock byte 0 alone. */
+	int64_t length;
 } locket_options;
 
-#define LOCKET_OPTIONS_INIT { LOCKET_OPTIONS_VERSION, 0666u, 0u }
+#define LOCKET_OPTIONS_INIT { LOCKET_OPTIONS_VERSION, 0666u, 0u, LOCKET_KIND_FLOCK, 0, 0 }
 
 /**
  * Fill *opts with the defaults (the same as LOCKET_OPTIONS_INIT).
@@ -136,8 +167,27 @@ LOCKET_EXTERN(void) locket_options_init(locket_options *opts);
  * @param path  UTF-8 path of the lock file; relative paths are resolved
  *              against the working directory now.
  * @param opts  options, or NULL for the defaults.
+ * With LOCKET_KIND_OFD, each shared acquisition opens the file read-only
+ * and each exclusive one read-write (an OFD write lock needs it), without
+ * blocking: a read-write open breaks another program's read lease (waited
+ * out within the deadline, as any lease), copies the file up on overlayfs,
+ * fails on a running executable (ETXTBSY: LOCKET_EIO) and on a file the
+ * user may only read (LOCKET_EACCES), and an exclusive OFD lock on a
+ * directory fails (LOCKET_EISDIR). The probe open here is read-only.
+ *
+ * POSIX record locks: closing any descriptor of a file drops every POSIX
+ * record lock (lockf, fcntl F_SETLK, fasteners) that the closing process
+ * holds on it, whichever descriptor took it. locket closes descriptors:
+ * this probe, every release, a failed or replaced acquisition, the end of
+ * an attempt. So a process that holds a lockf or fasteners lock on a file
+ * loses it, silently, when it uses locket on the same file. Do not mix
+ * them in one process; OFD locks (any process) and other processes' POSIX
+ * locks are not affected. docs/design.md, "The POSIX-lock trap".
+ *
  * @return LOCKET_OK; LOCKET_EINVAL (out or path NULL, empty path, path too
- *         long, unknown flags or options version); LOCKET_ENOENT (a missing
+ *         long, unknown flags, kind or options version, a negative start or
+ *         length, a range beyond int64, a range with LOCKET_KIND_FLOCK);
+ *         LOCKET_ENOENT (a missing
  *         directory, or a missing file with LOCKET_NO_CREATE); LOCKET_EACCES;
  *         LOCKET_EISDIR; LOCKET_ENOMEM; LOCKET_EIO.
  * Thread-safe.
@@ -228,7 +278,7 @@ typedef int (*locket_interrupt_fn)(void *arg);
 /** The longest a wait with a locket_interrupt_fn goes without calling it. */
 #define LOCKET_INTERRUPT_CHECK_MS 50
 
-#define LOCKET_WAIT_OPTIONS_VERSION 1
+#define LOCKET_WAIT_OPTIONS_VERSION 2
 
 /*
  * How to wait. Initialise with LOCKET_WAIT_OPTIONS_INIT (or
@@ -250,9 +300,20 @@ typedef struct locket_wait_options {
 	locket_interrupt_fn interrupted;
 	/** Passed to interrupted. */
 	void *interrupted_arg;
+	/* Version 2: the lock's kind and range, for locket_fd_lock_with() and
+	 * locket_fd_unlock_with() only, as in locket_options. A handle's kind and
+	 * range are fixed by locket_new(): calls on a handle fail with
+	 * LOCKET_EINVAL unless these keep their defaults. */
+	/** LOCKET_KIND_FLOCK (the default) or LOCKET_KIND_OFD. */
+	unsigned int kind;
+	/** First byte of the range; default 0. */
+	int64_t start;
+	/** Bytes in the range; 0 (the default): to the end. */
+	int64_t length;
 } locket_wait_options;
 
-#define LOCKET_WAIT_OPTIONS_INIT { LOCKET_WAIT_OPTIONS_VERSION, 0u, -1, NULL, NULL }
+#define LOCKET_WAIT_OPTIONS_INIT                                                    \
+	{ LOCKET_WAIT_OPTIONS_VERSION, 0u, -1, NULL, NULL, LOCKET_KIND_FLOCK, 0, 0 }
 
 /**
  * Fill *opts with the defaults (the same as LOCKET_WAIT_OPTIONS_INIT).
@@ -382,11 +443,16 @@ LOCKET_EXTERN(int) locket_locked(const locket_t *lock);
  *
  * On Linux this reads /proc/locks (flock locks by device and inode); the pid
  * there is the process that took the lock, which may have forked since.
+ * For LOCKET_KIND_OFD it looks at the record locks on bytes that overlap the
+ * handle's range: a POSIX lock (lockf, fasteners) names its process; an OFD
+ * lock names none (the kernel reports -1, as F_OFD_GETLK does), and then
+ * *out_pid is -1: held, by a process nobody can name.
  * The answer may be stale by the time it returns: use it for messages, not
  * for decisions.
  *
- * @param out_pid  receives the pid, or 0 when no holder is seen. It may be
- *                 the calling process.
+ * @param out_pid  receives the pid, or 0 when no holder is seen, or -1
+ *                 (LOCKET_KIND_OFD only) for a holder without a pid. It may
+ *                 be the calling process.
  * @return LOCKET_OK; LOCKET_EINVAL (NULL argument); LOCKET_ENOTSUP (the OS
  *         cannot tell, e.g. Windows); LOCKET_ENOENT (the file is gone);
  *         LOCKET_EIO.
@@ -488,7 +554,13 @@ LOCKET_EXTERN(int) locket_fd_lock(intptr_t fd, int64_t timeout_ms, unsigned int 
 
 /**
  * locket_fd_lock() with options (NULL: the defaults, a wait forever).
- * Thread-safe; it keeps no state.
+ * Version 2 options choose the kind and range (flock(1) --fcntl --start
+ * --length): LOCKET_KIND_OFD locks the range of fd's open file description;
+ * an exclusive one needs fd open for writing (else LOCKET_EIO with
+ * locket_last_os_error() EBADF), a shared one for reading. Relocking a range
+ * that the description already holds converts it, atomically for OFD locks
+ * (unlike flock(2)). Unlock with locket_fd_unlock_with() and the same kind
+ * and range. Thread-safe; it keeps no state.
  */
 LOCKET_EXTERN(int) locket_fd_lock_with(intptr_t fd, const locket_wait_options *opts);
 
@@ -502,6 +574,15 @@ LOCKET_EXTERN(int) locket_fd_lock_with(intptr_t fd, const locket_wait_options *o
  * Thread-safe.
  */
 LOCKET_EXTERN(int) locket_fd_unlock(intptr_t fd);
+
+/**
+ * Unlock what locket_fd_lock_with() locked: opts' kind and range (NULL: the
+ * defaults, as locket_fd_unlock()); its other fields are ignored. With
+ * LOCKET_KIND_OFD only that range of fd's open file description is
+ * unlocked (other ranges it holds stay locked). Errors as
+ * locket_fd_unlock(), and LOCKET_EINVAL for bad options. Thread-safe.
+ */
+LOCKET_EXTERN(int) locket_fd_unlock_with(intptr_t fd, const locket_wait_options *opts);
 
 /*
  * Process-wide state. Besides the per-thread last error, the library keeps:

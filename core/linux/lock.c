@@ -1,5 +1,7 @@
 /*
- * Kernel locks on Linux: flock(2), and how a waiter learns of a release.
+ * Kernel locks on Linux: flock(2), or an OFD lock (fcntl F_OFD_SETLK) on a
+ * byte range when the handle asks for that kind, and how a waiter learns of
+ * a release.
  *
  * Why flock(2): it is what flock(1), locket.py, filelock and portalocker
  * take, so processes still using them exclude ours; it belongs to the open
@@ -35,6 +37,18 @@
  * - Without the shared table every waiter is its own watcher; without
  *   inotify the watcher has its timer. Both degrade, neither fails.
  *
+ * OFD locks wait the same way, on a wake-up slot of their own: the table's
+ * key mixes the kind and the exact range into the file's key (flock keeps
+ * the file's key, which other locket versions of the same user share). Why
+ * not one slot per file: a release wakes one waiter, and a waiter for
+ * another kind or range (flock and OFD do not conflict; disjoint ranges do
+ * not either) would take that wake-up, find itself still blocked and sleep
+ * again, while the waiter the release freed slept on until a timer. With a
+ * slot per (kind, range), waiters of the same range hand off as flock
+ * waiters do; a waiter for an overlapping but different range sees no
+ * locket holder in its own slot and waits as behind flock(1): the watcher's
+ * inotify (locket's release closes the descriptor) and its 10 ms timer.
+ *
  * The kernel reports a close before it drops the locks of a descriptor
  * closed without unlocking (a killed holder), so a try that fails right
  * after an inotify event is retried after 1, 2, 4... ms.
@@ -58,6 +72,7 @@
 #include "wake.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -101,22 +116,91 @@ static locket__key key_of_fd(int fd)
 	return fstat(fd, &st) == 0 ? locket__file_key(st.st_dev, st.st_ino) : 0;
 }
 
-void locket__os_held(locket__fd fd, locket__key key)
+static int is_ofd(const locket__span *span)
+{
+	return span != NULL && span->kind == LOCKET_KIND_OFD;
+}
+
+static uint64_t mix64(uint64_t x)
+{
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+locket__key locket__linux_span_key(locket__key file, const locket__span *span)
+{
+	uint64_t k;
+	if (file == 0 || !is_ofd(span))
+		return file; /* flock: the file's key, as every locket version has it */
+	k = mix64(file ^ 0x4f46444c4f434b31ULL); /* "OFDLOCK1" */
+	k = mix64(k ^ (uint64_t)span->start);
+	k = mix64(k ^ (uint64_t)span->length);
+	return k != 0 ? k : 1;
+}
+
+void locket__os_held(locket__fd fd, locket__key key, const locket__span *span)
 {
 	if (key == 0)
 		key = key_of_fd((int)fd);
+	key = locket__linux_span_key(key, span);
 	if (key != 0)
 		locket__wake_hold(key);
 }
 
-int locket__os_unlock(locket__fd fd, locket__key key)
+#ifdef F_OFD_SETLK
+/* fcntl F_OFD_SETLK(W) of type on span; the result of fcntl. */
+static int ofd_lock(int fd, int cmd, short type, const locket__span *span)
 {
-	if (flock((int)fd, LOCK_UN) != 0)
+	struct flock fl;
+	memset(&fl, 0, sizeof fl);
+	fl.l_type = type;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = (off_t)span->start;
+	fl.l_len = (off_t)span->length;
+	return fcntl(fd, cmd, &fl);
+}
+#endif
+
+static int no_ofd(const char *path)
+{
+	return locket__fail(LOCKET_ENOTSUP,
+			    "cannot lock '%s': this kernel has no OFD locks (fcntl F_OFD_SETLK)",
+			    path != NULL ? path : "lock file");
+}
+
+/* An OFD lock call failed with err: the recorded error. EINVAL on a range
+ * that locket__span_check accepted means the kernel has no such command
+ * (before Linux 3.15): not supported, and never a process-owned F_SETLK. */
+static int ofd_failed(int err, const char *what, const char *path)
+{
+	if (err == EINVAL)
+		return no_ofd(path);
+	if (err == EBADF)
+		return locket__fail_os(err,
+				       "an exclusive OFD lock needs a descriptor open for writing, "
+				       "a shared one for reading: cannot lock",
+				       path);
+	return locket__fail_os(err, what, path);
+}
+
+int locket__os_unlock(locket__fd fd, locket__key key, const locket__span *span)
+{
+	if (is_ofd(span)) {
+#ifdef F_OFD_SETLK
+		if (ofd_lock((int)fd, F_OFD_SETLK, F_UNLCK, span) != 0)
+			return ofd_failed(errno, "cannot unlock", NULL);
+#else
+		return no_ofd(NULL);
+#endif
+	} else if (flock((int)fd, LOCK_UN) != 0) {
 		return locket__fail_os(errno, "cannot unlock lock file", NULL);
+	}
 	/* After the unlock, before the core's close: the woken waiter's try
 	 * must find the lock free. */
 	if (key == 0)
 		key = key_of_fd((int)fd);
+	key = locket__linux_span_key(key, span);
 	if (key != 0)
 		locket__wake_release(key);
 	locket__watch_tidy();
@@ -124,13 +208,43 @@ int locket__os_unlock(locket__fd fd, locket__key key)
 }
 
 /* One non-blocking try: LOCKET_OK, LOCKET_EWOULDBLOCK (unrecorded), or an error. */
-int locket__linux_try(int fd, int op, const char *path)
+int locket__linux_try(int fd, int op, const locket__span *span, const char *path)
 {
+	if (is_ofd(span)) {
+#ifdef F_OFD_SETLK
+		if (ofd_lock(fd, F_OFD_SETLK, op == LOCK_SH ? F_RDLCK : F_WRLCK, span) == 0)
+			return LOCKET_OK;
+		if (errno == EAGAIN || errno == EACCES)
+			return LOCKET_EWOULDBLOCK;
+		return ofd_failed(errno, "cannot lock", path);
+#else
+		return no_ofd(path);
+#endif
+	}
 	if (flock(fd, op | LOCK_NB) == 0)
 		return LOCKET_OK;
 	if (errno == EWOULDBLOCK)
 		return LOCKET_EWOULDBLOCK;
 	return locket__fail_os(errno, "cannot lock", path);
+}
+
+/* The blocking wait of an untimed, uninterruptible lock. */
+static int lock_blocking(int fd, int op, const locket__span *span, const char *path)
+{
+	if (is_ofd(span)) {
+#ifdef F_OFD_SETLKW
+		while (ofd_lock(fd, F_OFD_SETLKW, op == LOCK_SH ? F_RDLCK : F_WRLCK, span) != 0)
+			if (errno != EINTR)
+				return ofd_failed(errno, "cannot lock", path);
+		return LOCKET_OK;
+#else
+		return no_ofd(path);
+#endif
+	}
+	while (flock(fd, op) != 0)
+		if (errno != EINTR)
+			return locket__fail_os(errno, "cannot lock", path);
+	return LOCKET_OK;
 }
 
 int locket__os_waiter_watch(locket__waiter **waiter, const char *path, int *watch_fd)
@@ -156,11 +270,11 @@ int locket__os_waiter_watch(locket__waiter **waiter, const char *path, int *watc
 	return (drained & LOCKET__DRAINED_ANY) != 0;
 }
 
-int locket__os_lock(locket__fd lfd, const char *path, int shared, locket__wait *how,
-		    locket__waiter **waiter)
+int locket__os_lock(locket__fd lfd, const char *path, int shared, const locket__span *span,
+		    locket__wait *how, locket__waiter **waiter)
 {
 	const int fd = (int)lfd, op = shared ? LOCK_SH : LOCK_EX;
-	int rc = locket__linux_try(fd, op, path);
+	int rc = locket__linux_try(fd, op, span, path);
 
 	(void)waiter; /* the engine keeps no per-handle state */
 	if (rc != LOCKET_EWOULDBLOCK)
@@ -171,12 +285,9 @@ int locket__os_lock(locket__fd lfd, const char *path, int shared, locket__wait *
 	if (how->deadline == LOCKET__FOREVER && !how->interruptible) {
 		/* No deadline and no interruption wanted: block in the kernel,
 		 * the fastest hand-off there is. */
-		while (flock(fd, op) != 0)
-			if (errno != EINTR)
-				return locket__fail_os(errno, "cannot lock", path);
-		return LOCKET_OK;
+		return lock_blocking(fd, op, span, path);
 	}
-	return locket__linux_wait(fd, path, op, how);
+	return locket__linux_wait(fd, path, op, span, how);
 }
 
 int locket__os_handle_keeps_waiter(void)

@@ -83,6 +83,7 @@ static void fill_all_signals(void)
 /* One wait's state, between the steps of wait_for_lock(). */
 typedef struct wait_state {
 	int fd, op;
+	const locket__span *span;
 	const char *path;
 	locket__wait *how;
 	locket__key key;
@@ -110,7 +111,7 @@ static int arm_and_try(wait_state *ws)
 	ws->expect = __atomic_or_fetch(&ws->slot->word, 1, __ATOMIC_SEQ_CST);
 	locket__wake_note_sleep(ws->slot);
 	ws->armed = 1;
-	return locket__linux_try(ws->fd, ws->op, ws->path);
+	return locket__linux_try(ws->fd, ws->op, ws->span, ws->path);
 }
 
 /* In a masked wait: run the handlers of signals that came while blocked (a
@@ -188,7 +189,7 @@ static int sleep_on_poll(wait_state *ws, int64_t now, int64_t ms)
 	if (n == 0)
 		return LOCKET_EWOULDBLOCK;
 	/* The likely hand-off: try before draining. */
-	rc = locket__linux_try(ws->fd, ws->op, ws->path);
+	rc = locket__linux_try(ws->fd, ws->op, ws->span, ws->path);
 	if (rc == LOCKET_EWOULDBLOCK) {
 		/* What they said is covered by the try at the top of the loop; a
 		 * release after this drain leaves a new event. (A timer wake-up
@@ -255,7 +256,8 @@ static void leave(wait_state *ws, int rc)
 }
 
 /* The rest of a timed or interruptible wait, after a failed try. */
-int locket__linux_wait(int fd, const char *path, int op, locket__wait *how)
+int locket__linux_wait(int fd, const char *path, int op, const locket__span *span,
+		       locket__wait *how)
 {
 	wait_state ws;
 	struct stat st;
@@ -271,13 +273,14 @@ int locket__linux_wait(int fd, const char *path, int op, locket__wait *how)
 		pthread_sigmask(SIG_BLOCK, &all_signals, &ws.caller_mask);
 	ws.fd = fd;
 	ws.op = op;
+	ws.span = span;
 	ws.path = path;
 	ws.how = how;
 	ws.watch_fd = -1;
 	if (fstat(fd, &st) == 0) {
 		ws.dev = st.st_dev;
 		ws.ino = st.st_ino;
-		ws.key = locket__file_key(st.st_dev, st.st_ino);
+		ws.key = locket__linux_span_key(locket__file_key(st.st_dev, st.st_ino), span);
 		ws.slot = locket__wake_claim(ws.key);
 	}
 	for (;;) {
@@ -293,7 +296,7 @@ int locket__linux_wait(int fd, const char *path, int op, locket__wait *how)
 				ws.armed = 0; /* a later futex sleep arms anew */
 			if (!(ws.on_futex && ws.armed)) {
 				rc = ws.on_futex ? arm_and_try(&ws)
-						 : locket__linux_try(fd, op, path);
+						 : locket__linux_try(fd, op, span, path);
 				if (rc != LOCKET_EWOULDBLOCK)
 					break;
 			}

@@ -118,13 +118,14 @@ static void marker_free(marker *m)
 	free(m);
 }
 
-void locket__os_held(locket__fd fd, locket__key key)
+void locket__os_held(locket__fd fd, locket__key key, const locket__span *span)
 {
 	wchar_t name[64];
 	marker *m, *stale;
 	DWORD pid = GetCurrentProcessId();
 
 	(void)key; /* 0 on Windows: the index names the objects */
+	(void)span; /* one marker per file, whatever range (lock.c) */
 	/* A handle value left on the list by a handle closed without an unlock
 	 * (locket_fd_lock() callers may do that) is reused: drop its marker. */
 	stale = marker_take((HANDLE)fd);
@@ -205,9 +206,8 @@ int locket__win_locket_holder(locket__waiter *w, ULONGLONG index, HANDLE *proc, 
 	return 1;
 }
 
-int locket__os_unlock(locket__fd fd, locket__key key)
+int locket__os_unlock(locket__fd fd, locket__key key, const locket__span *span)
 {
-	OVERLAPPED at = { 0 };
 	ULONGLONG index = 0;
 	marker *m;
 
@@ -219,7 +219,7 @@ int locket__os_unlock(locket__fd fd, locket__key key)
 		CloseHandle(m->sem);
 		m->sem = NULL;
 	}
-	if (!UnlockFileEx((HANDLE)fd, 0, 1, 0, &at)) {
+	if (!locket__win_unlock_span((HANDLE)fd, span)) {
 		DWORD err = GetLastError();
 		if (m != NULL)
 			marker_free(m);

@@ -5,8 +5,9 @@
  */
 #include "win.h"
 
-int locket__os_holder_pid(const char *path, int64_t *out_pid)
+int locket__os_holder_pid(const char *path, const locket__span *span, int64_t *out_pid)
 {
+	(void)span;
 	*out_pid = 0;
 	return locket__fail(LOCKET_ENOTSUP, "cannot tell which process holds '%s' on Windows",
 			    path);

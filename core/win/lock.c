@@ -1,6 +1,12 @@
 /*
  * LockFileEx on byte 0 of the lock file, the byte locket.py and filelock
- * lock on Windows, so processes using them and locket exclude each other.
+ * lock on Windows, so processes using them and locket exclude each other;
+ * or on the handle's byte range when it has one (locket_options.kind is
+ * meaningless here: every kind is LockFileEx). The wake-up event and the
+ * holder marker stay per file: a release of any range wakes one waiter of
+ * the file, and a waiter for another range that takes it tries, fails and
+ * waits on, so a range's waiters may hand off no faster than the safety
+ * tries (HOLDER_RECHECK_MS); ranges are for interop, not for speed.
  *
  * Every handle is opened without FILE_FLAG_OVERLAPPED, and only two kinds of
  * LockFileEx call are ever made, both of which Wine 8.0 implements as
@@ -97,17 +103,57 @@ void locket__os_waiter_free(locket__waiter *w)
 	free(w);
 }
 
-static BOOL lock_byte0(HANDLE h, DWORD flags)
+int locket__win_range(const locket__span *span, ULONGLONG *offset, ULONGLONG *length)
 {
-	OVERLAPPED at = { 0 }; /* offset 0; the call is synchronous: h is not overlapped */
-	return LockFileEx(h, flags, 0, 1, 0, &at);
+	ULONGLONG start, len;
+	if (span == NULL || (span->kind == LOCKET_KIND_FLOCK && span->length == 0)) {
+		*offset = 0;
+		*length = 1;
+		return 1;
+	}
+	start = (ULONGLONG)span->start;
+	len = (ULONGLONG)span->length;
+	if (start >= LOCKET__WIN_RANGE_END || (len != 0 && len > LOCKET__WIN_RANGE_END - start)) {
+		locket__fail(LOCKET_EINVAL, "a byte range on Windows ends at most at 2^62 (locket's "
+					    "identity probes lie beyond)");
+		return 0;
+	}
+	*offset = start;
+	*length = len != 0 ? len : LOCKET__WIN_RANGE_END - start;
+	return 1;
+}
+
+BOOL locket__win_lock_span(HANDLE h, DWORD flags, const locket__span *span)
+{
+	OVERLAPPED at = { 0 }; /* the call is synchronous: h is not overlapped */
+	ULONGLONG offset, length;
+	if (!locket__win_range(span, &offset, &length)) {
+		SetLastError(ERROR_INVALID_PARAMETER);
+		return FALSE;
+	}
+	at.Offset = (DWORD)offset;
+	at.OffsetHigh = (DWORD)(offset >> 32);
+	return LockFileEx(h, flags, 0, (DWORD)length, (DWORD)(length >> 32), &at);
+}
+
+BOOL locket__win_unlock_span(HANDLE h, const locket__span *span)
+{
+	OVERLAPPED at = { 0 };
+	ULONGLONG offset, length;
+	if (!locket__win_range(span, &offset, &length)) {
+		SetLastError(ERROR_INVALID_PARAMETER);
+		return FALSE;
+	}
+	at.Offset = (DWORD)offset;
+	at.OffsetHigh = (DWORD)(offset >> 32);
+	return UnlockFileEx(h, 0, (DWORD)length, (DWORD)(length >> 32), &at);
 }
 
 /* 1 locked, 0 held elsewhere, or a recorded error. */
-static int try_lock(HANDLE h, DWORD mode, const char *path)
+static int try_lock(HANDLE h, DWORD mode, const locket__span *span, const char *path)
 {
 	DWORD err;
-	if (lock_byte0(h, mode | LOCKFILE_FAIL_IMMEDIATELY))
+	if (locket__win_lock_span(h, mode | LOCKFILE_FAIL_IMMEDIATELY, span))
 		return 1;
 	err = GetLastError();
 	if (err == ERROR_LOCK_VIOLATION)
@@ -131,7 +177,8 @@ static DWORD ms_dword(int64_t ms)
  * that ended, or the deadline; between them asks the callback when it is
  * due. "timeout" comes only after a failed try at or past the deadline.
  */
-static int event_wait(HANDLE h, DWORD mode, const char *path, locket__wait *how, locket__waiter *w)
+static int event_wait(HANDLE h, DWORD mode, const locket__span *span, const char *path,
+		      locket__wait *how, locket__waiter *w)
 {
 	ULONGLONG index = 0;
 	HANDLE event = locket__win_wake_event(h, w, &index); /* before the next try: see the top */
@@ -151,7 +198,7 @@ static int event_wait(HANDLE h, DWORD mode, const char *path, locket__wait *how,
 		int64_t now;
 
 		if (must_try) {
-			rc = try_lock(h, mode, path);
+			rc = try_lock(h, mode, span, path);
 			if (rc == 1) {
 				/* A shared lock may admit more waiters: pass the wake-up on. */
 				if (!(mode & LOCKFILE_EXCLUSIVE_LOCK) && event != NULL)
@@ -257,8 +304,8 @@ leave:
 	return rc;
 }
 
-int locket__os_lock(locket__fd fd, const char *path, int shared, locket__wait *how,
-		    locket__waiter **waiter)
+int locket__os_lock(locket__fd fd, const char *path, int shared, const locket__span *span,
+		    locket__wait *how, locket__waiter **waiter)
 {
 	HANDLE h = (HANDLE)fd;
 	DWORD mode = shared ? 0 : LOCKFILE_EXCLUSIVE_LOCK;
@@ -266,7 +313,7 @@ int locket__os_lock(locket__fd fd, const char *path, int shared, locket__wait *h
 	locket__win_probe probe;
 	int rc, have_held = 0, have_probe;
 
-	rc = try_lock(h, mode, path);
+	rc = try_lock(h, mode, span, path);
 	if (rc == 1)
 		return LOCKET_OK;
 	if (rc < 0)
@@ -291,11 +338,11 @@ int locket__os_lock(locket__fd fd, const char *path, int shared, locket__wait *h
 	if (how->deadline == LOCKET__FOREVER && how->interrupted == NULL)
 		/* Nothing can end it early: the kernel's own queue, which also
 		 * wakes for holders that set no event. */
-		rc = lock_byte0(h, mode)
+		rc = locket__win_lock_span(h, mode, span)
 			     ? LOCKET_OK
 			     : locket__fail_os((int)GetLastError(), "cannot lock", path);
 	else
-		rc = event_wait(h, mode, path, how, w);
+		rc = event_wait(h, mode, span, path, how, w);
 	/* The core's check that path still names the locked file, done here
 	 * with what was prepared; when unsure the core checks in full. */
 	if (rc == LOCKET_OK && (have_probe || have_held))

@@ -12,6 +12,16 @@
  * locket handles) may still read, write, rename and delete the file. */
 #define LOCKET__SHARE_ALL (FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE)
 
+/* The bytes a lock on span covers: byte 0 for the default (what locket.py
+ * and filelock lock), else span's range, whatever its kind; length 0 runs to
+ * LOCKET__WIN_RANGE_END, below the identity probes (see below). 1, or 0
+ * (recorded LOCKET_EINVAL) for a range that reaches the probes. */
+#define LOCKET__WIN_RANGE_END (1ULL << 62)
+int locket__win_range(const locket__span *span, ULONGLONG *offset, ULONGLONG *length);
+/* LockFileEx / UnlockFileEx of span's bytes (synchronous handles). */
+BOOL locket__win_lock_span(HANDLE h, DWORD flags, const locket__span *span);
+BOOL locket__win_unlock_span(HANDLE h, const locket__span *span);
+
 /* UTF-8 -> malloc'd UTF-16 (LOCKET_EINVAL on invalid UTF-8), and back. */
 int locket__win_to_utf16(const char *s, wchar_t **out);
 int locket__win_to_utf8(const wchar_t *w, char **out);
