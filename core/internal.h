@@ -177,6 +177,14 @@ int locket__os_abspath(const char *path, char **out);
  * succeed. */
 int locket__os_open(const char *path, const locket_options *opts, locket__fd *out);
 
+/* locket_new's check of an existing lock file without opening (and
+ * closing) a descriptor whose close would drop the process's POSIX record
+ * locks on it: 1 if path names a file that the ordinary probe would accept
+ * (a readable regular file, or a directory with LOCKET_ALLOW_DIRECTORY);
+ * 0 when unsure, and the caller probes with locket__os_open as before. Never
+ * fails, records nothing. */
+int locket__os_probe(const char *path, const locket_options *opts);
+
 /* Release a lock held through fd (without closing it), and wake a waiter
  * of the file. key: the file's identity from locket__os_same_file(), or 0
  * when unknown (the OS layer then finds it itself if it needs it). span: the

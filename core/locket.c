@@ -107,8 +107,9 @@ int locket_new(locket_t **out, const char *path, const locket_options *opts)
 	/* Fail now, not at the first acquire, on a path that cannot be a lock
 	 * file (same_file refuses a directory). A leased file (LOCKET_EWOULDBLOCK
 	 * from the open) is a good one. */
-	rc = locket__open_tracked(lock, 0, &probe);
-	if (rc == LOCKET_OK) {
+	if (locket__os_probe(lock->path, &lock->opts))
+		rc = LOCKET_OK; /* checked without a descriptor to close (POSIX locks) */
+	else if ((rc = locket__open_tracked(lock, 0, &probe)) == LOCKET_OK) {
 		locket__key key;
 		int same = locket__os_same_file(probe.fd, lock->path,
 						(o.flags & LOCKET_ALLOW_DIRECTORY) != 0, &key);

@@ -173,15 +173,18 @@ LOCKET_EXTERN(void) locket_options_init(locket_options *opts);
  * out within the deadline, as any lease), copies the file up on overlayfs,
  * fails on a running executable (ETXTBSY: LOCKET_EIO) and on a file the
  * user may only read (LOCKET_EACCES), and an exclusive OFD lock on a
- * directory fails (LOCKET_EISDIR). The probe open here is read-only.
+ * directory fails (LOCKET_EISDIR). The probe here is read-only.
  *
  * POSIX record locks: closing any descriptor of a file drops every POSIX
  * record lock (lockf, fcntl F_SETLK, fasteners) that the closing process
  * holds on it, whichever descriptor took it. locket closes descriptors:
- * this probe, every release, a failed or replaced acquisition, the end of
- * an attempt. So a process that holds a lockf or fasteners lock on a file
- * loses it, silently, when it uses locket on the same file. Do not mix
- * them in one process; OFD locks (any process) and other processes' POSIX
+ * every release, a failed or replaced acquisition, the end of an attempt,
+ * and this probe where it must open the file (a missing file it creates, or
+ * an OS without O_PATH; on Linux an existing readable file is checked
+ * through an O_PATH descriptor, whose close drops nothing). So a process
+ * that holds a lockf or fasteners lock on a file loses it, silently, at its
+ * first locket release on the same file, whatever the kind. Do not mix them
+ * in one process; OFD locks (any process's) and other processes' POSIX
  * locks are not affected. docs/design.md, "The POSIX-lock trap".
  *
  * @return LOCKET_OK; LOCKET_EINVAL (out or path NULL, empty path, path too
@@ -312,7 +315,7 @@ typedef struct locket_wait_options {
 	int64_t length;
 } locket_wait_options;
 
-#define LOCKET_WAIT_OPTIONS_INIT                                                    \
+#define LOCKET_WAIT_OPTIONS_INIT \
 	{ LOCKET_WAIT_OPTIONS_VERSION, 0u, -1, NULL, NULL, LOCKET_KIND_FLOCK, 0, 0 }
 
 /**

@@ -446,3 +446,10 @@ void locket__os_fd_label(intptr_t fd, char *buf, size_t size)
 {
 	snprintf(buf, size, "handle %p", (void *)fd);
 }
+
+int locket__os_probe(const char *path, const locket_options *opts)
+{
+	(void)path;
+	(void)opts;
+	return 0; /* no POSIX record locks to keep: the ordinary probe */
+}

@@ -124,7 +124,7 @@ void locket__os_held(locket__fd fd, locket__key key, const locket__span *span)
 	marker *m, *stale;
 	DWORD pid = GetCurrentProcessId();
 
-	(void)key; /* 0 on Windows: the index names the objects */
+	(void)key;  /* 0 on Windows: the index names the objects */
 	(void)span; /* one marker per file, whatever range (lock.c) */
 	/* A handle value left on the list by a handle closed without an unlock
 	 * (locket_fd_lock() callers may do that) is reused: drop its marker. */

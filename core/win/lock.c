@@ -114,8 +114,9 @@ int locket__win_range(const locket__span *span, ULONGLONG *offset, ULONGLONG *le
 	start = (ULONGLONG)span->start;
 	len = (ULONGLONG)span->length;
 	if (start >= LOCKET__WIN_RANGE_END || (len != 0 && len > LOCKET__WIN_RANGE_END - start)) {
-		locket__fail(LOCKET_EINVAL, "a byte range on Windows ends at most at 2^62 (locket's "
-					    "identity probes lie beyond)");
+		locket__fail(LOCKET_EINVAL,
+			     "a byte range on Windows ends at most at 2^62 (locket's "
+			     "identity probes lie beyond)");
 		return 0;
 	}
 	*offset = start;

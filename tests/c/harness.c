@@ -238,7 +238,7 @@ pid_t test_gettid(void)
 static int thread_sleeps_in_wait(pid_t tid, int *gone)
 {
 	static const long waits[] = {
-		SYS_flock, SYS_futex,  SYS_ppoll,      SYS_pselect6, SYS_epoll_pwait,
+		SYS_flock, SYS_futex,  SYS_ppoll,      SYS_pselect6, SYS_epoll_pwait, SYS_fcntl,
 #ifdef SYS_poll
 		SYS_poll,  SYS_select, SYS_epoll_wait,
 #endif

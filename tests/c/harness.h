@@ -55,7 +55,7 @@ void check_held_elsewhere(const char *path, int expect_held);
 pid_t test_gettid(void);
 
 /* Return once thread tid of this process sleeps in a wait system call
- * (flock, a poll, a futex): a thread told to acquire is then inside the
+ * (flock, fcntl F_OFD_SETLKW, a poll, a futex): a thread told to acquire is then inside the
  * acquire's wait, not about to start it. Fails the test if the thread ends
  * first, or after 20 s. */
 void wait_until_waiting(pid_t tid);
