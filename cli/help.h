@@ -50,6 +50,16 @@ static const struct help_option HELP_OPTIONS[] = {
 	  "Progress goes to standard output (\"getting lock took N seconds\", \"executing "
 	  "COMMAND\", and, when it has to wait, \"waiting for FILE, held by pid P\"); a lock not "
 	  "obtained is reported on standard error." },
+	{ "    --fcntl", NULL, "take an OFD lock (fcntl F_OFD_SETLK) instead of flock(2)",
+	  "As util-linux 2.41's flock(1): an open file description lock, which conflicts with POSIX "
+	  "record locks (lockf, fcntl F_SETLK, fasteners, flock --fcntl) and not with flock(2) locks "
+	  "on local filesystems. An exclusive one opens FILE read-write (a DESCRIPTOR-NUMBER must be "
+	  "open for writing). Linux 3.15 or later; elsewhere a system error (71). On Windows every "
+	  "lock is LockFileEx, with or without --fcntl." },
+	{ "    --start", "BYTES", "first byte of the --fcntl lock's range (default 0)", NULL },
+	{ "    --length", "BYTES", "bytes in the --fcntl lock's range (default 0: to the end)",
+	  "--start and --length need --fcntl. Ranges that overlap exclude each other, disjoint ones "
+	  "do not." },
 	{ "-h, --help", NULL, "show this help", NULL },
 	{ "-V, --version", NULL, "show the version", NULL },
 };
@@ -114,6 +124,8 @@ static const char *const MAN_DIFFERENCES[] = {
 	"flock(1) fails to set its timer (71).",
 	"-v is a short form of --verbose, -c CMD may also come before FILE, and --verbose says which "
 	"pid held the lock; flock(1) has none of these.",
+	"--fcntl opens FILE read-write for an exclusive lock; flock(1) 2.41 opens it write-only. "
+	"--start and --length are not in Debian 13's flock(1) (2.41.5).",
 	"Verbose lines are written before COMMAND runs; flock(1) buffers them, so that they come "
 	"after COMMAND's own output when standard output is a pipe.",
 	"An existing FILE is opened without O_CREAT, so that another user's lock file in a sticky "

@@ -28,7 +28,37 @@
 #include "help.h"
 #include "run.h"
 
+/* Long options without a short form. */
+enum {
+	OPT_FCNTL = 256,
+	OPT_START,
+	OPT_LENGTH
+};
+
+/* The name it was invoked as, for every message and --help (installed or
+ * linked as flock, it says "flock:", as util-linux's does). */
 const char *progname = "locket";
+
+/* argv[0]'s last component, without a Windows ".exe". */
+static const char *invoked_name(const char *argv0)
+{
+	static char name[64];
+	const char *base = argv0;
+	size_t len;
+	if (argv0 == NULL || argv0[0] == '\0')
+		return "locket";
+	for (const char *p = argv0; *p != '\0'; p++)
+		if (*p == '/' || *p == '\\')
+			base = p + 1;
+	len = strlen(base);
+	if (len > 4 && (strcmp(base + len - 4, ".exe") == 0 || strcmp(base + len - 4, ".EXE") == 0))
+		len -= 4;
+	if (len == 0 || len >= sizeof name)
+		return "locket";
+	memcpy(name, base, len);
+	name[len] = '\0';
+	return name;
+}
 
 static void usage(void)
 {
@@ -109,6 +139,19 @@ static int parse_timeout(const char *text, int64_t *out_ms)
 	return locket_timeout_ms(s, out_ms) == LOCKET_OK ? 0 : -1;
 }
 
+/* A byte offset or count for --start / --length: a decimal integer >= 0. */
+static int parse_offset(const char *text, int64_t *out)
+{
+	char *end;
+	long long v;
+	errno = 0;
+	v = strtoll(text, &end, 10);
+	if (errno != 0 || end == text || *end != '\0' || v < 0)
+		return -1;
+	*out = (int64_t)v;
+	return 0;
+}
+
 static int parse_int(const char *text, long min, long max, long *out)
 {
 	char *end;
@@ -123,13 +166,16 @@ static int parse_int(const char *text, long min, long max, long *out)
 
 /* The holder's pid for --verbose, or 0 when it cannot be told: through the
  * handle (FILE forms), or through the descriptor's /proc name. */
-static long long holder_pid(locket_t *lock, const char *fd_path)
+static long long holder_pid(locket_t *lock, const char *fd_path, const locket_wait_options *span)
 {
 	locket_options opts = LOCKET_OPTIONS_INIT;
 	locket_t *probe = NULL;
 	int64_t pid = 0;
 	if (lock == NULL) {
 		opts.flags = LOCKET_NO_CREATE | LOCKET_ALLOW_DIRECTORY;
+		opts.kind = span->kind;
+		opts.start = span->start;
+		opts.length = span->length;
 		if (locket_new(&probe, fd_path, &opts) != LOCKET_OK)
 			return 0;
 		lock = probe;
@@ -151,6 +197,7 @@ static long long holder_pid(locket_t *lock, const char *fd_path)
 struct announce {
 	locket_t *lock;
 	const char *name, *fd_path;
+	const locket_wait_options *span; /* the descriptor form's kind and range */
 	int said;
 };
 
@@ -158,7 +205,7 @@ static int announce_wait(void *arg)
 {
 	struct announce *a = (struct announce *)arg;
 	if (!a->said) {
-		long long pid = holder_pid(a->lock, a->fd_path);
+		long long pid = holder_pid(a->lock, a->fd_path, a->span);
 		a->said = 1;
 		if (pid > 0)
 			printf("%s: waiting for %s, held by pid %lld\n", progname, a->name, pid);
@@ -170,9 +217,14 @@ static int announce_wait(void *arg)
 }
 
 static int take_lock(locket_t *lock, intptr_t *fd, int64_t timeout_ms, unsigned int flags,
-		     struct announce *announce)
+		     const locket_wait_options *span, struct announce *announce)
 {
 	locket_wait_options o = LOCKET_WAIT_OPTIONS_INIT;
+	if (lock == NULL) { /* a handle has its kind and range from locket_new() */
+		o.kind = span->kind;
+		o.start = span->start;
+		o.length = span->length;
+	}
 	o.flags = flags;
 	o.timeout_ms = timeout_ms;
 	if (announce != NULL) {
@@ -197,9 +249,10 @@ static int failure_status(int rc, int opening)
 	case LOCKET_ENOTSUP:
 	case LOCKET_ENOMEM:
 		return EX_OSERR;
+	case LOCKET_EISDIR: /* at the lock: --fcntl -x on a directory, as flock(1) */
+		return opening ? EX_NOINPUT : EX_DATAERR;
 	case LOCKET_ENOENT:
 	case LOCKET_EACCES:
-	case LOCKET_EISDIR:
 	case LOCKET_EINVAL:
 		return EX_NOINPUT;
 	default:
@@ -225,8 +278,15 @@ int main(int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "fcntl", no_argument, NULL, OPT_FCNTL },
+		{ "start", required_argument, NULL, OPT_START },
+		{ "length", required_argument, NULL, OPT_LENGTH },
 		{ NULL, 0, NULL, 0 },
 	};
+	/* --fcntl: an OFD lock (util-linux 2.41's flock(1)); --start, --length:
+	 * its byte range (0, 0: the whole file). */
+	locket_wait_options span = LOCKET_WAIT_OPTIONS_INIT;
+	int ranged = 0;
 	unsigned int flags = 0;
 	int64_t timeout_ms = -1;
 	int unlock = 0, nonblock = 0, close_fd = 0, no_fork = 0, verbose = 0, opt, rc, exit_code;
@@ -241,6 +301,7 @@ int main(int argc, char **argv)
 	argv = locket_cli_utf8_argv(&argc, argv);
 	if (argv == NULL)
 		return EX_OSERR;
+	progname = invoked_name(argv[0]);
 	if (argc < 2)
 		return usage_error("not enough arguments");
 	argv[0] = (char *)progname; /* getopt's messages begin with it */
@@ -293,6 +354,17 @@ int main(int argc, char **argv)
 		case 'V':
 			printf("%s %s\n", progname, locket_version());
 			return 0;
+		case OPT_FCNTL:
+			span.kind = LOCKET_KIND_OFD;
+			break;
+		case OPT_START:
+		case OPT_LENGTH:
+			if (parse_offset(optarg, opt == OPT_START ? &span.start : &span.length) !=
+			    0)
+				return usage_error("invalid %s value: '%s' (expected bytes >= 0)",
+						   opt == OPT_START ? "start" : "length", optarg);
+			ranged = 1;
+			break;
 		default:             /* getopt said what (glibc), or we do */
 			if (!opterr) /* getopt may leave optind past argc after a missing argument */
 				option_error(opt, optind > 0 && optind <= argc &&
@@ -307,6 +379,11 @@ int main(int argc, char **argv)
 		timeout_ms = 0;
 	if (no_fork && close_fd)
 		return usage_error("the --no-fork and --close options are incompatible");
+	if (ranged && span.kind != LOCKET_KIND_OFD)
+		return usage_error(
+			"--start and --length need --fcntl (flock(2) locks whole files)");
+	if (span.length > INT64_MAX - span.start)
+		return usage_error("--start plus --length is beyond the largest file offset");
 
 	/* Which form: FILE COMMAND..., FILE -c CMD, -c CMD FILE, or a descriptor. */
 	if (shell_command != NULL) {
@@ -341,6 +418,9 @@ int main(int argc, char **argv)
 		 * never truncated, read-only as flock(1) opens, a directory accepted. */
 		locket_options opts = LOCKET_OPTIONS_INIT;
 		opts.flags = LOCKET_ALLOW_DIRECTORY;
+		opts.kind = span.kind;
+		opts.start = span.start;
+		opts.length = span.length;
 		rc = locket_new(&lock, name, &opts);
 		if (rc != LOCKET_OK) {
 			fprintf(stderr, "%s: %s\n", progname, locket_last_error_message());
@@ -354,10 +434,10 @@ int main(int argc, char **argv)
 	if (unlock) {
 		/* With FILE COMMAND there is nothing to unlock (a fresh descriptor
 		 * holds no lock, as in flock(1)): the command runs without one. */
-		rc = lock != NULL ? LOCKET_OK : locket_fd_unlock(fd);
+		rc = lock != NULL ? LOCKET_OK : locket_fd_unlock_with(fd, &span);
 	} else {
-		struct announce announce = { lock, name, fd_path, 0 };
-		rc = take_lock(lock, &fd, timeout_ms, flags, verbose ? &announce : NULL);
+		struct announce announce = { lock, name, fd_path, &span, 0 };
+		rc = take_lock(lock, &fd, timeout_ms, flags, &span, verbose ? &announce : NULL);
 	}
 	if (rc == LOCKET_EWOULDBLOCK || rc == LOCKET_ETIMEDOUT) {
 		if (verbose)

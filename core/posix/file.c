@@ -140,7 +140,7 @@ int locket__os_open(const char *path, const locket_options *opts, locket__fd *ou
 	*out = LOCKET__NO_FD;
 	for (tries = 0; tries < OPEN_TRIES; tries++) {
 		fd = open(path, mode | base);
-		if (fd < 0 && errno == EACCES && mode == O_RDONLY)
+		if (fd < 0 && errno == EACCES)
 			fd = open(path, O_WRONLY | base);
 		if (fd >= 0 || errno != ENOENT || (opts->flags & LOCKET_NO_CREATE))
 			break;

@@ -68,8 +68,8 @@ static void posix_holder_main(const char *arg, FILE *in, FILE *out)
 	CHECK(sscanf(arg, "%c %lld %lld %1023s", &type, &start, &len, path) == 4);
 	fd = open(path, O_RDWR | O_CREAT, 0644);
 	CHECK(fd >= 0);
-	CHECK(posix_lock(fd, F_SETLKW, type == 'w' ? F_WRLCK : F_RDLCK, (off_t)start,
-			 (off_t)len) == 0);
+	CHECK(posix_lock(fd, F_SETLKW, type == 'w' ? F_WRLCK : F_RDLCK, (off_t)start, (off_t)len) ==
+	      0);
 	fprintf(out, "held\n");
 	fflush(out);
 	while (fgets(line, sizeof line, in) != NULL) {
