@@ -33,6 +33,8 @@ LOCKET_ERROR_MAP(LOCKET__SWIG_ERROR)
 #define LOCKET_NO_CREATE 0x1
 #define LOCKET_SHARED 0x1
 #define LOCKET_INTERRUPTIBLE 0x2
+#define LOCKET_KIND_FLOCK 0
+#define LOCKET_KIND_OFD 1
 
 /* Module functions without the C prefix: error_name(), strerror(), ... (every language). */
 %rename(error_name) locket_error_name;
@@ -65,13 +67,19 @@ typedef struct locket_box {
 } locket_box;
 
 %extend locket_box {
-	locket_box(const char *path, unsigned int file_mode, unsigned int flags) {
+	/* kind, start, length: locket_options version 2 (LOCKET_KIND_FLOCK, 0, 0
+	 * by default: the whole-file flock lock). */
+	locket_box(const char *path, unsigned int file_mode, unsigned int flags,
+		   unsigned int kind = 0, int64_t start = 0, int64_t length = 0) {
 		locket_box *b = (locket_box *)calloc(1, sizeof *b);
 		locket_options o = LOCKET_OPTIONS_INIT;
 		if (b == NULL)
 			return NULL;
 		o.file_mode = file_mode;
 		o.flags = flags;
+		o.kind = kind;
+		o.start = start;
+		o.length = length;
 		b->open_error = locket_new(&b->handle, path, &o);
 		return b;
 	}
@@ -91,11 +99,13 @@ typedef struct locket_box {
 	 * ends it differs. */
 	int release() { return locket_release($self->handle); }
 	int locked() { return locket_locked($self->handle); }
-	/* The holder's pid (0: none seen), or a negative locket code. */
+	/* The holder's pid (0: none seen), or a negative locket code. An OFD
+	 * holder, which the kernel names no pid for (-1 from the core), is 0
+	 * here too: the languages give a pid only where the kernel gives one. */
 	int64_t holder_pid() {
 		int64_t pid = 0;
 		int rc = locket_holder_pid($self->handle, &pid);
-		return rc == LOCKET_OK ? pid : (int64_t)rc;
+		return rc == LOCKET_OK ? (pid > 0 ? pid : 0) : (int64_t)rc;
 	}
 	const char *path() { return locket_path($self->handle); }
 }

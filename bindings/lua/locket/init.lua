@@ -19,6 +19,7 @@ local huge = math.huge
 local Handle, timeout_ms, with_lock_held = core.Handle, core.timeout_ms, core.with
 local error_name, strerror, last_error_message = core.error_name, core.strerror, core.last_error_message
 local ENOTHELD, SHARED, INTERRUPTIBLE, NO_CREATE = core.ENOTHELD, core.SHARED, core.INTERRUPTIBLE, core.NO_CREATE
+local KIND_OFD = core.KIND_OFD
 
 local M = {
 	version = core.version(),
@@ -74,13 +75,18 @@ end
 -- opts (all optional): timeout = seconds for acquire() (default: wait forever;
 -- 0: try once), shared = true for a shared (reader) lock, create = false to
 -- fail with "not_found" when the file is missing, mode = permission bits of a
--- new file (default 0666, e.g. tonumber("600", 8)).
+-- new file (default 0666, e.g. tonumber("600", 8)), kind = "flock" (the
+-- default: flock(2) on the whole file, what flock(1), locket.py and filelock
+-- take) or "ofd" (an OFD lock, fcntl F_OFD_SETLK: what excludes lockf,
+-- fasteners and flock --fcntl), start and length = the OFD lock's byte range
+-- (bytes >= 0; length 0, the default: to the end of the file).
 -- Returns the lock, or nil, message, code.
 function M.lock_file(path, opts)
 	if type(path) ~= "string" then
 		error("bad argument #1 to 'lock_file' (string expected, got " .. type(path) .. ")", 2)
 	end
 	local timeout, shared, create, mode
+	local kind, start, length = 0, 0, 0
 	if opts ~= nil then
 		if type(opts) ~= "table" then
 			error("bad argument #2 to 'lock_file' (table or nil expected, got " .. type(opts) .. ")", 2)
@@ -99,6 +105,18 @@ function M.lock_file(path, opts)
 						tostring(v) .. ")", 2)
 				end
 				mode = v
+			elseif k == "kind" then
+				if v ~= "flock" and v ~= "ofd" then
+					error("bad option 'kind' to 'lock_file' ('flock' or 'ofd' expected, got " ..
+						tostring(v) .. ")", 2)
+				end
+				kind = v == "ofd" and KIND_OFD or 0
+			elseif k == "start" or k == "length" then
+				if type(v) ~= "number" or v ~= v or v < 0 or v >= 2 ^ 53 or v % 1 ~= 0 then
+					error("bad option '" .. k .. "' to 'lock_file' (bytes >= 0 expected, got " ..
+						tostring(v) .. ")", 2)
+				end
+				if k == "start" then start = v else length = v end
 			else
 				error("bad option '" .. tostring(k) .. "' to 'lock_file' (unknown option)", 2)
 			end
@@ -109,7 +127,7 @@ function M.lock_file(path, opts)
 	if path:find("\0", 1, true) then
 		return nil, "lock file path contains a NUL byte: " .. ("%q"):format(path), "invalid_argument"
 	end
-	local h = Handle(path, mode or 438, create == false and NO_CREATE or 0)
+	local h = Handle(path, mode or 438, create == false and NO_CREATE or 0, kind, start, length)
 	local rc = h.open_error
 	if rc ~= 0 then
 		return failure(rc)
