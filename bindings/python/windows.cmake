@@ -15,7 +15,7 @@ set(_i ${CMAKE_CURRENT_SOURCE_DIR}/locket_python.i)
 add_custom_command(OUTPUT ${_wrap} ${_gen}/_core.py
   COMMAND ${CMAKE_COMMAND} -E make_directory ${_gen}
   COMMAND ${SWIG_EXECUTABLE} -python -builtin -I${PROJECT_SOURCE_DIR}/include -outdir ${_gen} -o ${_wrap} ${_i}
-  DEPENDS ${_i} ${PROJECT_SOURCE_DIR}/bindings/swig/locket.i ${PROJECT_SOURCE_DIR}/include/locket.h ${PROJECT_SOURCE_DIR}/include/locket_errors.h
+  DEPENDS ${_i} ${CMAKE_CURRENT_SOURCE_DIR}/python_wait.i ${CMAKE_CURRENT_SOURCE_DIR}/python_lock.i ${PROJECT_SOURCE_DIR}/bindings/swig/locket.i ${PROJECT_SOURCE_DIR}/include/locket.h ${PROJECT_SOURCE_DIR}/include/locket_errors.h
   COMMENT "SWIG: locket._core for Windows CPython")
 
 set(LOCKET_WIN_PYTHON_VERSIONS "" CACHE INTERNAL "X.Y of each Windows CPython built for")

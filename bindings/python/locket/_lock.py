@@ -275,7 +275,7 @@ class Lock:
     # -- acquire / release -------------------------------------------------
 
     if TYPE_CHECKING:
-        # Implemented in C (locket_python.i), installed on the class below: a Python method would
+        # Implemented in C (python_lock.i), installed on the class below: a Python method would
         # have points between the C call and its own return where a signal handler can raise
         # (KeyboardInterrupt) with the lock taken, and `with lock:` would then skip __exit__ (or
         # __exit__ would raise before releasing).
