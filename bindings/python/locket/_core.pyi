@@ -21,6 +21,8 @@ EIO: int
 NO_CREATE: int
 SHARED: int
 INTERRUPTIBLE: int
+KIND_FLOCK: int
+KIND_OFD: int
 
 def error_name(code: int) -> str: ...
 def strerror(code: int) -> str: ...
@@ -46,7 +48,15 @@ class Handle:
     @property
     def open_error(self) -> int:
         """locket_new()'s result: OK, or the code of why the file could not be opened."""
-    def __init__(self, path: str | bytes, file_mode: int, flags: int) -> None: ...
+    def __init__(
+        self,
+        path: str | bytes,
+        file_mode: int,
+        flags: int,
+        kind: int = ...,
+        start: int = ...,
+        length: int = ...,
+    ) -> None: ...
     def close(self) -> None: ...
     def closed(self) -> int: ...
     def acquire(self, timeout_ms: int, flags: int) -> int:

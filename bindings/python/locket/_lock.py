@@ -84,6 +84,13 @@ class Lock:
     retry_period: accepted for compatibility with locket.py and ignored:
       waits are woken by the release itself, not by polling.
     shared: default lock mode of acquire(): True takes a shared (reader) lock.
+    kind: "flock" (the default: flock(2) on the whole file, what flock(1),
+      locket.py and filelock take) or "ofd" (an open file description lock,
+      fcntl F_OFD_SETLK, on a byte range: what excludes fcntl.lockf,
+      fasteners and ``flock --fcntl``; Linux 3.15+, else an OSError with
+      errno ENOTSUP at acquire; on Windows every kind is LockFileEx on the
+      range). start, length: the "ofd" lock's byte range (bytes >= 0;
+      length 0, the default: to the end of the file); "flock" takes none.
 
     Lock objects cannot be copied or pickled (TypeError): a copy would
     share, or pretend to share, a kernel lock that belongs to one object.
@@ -102,6 +109,9 @@ class Lock:
         "_raw",
         "_mode",
         "_open_flags",
+        "_kind",
+        "_start",
+        "_length",
         "_gc_text",
         "_waiters",
         "__weakref__",
@@ -116,8 +126,11 @@ class Lock:
         shared: bool = False,
         create: bool = True,
         mode: int = 0o666,
+        kind: str = "flock",
+        start: int = 0,
+        length: int = 0,
     ) -> None:
-        self._setup(path, timeout, retry_period, shared, create, mode)
+        self._setup(path, timeout, retry_period, shared, create, mode, kind, start, length)
         self._open()
 
     def _setup(
@@ -128,6 +141,9 @@ class Lock:
         shared: bool,
         create: bool,
         mode: int,
+        kind: str = "flock",
+        start: int = 0,
+        length: int = 0,
     ) -> None:
         """Everything but opening the file: checks the arguments only."""
         self._h: "Optional[_core.Handle]" = None
@@ -159,6 +175,20 @@ class Lock:
         self._raw = raw
         self._mode = mode
         self._open_flags = 0 if create else _core.NO_CREATE
+        if kind not in ("flock", "ofd"):
+            raise ValueError(f"kind must be 'flock' or 'ofd', not {kind!r}")
+        for what, v in (("start", start), ("length", length)):
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise TypeError(f"{what} must be an int, not {type(v).__name__}")
+            if not 0 <= v < 1 << 63:
+                raise ValueError(f"{what} {v} is not a byte offset (0 to 2**63 - 1)")
+        if start + length >= 1 << 63:
+            raise ValueError("start + length is beyond the largest file offset")
+        if kind == "flock" and (start or length):
+            raise ValueError("a 'flock' lock covers the whole file: a byte range needs kind='ofd'")
+        self._kind = _core.KIND_OFD if kind == "ofd" else _core.KIND_FLOCK
+        self._start = start
+        self._length = length
 
     def _open(self) -> "_core.Handle":
         """The handle, opening the file first if this is the first use."""
@@ -167,7 +197,7 @@ class Lock:
             return h
         if self._closed:
             raise _closed_error()
-        h = _core.Handle(self._raw, self._mode, self._open_flags)
+        h = _core.Handle(self._raw, self._mode, self._open_flags, self._kind, self._start, self._length)
         if h.open_error != _core.OK:
             raise _last_error(self._name)
         if self._h is not None or self._closed:  # another thread won, or close()d
@@ -441,15 +471,19 @@ def lock_file(
 
     timeout (seconds) applies to every acquire(): None waits forever, 0 tries
     once. retry_period is accepted and ignored (waits are not polled).
-    Keyword arguments shared, create and mode go to Lock.
+    Keyword arguments shared, create, mode, kind, start and length go to Lock
+    (kind="ofd" with start and length: an OFD lock on that byte range).
     """
     shared = kwargs.pop("shared", False)
     create = kwargs.pop("create", True)
     mode = kwargs.pop("mode", 0o666)
+    kind = kwargs.pop("kind", "flock")
+    start = kwargs.pop("start", 0)
+    length = kwargs.pop("length", 0)
     if kwargs:
         raise TypeError(f"lock_file() got an unexpected keyword argument {next(iter(kwargs))!r}")
     lock = Lock.__new__(Lock)
-    lock._setup(path, timeout, retry_period, shared, create, mode)
+    lock._setup(path, timeout, retry_period, shared, create, mode, kind, start, length)
     # Collected while held: the warning locket.py's objects give (that of its
     # open file), so that warning filters written for locket.py still apply.
     lock._gc_text = f"unclosed file <_io.BufferedWriter name={lock._name!r}>"
