@@ -604,4 +604,104 @@ test("processes: permission denied is reported at once, as permission_denied", f
 	ok(ms_since(t0) < 10000, "no waiting on permission errors")
 end)
 
+-- ---- kind = "ofd": OFD locks against POSIX record locks (Python's fcntl.lockf, fasteners) ----
+
+local PY = os.getenv("LOCKET_TEST_PYTHON") or "python3"
+local PY_POSIX = [[
+import fcntl, os, sys
+cmd, how, path, start, length = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+if how == "fasteners":
+    import fasteners
+    lock = fasteners.InterProcessLock(path)
+    got = lock.acquire(blocking=cmd == "hold")
+else:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | (0 if cmd == "hold" else fcntl.LOCK_NB), length, start)
+        got = True
+    except OSError:
+        got = False
+print("got" if got else "busy", flush=True)
+if cmd == "hold":
+    open(sys.argv[6]).readline()
+    if how == "fasteners":
+        lock.release()
+    else:
+        fcntl.lockf(fd, fcntl.LOCK_UN, length, start)
+    print("released", flush=True)
+]]
+
+local function py_posix(cmd, how, path, start, length, fifo)
+	local argv = { H.shq(PY), "-c", H.shq(PY_POSIX), cmd, how, H.shq(path), tostring(start or 0),
+		tostring(length or 0), fifo and H.shq(fifo) or "" }
+	return assert(io.popen(table.concat(argv, " "), "r"))
+end
+
+-- Does a fresh process get a POSIX lock (lockf or fasteners) on the range?
+local function posix_gets(how, path, start, length)
+	local p = py_posix("try", how, path, start, length)
+	local l = p:read("*l")
+	p:close()
+	return l == "got"
+end
+
+local has_fasteners = H.sh(H.shq(PY) .. " -c 'import fasteners' 2>/dev/null")
+
+test("kind = 'ofd': options are checked; flock takes no range", function()
+	local p = tmp_lock()
+	raises("kind", function() locket.lock_file(p, { kind = "fcntl" }) end)
+	raises("start", function() locket.lock_file(p, { kind = "ofd", start = -1 }) end)
+	raises("length", function() locket.lock_file(p, { kind = "ofd", length = 0.5 }) end)
+	local _, _, code = locket.lock_file(p, { start = 3 })
+	eq(code, "invalid_argument", "a range on a flock lock")
+end)
+
+test("kind = 'ofd': excludes and is excluded by lockf and fasteners, not by flock", function()
+	local p, d = tmp_lock()
+	local l = assert(locket.lock_file(p, { kind = "ofd", timeout = 0 }))
+	local hows = { "lockf" }
+	if has_fasteners then hows[2] = "fasteners" else io.stderr:write("note: no fasteners for " .. PY .. "\n") end
+	for _, how in ipairs(hows) do
+		eq(l:acquire(), true, "acquire")
+		eq(posix_gets(how, p), false, how .. " excluded by the OFD lock")
+		l:release()
+		eq(posix_gets(how, p), true, how .. " after the release")
+		local fifo = mkfifo(d)
+		local holder = py_posix("hold", how, p, 0, 0, fifo)
+		eq(holder:read("*l"), "got", how .. " holder")
+		fails("would_block", l:acquire())
+		fails("timeout", l:acquire(0.1))
+		local w = assert(io.open(fifo, "w"))
+		w:write("go\n")
+		w:close()
+		eq(l:acquire(10), true, "acquired after the " .. how .. " unlock")
+		eq(holder:read("*l"), "released", how .. " released")
+		holder:close()
+		l:release()
+		os.remove(fifo)
+	end
+	local f = assert(locket.lock_file(p, { timeout = 0 }))
+	local other = assert(locket.lock_file(p, { kind = "ofd", timeout = 0 }))
+	eq(l:acquire(), true, "ofd")
+	fails("would_block", other:acquire())
+	eq(f:acquire(), true, "a flock lock beside it (local filesystem)")
+	f:release()
+	l:release()
+end)
+
+test("kind = 'ofd': overlapping ranges exclude, disjoint ones do not", function()
+	local p = tmp_lock()
+	local a = assert(locket.lock_file(p, { kind = "ofd", start = 0, length = 10, timeout = 0 }))
+	local b = assert(locket.lock_file(p, { kind = "ofd", start = 10, timeout = 0 }))
+	local c = assert(locket.lock_file(p, { kind = "ofd", start = 9, length = 1, timeout = 0 }))
+	eq(a:acquire(), true, "a")
+	eq(b:acquire(), true, "b: disjoint")
+	fails("would_block", c:acquire())
+	eq(posix_gets("lockf", p, 20, 1), false, "lockf inside b's range")
+	a:release()
+	eq(c:acquire(), true, "c after a")
+	c:release()
+	b:release()
+end)
+
 H.run()
