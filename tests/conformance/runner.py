@@ -37,8 +37,9 @@ def _error_names():
 ERROR_NAMES = _error_names()
 
 
-# Actor kinds played by a command-line tool through drivers/flock_driver.py, not by a binding.
-TOOL_ACTORS = ("flock", "cli")
+# Actor kinds played by a tool, not by a binding: flock(1) and the locket CLI through
+# drivers/flock_driver.py, POSIX record locks (fcntl.lockf) through drivers/lockf_driver.py.
+TOOL_ACTORS = ("flock", "cli", "lockf")
 
 
 class Failure(Exception):
@@ -199,9 +200,9 @@ class Actor:
 # timed wait, a futex of the in-process hand-over), by machine. Not read(): that is how a driver
 # waits for its next command.
 WAIT_SYSCALLS = {
-    "x86_64": {73: "flock", 202: "futex", 271: "ppoll", 7: "poll", 23: "select", 270: "pselect6",
+    "x86_64": {73: "flock", 72: "fcntl", 202: "futex", 271: "ppoll", 7: "poll", 23: "select", 270: "pselect6",
                232: "epoll_wait", 281: "epoll_pwait", 441: "epoll_pwait2", 449: "futex_waitv"},
-    "aarch64": {32: "flock", 98: "futex", 73: "ppoll", 72: "pselect6", 22: "epoll_pwait",
+    "aarch64": {32: "flock", 25: "fcntl", 98: "futex", 73: "ppoll", 72: "pselect6", 22: "epoll_pwait",
                 441: "epoll_pwait2", 449: "futex_waitv"},
 }
 
@@ -513,6 +514,8 @@ REQUIRED_COVERS = {
     "holder": _steps(r"holder \S+ -> ok \$[A-Z]", r"holder \S+ -> ok 0"),
     "flock_interop": _tool("flock"),
     "cli_interop": _tool("cli"),
+    "ofd_interop": _tool("lockf"),
+    "ofd_ranges": _steps(r"ofd:\d+:\d+", r"-> would_block", r" pending$", r"-> ok within"),
     "bad_inputs": _steps(r'open \S+ "" -> invalid_argument', r"-> is_a_directory", r"-> not_found"),
     "nul_in_path": _steps(r"%00\S* -> invalid_argument"),
     "use_after_close": _steps(r"close ", r"-> invalid_argument"),

@@ -395,6 +395,20 @@ static int run(char **tok, int n)
 		}
 		if (has_word(tok + 3, n - 3, "no_create"))
 			o.flags |= LOCKET_NO_CREATE;
+		/* ofd, or ofd:START:LENGTH: an OFD lock on that byte range. */
+		for (int i = 3; i < n; i++) {
+			long long start = 0, length = 0;
+			if (strncmp(tok[i], "ofd", 3) != 0)
+				continue;
+			if (tok[i][3] == ':' &&
+			    sscanf(tok[i] + 4, "%lld:%lld", &start, &length) != 2) {
+				answer("protocol_error", 0, "ofd:START:LENGTH");
+				return 0;
+			}
+			o.kind = LOCKET_KIND_OFD;
+			o.start = (int64_t)start;
+			o.length = (int64_t)length;
+		}
 		if (s->lock) {
 			locket_free(s->lock);
 			s->lock = NULL;

@@ -167,7 +167,17 @@ local function run(w)
 		if handles[name] then
 			handles[name]:close()
 		end
-		local lock, msg, code = locket.lock_file(decode(w[3]), {create = not has(w, "no_create")})
+		local opts = {create = not has(w, "no_create")}
+		for i = 4, #w do -- ofd, or ofd:START:LENGTH: an OFD lock on that byte range
+			if w[i]:sub(1, 3) == "ofd" then
+				opts.kind = "ofd"
+				local s, l = w[i]:match("^ofd:(%d+):(%d+)$")
+				if s then
+					opts.start, opts.length = tonumber(s), tonumber(l)
+				end
+			end
+		end
+		local lock, msg, code = locket.lock_file(decode(w[3]), opts)
 		handles[name] = lock
 		if not lock then
 			return code

@@ -179,7 +179,13 @@ def run(words):
         old = handles.pop(name, None)
         if old:
             old.close()
-        handles[name] = locket.Lock(path, create="no_create" not in words[3:])
+        kw = {}
+        for w in words[3:]:  # ofd, or ofd:START:LENGTH: an OFD lock on that byte range
+            if w.startswith("ofd"):
+                kw["kind"] = "ofd"
+                if w.startswith("ofd:"):
+                    kw["start"], kw["length"] = (int(x) for x in w[4:].split(":"))
+        handles[name] = locket.Lock(path, create="no_create" not in words[3:], **kw)
         return "ok", None
     lock = handles.get(name)
     if lock is None:
