@@ -54,10 +54,11 @@ typedef struct waiter_kind {
 	int (*release)(waiter *w);
 	unsigned int locket_flags; /* for the locket kinds */
 	int64_t poll_ms;           /* for the polling kinds */
+	unsigned int locket_kind;  /* locket_options.kind for the locket kinds */
 } waiter_kind;
 
 extern const waiter_kind kind_flock_blocking, kind_ofd_blocking, kind_poll_1ms, kind_poll_50ms,
-	kind_poll_100ms, kind_locket, kind_locket_interruptible;
+	kind_poll_100ms, kind_locket, kind_locket_interruptible, kind_locket_ofd;
 
 /* Open or create the lock file and the handle; returns 0 or -1 (message printed). */
 int waiter_init(waiter *w, const waiter_kind *kind, const char *path);

@@ -20,6 +20,7 @@ enum holder {
 	HOLD_FLOCK,
 	HOLD_OFD,
 	HOLD_LOCKET,
+	HOLD_LOCKET_OFD,
 	HOLD_CLOSE_ONLY,
 	HOLD_UNLOCK_ONLY
 };
@@ -46,6 +47,12 @@ static const struct handoff_kind {
 	{ "locket_10s_close_only", &kind_locket, 10000, 0, 1, 1, HOLD_CLOSE_ONLY, 0 },
 	/* OFD locks only conflict with OFD locks: an OFD holder. */
 	{ "ofd_blocking", &kind_ofd_blocking, 10000, 0, 1, 1, HOLD_OFD, 0 },
+	/* locket's OFD kind (LOCKET_KIND_OFD): behind a raw OFD holder (as behind lockf or
+	 * fasteners: the watcher's inotify sees its close), untimed (F_OFD_SETLKW), and behind a
+	 * locket OFD holder (its release wakes the waiter through the wake table). */
+	{ "locket_ofd_10s", &kind_locket_ofd, 10000, 0, 1, 1, HOLD_OFD, 0 },
+	{ "locket_ofd_timeout_-1", &kind_locket_ofd, -1, 0, 1, 1, HOLD_OFD, 0 },
+	{ "locket_ofd_10s_locket_holder", &kind_locket_ofd, 10000, 0, 1, 1, HOLD_LOCKET_OFD, 0 },
 	{ "poll_1ms", &kind_poll_1ms, 10000, 0, 1, 1, HOLD_FLOCK, 0 },
 	{ "poll_50ms", &kind_poll_50ms, 10000, 0, 1, 4, HOLD_FLOCK, 0 },
 	/* A holder that unlocks and keeps its descriptor (the shell's `flock -u 9`, a
@@ -173,13 +180,16 @@ static int start(proc *p, const struct handoff_kind *k, const char *path)
 	return 0;
 }
 
-/* The holder's lock: fd for the raw kinds, this handle for HOLD_LOCKET. */
-static locket_t *holder_lock;
+/* The holder's lock: fd for the raw kinds, these handles for HOLD_LOCKET(_OFD). */
+static locket_t *holder_lock, *holder_lock_ofd;
 
 static int hold(enum holder h, const char *path, int *fd)
 {
-	if (h == HOLD_LOCKET)
-		return locket_acquire(holder_lock, 0, 0) == LOCKET_OK ? 0 : -1;
+	if (h == HOLD_LOCKET || h == HOLD_LOCKET_OFD)
+		return locket_acquire(h == HOLD_LOCKET ? holder_lock : holder_lock_ofd, 0, 0) ==
+				       LOCKET_OK
+			       ? 0
+			       : -1;
 	*fd = raw_open(path);
 	if (*fd < 0)
 		return -1;
@@ -192,8 +202,8 @@ static int hold(enum holder h, const char *path, int *fd)
 
 static void unhold(enum holder h, int fd)
 {
-	if (h == HOLD_LOCKET) {
-		locket_release(holder_lock);
+	if (h == HOLD_LOCKET || h == HOLD_LOCKET_OFD) {
+		locket_release(h == HOLD_LOCKET ? holder_lock : holder_lock_ofd);
 		return;
 	}
 	if (h == HOLD_OFD)
@@ -247,7 +257,10 @@ int bench_handoff(const bench_config *cfg)
 	waiter w; /* creates the file */
 	if (waiter_init(&w, &kind_flock_blocking, path) != 0)
 		return -1;
-	if (locket_new(&holder_lock, path, NULL) != LOCKET_OK) {
+	locket_options ofd = LOCKET_OPTIONS_INIT;
+	ofd.kind = LOCKET_KIND_OFD;
+	if (locket_new(&holder_lock, path, NULL) != LOCKET_OK ||
+	    locket_new(&holder_lock_ofd, path, &ofd) != LOCKET_OK) {
 		fprintf(stderr, "handoff: locket_new: %s\n", locket_last_error_message());
 		return -1;
 	}
@@ -297,6 +310,8 @@ int bench_handoff(const bench_config *cfg)
 		samples);
 	locket_free(holder_lock);
 	holder_lock = NULL;
+	locket_free(holder_lock_ofd);
+	holder_lock_ofd = NULL;
 	waiter_fini(&w);
 	return 0;
 }

@@ -2,6 +2,7 @@
 #include "bench.h"
 
 #include <stdio.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -10,7 +11,7 @@
 typedef struct op_state {
 	const char *path;
 	int kept_fd;
-	locket_t *lock;
+	locket_t *lock, *lock_ofd;
 } op_state;
 
 /* Each op returns 0 or -1. */
@@ -45,6 +46,29 @@ static int op_raw_six(op_state *s)
 	if (a.st_ino != b.st_ino || a.st_dev != b.st_dev || flock(fd, LOCK_UN) != 0)
 		return -1;
 	return close(fd);
+}
+
+/* What an exclusive OFD lock needs: a read-write open, the lock, the unlock, the close. */
+static int op_raw_ofd(op_state *s)
+{
+	int fd = open(s->path, O_RDWR | O_CLOEXEC);
+	if (fd < 0 || ofd_lock(fd, F_OFD_SETLK, F_WRLCK) != 0 || ofd_lock(fd, F_OFD_SETLK, F_UNLCK))
+		return -1;
+	return close(fd);
+}
+
+static int op_locket_ofd(op_state *s)
+{
+	if (locket_acquire(s->lock_ofd, -1, 0) != LOCKET_OK)
+		return -1;
+	return locket_release(s->lock_ofd) == LOCKET_OK ? 0 : -1;
+}
+
+static int op_locket_ofd_shared(op_state *s)
+{
+	if (locket_acquire(s->lock_ofd, -1, LOCKET_SHARED) != LOCKET_OK)
+		return -1;
+	return locket_release(s->lock_ofd) == LOCKET_OK ? 0 : -1;
 }
 
 static int op_raw_kept_fd(op_state *s)
@@ -100,6 +124,10 @@ static const struct impl {
 	{ "locket_timeout_10s", op_locket_10s, 0, 0 },
 	{ "locket_timeout_0", op_locket_try, 0, 0 },
 	{ "locket_new_acquire_release_free", op_locket_new_free, 0, 1 },
+	/* The OFD kind (LOCKET_KIND_OFD), beside the default: context rows. */
+	{ "raw_open_rdwr_ofd_close", op_raw_ofd, 0, 1 },
+	{ "locket_ofd_timeout_-1", op_locket_ofd, 0, 1 },
+	{ "locket_ofd_shared", op_locket_ofd_shared, 0, 1 },
 };
 enum {
 	N_IMPLS = sizeof impls / sizeof impls[0],
@@ -113,8 +141,11 @@ int bench_uncontended(const bench_config *cfg)
 	waiter w; /* creates the file */
 	if (waiter_init(&w, &kind_flock_blocking, path) != 0)
 		return -1;
-	op_state s = { path, raw_open(path), NULL };
-	if (s.kept_fd < 0 || locket_new(&s.lock, path, NULL) != LOCKET_OK) {
+	op_state s = { path, raw_open(path), NULL, NULL };
+	locket_options ofd = LOCKET_OPTIONS_INIT;
+	ofd.kind = LOCKET_KIND_OFD;
+	if (s.kept_fd < 0 || locket_new(&s.lock, path, NULL) != LOCKET_OK ||
+	    locket_new(&s.lock_ofd, path, &ofd) != LOCKET_OK) {
 		fprintf(stderr, "uncontended: cannot open %s: %s\n", path,
 			locket_last_error_message());
 		return -1;
@@ -165,6 +196,7 @@ int bench_uncontended(const bench_config *cfg)
 		rounds, iters);
 	close(s.kept_fd);
 	locket_free(s.lock);
+	locket_free(s.lock_ofd);
 	waiter_fini(&w);
 	return 0;
 }

@@ -175,6 +175,8 @@ const waiter_kind kind_poll_1ms = { "poll_1ms", 1, poll_acquire, raw_release, 0,
 const waiter_kind kind_poll_50ms = { "poll_50ms", 1, poll_acquire, raw_release, 0, 50 };
 const waiter_kind kind_poll_100ms = { "poll_100ms", 1, poll_acquire, raw_release, 0, 100 };
 const waiter_kind kind_locket = { "locket", 0, locket_wait, locket_unlock, 0, 0 };
+const waiter_kind kind_locket_ofd = { "locket_ofd",   0, locket_wait, locket_unlock, 0, 0,
+				      LOCKET_KIND_OFD };
 const waiter_kind kind_locket_interruptible = {
 	"locket_interruptible", 0, locket_wait, locket_unlock, LOCKET_INTERRUPTIBLE, 0
 };
@@ -186,7 +188,9 @@ int waiter_init(waiter *w, const waiter_kind *kind, const char *path)
 	w->path = path;
 	w->fd = -1;
 	if (kind->acquire == locket_wait) {
-		if (locket_new(&w->lock, path, NULL) != LOCKET_OK) {
+		locket_options o = LOCKET_OPTIONS_INIT;
+		o.kind = kind->locket_kind;
+		if (locket_new(&w->lock, path, &o) != LOCKET_OK) {
 			fprintf(stderr, "locket_new: %s\n", locket_last_error_message());
 			return -1;
 		}

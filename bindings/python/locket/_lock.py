@@ -88,7 +88,7 @@ class Lock:
       locket.py and filelock take) or "ofd" (an open file description lock,
       fcntl F_OFD_SETLK, on a byte range: what excludes fcntl.lockf,
       fasteners and ``flock --fcntl``; Linux 3.15+, else an OSError with
-      errno ENOTSUP at acquire; on Windows every kind is LockFileEx on the
+      errno ENOLCK at acquire; on Windows every kind is LockFileEx on the
       range). start, length: the "ofd" lock's byte range (bytes >= 0;
       length 0, the default: to the end of the file); "flock" takes none.
 
