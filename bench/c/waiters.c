@@ -169,16 +169,18 @@ static int locket_unlock(waiter *w)
 	return WAIT_ERROR;
 }
 
-const waiter_kind kind_flock_blocking = { "flock_blocking", 0, flock_acquire, raw_release, 0, 0 };
-const waiter_kind kind_ofd_blocking = { "ofd_blocking", 1, ofd_acquire, ofd_release, 0, 0 };
-const waiter_kind kind_poll_1ms = { "poll_1ms", 1, poll_acquire, raw_release, 0, 1 };
-const waiter_kind kind_poll_50ms = { "poll_50ms", 1, poll_acquire, raw_release, 0, 50 };
-const waiter_kind kind_poll_100ms = { "poll_100ms", 1, poll_acquire, raw_release, 0, 100 };
-const waiter_kind kind_locket = { "locket", 0, locket_wait, locket_unlock, 0, 0 };
+const waiter_kind kind_flock_blocking = {
+	"flock_blocking", 0, flock_acquire, raw_release, 0, 0, 0
+};
+const waiter_kind kind_ofd_blocking = { "ofd_blocking", 1, ofd_acquire, ofd_release, 0, 0, 0 };
+const waiter_kind kind_poll_1ms = { "poll_1ms", 1, poll_acquire, raw_release, 0, 1, 0 };
+const waiter_kind kind_poll_50ms = { "poll_50ms", 1, poll_acquire, raw_release, 0, 50, 0 };
+const waiter_kind kind_poll_100ms = { "poll_100ms", 1, poll_acquire, raw_release, 0, 100, 0 };
+const waiter_kind kind_locket = { "locket", 0, locket_wait, locket_unlock, 0, 0, 0 };
 const waiter_kind kind_locket_ofd = { "locket_ofd",   0, locket_wait, locket_unlock, 0, 0,
 				      LOCKET_KIND_OFD };
 const waiter_kind kind_locket_interruptible = {
-	"locket_interruptible", 0, locket_wait, locket_unlock, LOCKET_INTERRUPTIBLE, 0
+	"locket_interruptible", 0, locket_wait, locket_unlock, LOCKET_INTERRUPTIBLE, 0, 0
 };
 
 int waiter_init(waiter *w, const waiter_kind *kind, const char *path)
