@@ -586,3 +586,42 @@ TEST(error_messages_name_path_and_reason)
 	CHECK(strstr(msg, test_dir()) != NULL);
 	CHECK(strstr(msg, "(Windows error 3)") != NULL);
 }
+
+static locket_t *open_range(const char *path, int64_t start, int64_t length)
+{
+	locket_options o = LOCKET_OPTIONS_INIT;
+	locket_t *lock = NULL;
+	o.kind = LOCKET_KIND_OFD; /* meaningless on Windows: LockFileEx on the range */
+	o.start = start;
+	o.length = length;
+	CHECK_RC(locket_new(&lock, path, &o), LOCKET_OK);
+	return lock;
+}
+
+/* Byte ranges: LockFileEx on [start, start + length), length 0 to 2^62; the default kind locks
+ * byte 0 only, so a range that does not cover it leaves locket.py and filelock alone. */
+TEST(ranges_exclude_where_they_overlap)
+{
+	const char *path = test_path("lock");
+	locket_t *a = open_range(path, 10, 10), *b = open_range(path, 19, 1),
+		 *c = open_range(path, 20, 0), *whole = open_range(path, 0, 0),
+		 *byte0 = open_lock(path);
+	CHECK_RC(locket_acquire(a, 0, 0), LOCKET_OK);
+	CHECK_RC(locket_acquire(b, 0, 0), LOCKET_EWOULDBLOCK);
+	CHECK_RC(locket_acquire(c, 0, 0), LOCKET_OK);
+	CHECK_RC(locket_acquire(byte0, 0, 0), LOCKET_OK); /* byte 0 is outside both */
+	CHECK_RC(locket_acquire(whole, 0, LOCKET_SHARED), LOCKET_EWOULDBLOCK);
+	CHECK_RC(locket_release(byte0), LOCKET_OK);
+	CHECK_RC(locket_release(a), LOCKET_OK);
+	CHECK_RC(locket_acquire(b, 0, 0), LOCKET_OK);
+	CHECK_RC(locket_release(b), LOCKET_OK);
+	CHECK_RC(locket_release(c), LOCKET_OK);
+	CHECK_RC(locket_acquire(whole, 0, 0), LOCKET_OK);
+	CHECK_RC(locket_acquire(byte0, 0, 0), LOCKET_EWOULDBLOCK); /* length 0 covers byte 0 */
+	CHECK_RC(locket_release(whole), LOCKET_OK);
+	locket_free(a);
+	locket_free(b);
+	locket_free(c);
+	locket_free(whole);
+	locket_free(byte0);
+}
