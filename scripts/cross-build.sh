@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# Cross-build locket for macOS or FreeBSD on this Linux machine, warnings as errors:
+# the C library (shared and static), the CLI, the Lua 5.4 module and, for macOS, the Python
+# extension (one per CPython whose macOS headers are at hand). Nothing is run: these are
+# build checks of code that is tested on Linux (docs/cross.md says what that does and does
+# not prove). The compiler is zig cc from PyPI's ziglang (cmake/toolchain-zig.cmake), with
+# its own macOS and FreeBSD libc headers; SWIG from PyPI; lua.h from Debian's Lua source
+# (scripts/lua-source.sh); the macOS CPython headers from Maven Central's org.bytedeco:cpython
+# jars (as scripts/windows-cpython.sh does for Windows). Everything fetched is cached under
+# build/ (build/cross/: tools ~60 MB, Lua ~0.4 MB, ~25 MB per CPython jar; build/m2: Maven).
+#   usage: scripts/cross-build.sh TARGET [DIR]
+#   TARGET: aarch64-macos, x86_64-macos, x86_64-freebsd    DIR: default build/cross-TARGET
+# At the end every product is checked with file(1) (Mach-O arm64/x86_64, ELF FreeBSD).
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+target=${1:?usage: scripts/cross-build.sh TARGET [DIR] (aarch64-macos, x86_64-macos, x86_64-freebsd)}
+dir=${2:-$root/build/cross-$target}
+t0=$SECONDS
+say() { echo "cross-build $target: $* ($((SECONDS - t0)) s)"; }
+cache=$root/build/cross
+
+# The CPythons whose headers the macOS extension is built against: X.Y and its jar's version
+# (CPython version - JavaCPP presets release; not every version has a jar for each machine).
+case $target in
+aarch64-macos) pythons=("3.13 3.13.0-1.5.11") jar_os=macosx-arm64 ;;
+x86_64-macos) pythons=("3.12 3.12.1-1.5.10") jar_os=macosx-x86_64 ;;
+x86_64-freebsd) pythons=() jar_os= ;; # no FreeBSD CPython headers on the registries we reach
+*) echo "cross-build.sh: unknown target '$target' (aarch64-macos, x86_64-macos, x86_64-freebsd)" >&2; exit 2 ;;
+esac
+[ -z "${LOCKET_CROSS_NO_PYTHON:-}" ] || pythons=()
+
+# ---- tools: zig and SWIG from PyPI, in a venv of their own --------------------------------
+tools=$cache/tools
+tools_req="ziglang==0.17.1 swig==4.5.1"
+if [ "$(cat "$tools/locket-tools" 2>/dev/null)" != "$tools_req" ]; then
+	say "installing $tools_req into $tools (PyPI, once)"
+	rm -rf "$tools"
+	mkdir -p "$cache"
+	python3 -m venv "$tools"
+	# shellcheck disable=SC2086
+	PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore "$tools/bin/pip" install -q $tools_req
+	echo "$tools_req" >"$tools/locket-tools"
+fi
+zig=$("$tools/bin/python" -c 'import ziglang, os; print(os.path.join(os.path.dirname(ziglang.__file__), "zig"))')
+swig=$tools/bin/swig
+
+# ---- lua.h: Lua 5.4's own headers (a module links against no Lua library) --------------
+lua_src=$("$root/scripts/lua-source.sh" "$root/build/lua-src")
+
+# ---- the macOS CPython headers ----------------------------------------------------------
+py_includes=()
+for p in ${pythons[@]+"${pythons[@]}"}; do
+	read -r xy jar <<<"$p"
+	inc=$cache/cpython-$jar_os-$jar/include/python$xy
+	if [ ! -f "$inc/Python.h" ]; then
+		command -v mvn >/dev/null || { echo "maven missing: scripts/install-deps.sh" >&2; exit 1; }
+		say "fetching CPython $xy for $jar_os (org.bytedeco:cpython:$jar, Maven Central)"
+		work=$(mktemp -d /tmp/locket-cpython-mac.XXXXXX)
+		mvn -q -B -Dmaven.repo.local="$root/build/m2" dependency:copy \
+			-Dartifact="org.bytedeco:cpython:$jar:jar:$jar_os" -DoutputDirectory="$work" >&2
+		(cd "$work" && unzip -q cpython-*.jar "org/bytedeco/cpython/$jar_os/include/*")
+		rm -rf "$cache/cpython-$jar_os-$jar"
+		mkdir -p "$cache/cpython-$jar_os-$jar"
+		mv "$work/org/bytedeco/cpython/$jar_os/include" "$cache/cpython-$jar_os-$jar/include"
+		rm -rf "$work"
+		[ -f "$inc/Python.h" ] || { echo "no include/python$xy/Python.h in the $jar_os jar" >&2; exit 1; }
+	fi
+	py_includes+=("$xy $inc")
+done
+
+# ---- configure and build ----------------------------------------------------------------
+# One tree per CPython: the binding is built for one interpreter per tree. The first tree also
+# has the library, the CLI and the Lua module; the others build the extension only.
+trees=()
+if [ ${#py_includes[@]} -eq 0 ]; then
+	trees=("none -")
+else
+	trees=("${py_includes[@]}")
+fi
+engine_arg=()
+grep -q LOCKET_ENGINE "$root/core/CMakeLists.txt" "$root/CMakeLists.txt" && engine_arg=(-DLOCKET_ENGINE=portable)
+products=()
+first=1
+for t in "${trees[@]}"; do
+	read -r xy inc <<<"$t"
+	if [ "$first" = 1 ]; then b=$dir; else b=$dir/python-$xy; fi
+	args=(-G Ninja -S "$root" -B "$b" -DCMAKE_BUILD_TYPE=Release
+		"-DCMAKE_TOOLCHAIN_FILE=$root/cmake/toolchain-zig.cmake" "-DLOCKET_ZIG_TARGET=$target" "-DLOCKET_ZIG=$zig"
+		-DLOCKET_WERROR=ON -DBUILD_TESTING=OFF -DLOCKET_BUILD_BENCH=OFF "-DSWIG_EXECUTABLE=$swig"
+		"${engine_arg[@]}")
+	if [ "$first" = 1 ]; then
+		args+=(-DLOCKET_BUILD_CLI=ON -DLOCKET_BUILD_LUA=ON "-DLOCKET_LUA_INCLUDE_DIR=$lua_src/src"
+			-DLOCKET_LUA_CMOD_DIR=lib/lua/5.4 -DLOCKET_LUA_LMOD_DIR=share/lua/5.4)
+	else
+		args+=(-DLOCKET_BUILD_CLI=OFF -DLOCKET_BUILD_LUA=OFF)
+	fi
+	if [ "$xy" = none ]; then
+		args+=(-DLOCKET_BUILD_PYTHON=OFF)
+	else
+		# The host's python3 runs CMake's FindPython; the headers, the extension's suffix and
+		# its linking (-undefined dynamic_lookup: the interpreter provides Python's symbols)
+		# are the target's.
+		args+=(-DLOCKET_BUILD_PYTHON=ON -DLOCKET_PYTHON_REQUIRED=ON "-DLOCKET_PYTHON_CROSS_INCLUDE_DIR=$inc"
+			"-DLOCKET_PYTHON_EXT_SUFFIX=.cpython-${xy/./}-darwin.so")
+	fi
+	say "configure $b${xy:+ (CPython $xy)}"
+	cmake "${args[@]}" >"$b.configure.log" 2>&1 || { cat "$b.configure.log"; exit 1; }
+	say "build $b"
+	cmake --build "$b" -j2 >"$b.build.log" 2>&1 || { cat "$b.build.log"; exit 1; }
+	if [ "$first" = 1 ]; then
+		products+=("$b/core/liblocket.a")
+		products+=("$(ls "$b"/core/liblocket.so.*.*.* "$b"/core/liblocket.*.*.*.dylib 2>/dev/null | head -n1)")
+		products+=("$b/cli/locket" "$b/lua/custom/locket/core.so")
+	fi
+	if [ "$xy" != none ]; then
+		products+=("$b/python/locket/__core.cpython-${xy/./}-darwin.so")
+	fi
+	first=0
+done
+
+# ---- check what was built: the target's format and processor ------------------------------
+case $target in
+aarch64-macos) want='Mach-O 64-bit .*arm64' ;;
+x86_64-macos) want='Mach-O 64-bit .*x86_64' ;;
+x86_64-freebsd) want='ELF 64-bit LSB .*x86-64.*FreeBSD' ;;
+esac
+bad=0
+for f in "${products[@]}"; do
+	if [ ! -f "$f" ]; then
+		echo "cross-build $target: missing: $f"
+		bad=1
+		continue
+	fi
+	if [[ $f == *.a ]]; then
+		# An archive: the format of its members.
+		tmp=$(mktemp -d /tmp/locket-cross-ar.XXXXXX)
+		(cd "$tmp" && "$zig" ar x "$f")
+		desc=$(file -b "$(ls "$tmp"/*.o | head -n1)")
+		rm -rf "$tmp"
+	else
+		desc=$(file -b "$f")
+	fi
+	if [[ $desc =~ $want ]]; then
+		echo "  ${f#"$root"/}: $desc"
+	else
+		echo "cross-build $target: ${f#"$root"/} is not /$want/: $desc"
+		bad=1
+	fi
+done
+[ "$bad" = 0 ] || exit 1
+say "done: ${#products[@]} products for $target in ${dir#"$root"/}"
