@@ -7,9 +7,6 @@
 
 #include "internal.h"
 
-/* One non-blocking flock() try: LOCKET_OK, LOCKET_EWOULDBLOCK (unrecorded),
- * or an error (recorded). op: LOCK_SH or LOCK_EX. */
-int locket__linux_try(int fd, int op, const char *path);
 /* The rest of a timed or interruptible wait, after a failed try. */
 int locket__linux_wait(int fd, const char *path, int op, locket__wait *how);
 /* In a forked child: the wait's per-thread state is the parent's. */

@@ -61,6 +61,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -123,16 +124,6 @@ int locket__os_unlock(locket__fd fd, locket__key key)
 	return LOCKET_OK;
 }
 
-/* One non-blocking try: LOCKET_OK, LOCKET_EWOULDBLOCK (unrecorded), or an error. */
-int locket__linux_try(int fd, int op, const char *path)
-{
-	if (flock(fd, op | LOCK_NB) == 0)
-		return LOCKET_OK;
-	if (errno == EWOULDBLOCK)
-		return LOCKET_EWOULDBLOCK;
-	return locket__fail_os(errno, "cannot lock", path);
-}
-
 int locket__os_waiter_watch(locket__waiter **waiter, const char *path, int *watch_fd)
 {
 	int drained;
@@ -160,7 +151,7 @@ int locket__os_lock(locket__fd lfd, const char *path, int shared, locket__wait *
 		    locket__waiter **waiter)
 {
 	const int fd = (int)lfd, op = shared ? LOCK_SH : LOCK_EX;
-	int rc = locket__linux_try(fd, op, path);
+	int rc = locket__posix_try(fd, op, path);
 
 	(void)waiter; /* the engine keeps no per-handle state */
 	if (rc != LOCKET_EWOULDBLOCK)
@@ -182,4 +173,10 @@ int locket__os_lock(locket__fd lfd, const char *path, int shared, locket__wait *
 int locket__os_handle_keeps_waiter(void)
 {
 	return 0; /* an attempt's waiter lends the process's inotify instance */
+}
+
+void locket__os_fd_label(intptr_t fd, char *buf, size_t size)
+{
+	/* A path that names the descriptor's own file, which inotify follows. */
+	snprintf(buf, size, "/proc/self/fd/%d", (int)fd);
 }

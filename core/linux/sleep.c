@@ -110,7 +110,7 @@ static int arm_and_try(wait_state *ws)
 	ws->expect = __atomic_or_fetch(&ws->slot->word, 1, __ATOMIC_SEQ_CST);
 	locket__wake_note_sleep(ws->slot);
 	ws->armed = 1;
-	return locket__linux_try(ws->fd, ws->op, ws->path);
+	return locket__posix_try(ws->fd, ws->op, ws->path);
 }
 
 /* In a masked wait: run the handlers of signals that came while blocked (a
@@ -188,7 +188,7 @@ static int sleep_on_poll(wait_state *ws, int64_t now, int64_t ms)
 	if (n == 0)
 		return LOCKET_EWOULDBLOCK;
 	/* The likely hand-off: try before draining. */
-	rc = locket__linux_try(ws->fd, ws->op, ws->path);
+	rc = locket__posix_try(ws->fd, ws->op, ws->path);
 	if (rc == LOCKET_EWOULDBLOCK) {
 		/* What they said is covered by the try at the top of the loop; a
 		 * release after this drain leaves a new event. (A timer wake-up
@@ -293,7 +293,7 @@ int locket__linux_wait(int fd, const char *path, int op, locket__wait *how)
 				ws.armed = 0; /* a later futex sleep arms anew */
 			if (!(ws.on_futex && ws.armed)) {
 				rc = ws.on_futex ? arm_and_try(&ws)
-						 : locket__linux_try(fd, op, path);
+						 : locket__posix_try(fd, op, path);
 				if (rc != LOCKET_EWOULDBLOCK)
 					break;
 			}

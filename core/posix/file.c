@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -234,7 +235,11 @@ int locket__os_fd_is_plausible(intptr_t fd)
 	return fd >= 0 && fd <= INT_MAX;
 }
 
-void locket__os_fd_label(intptr_t fd, char *buf, size_t size)
+int locket__posix_try(int fd, int op, const char *path)
 {
-	snprintf(buf, size, "/proc/self/fd/%d", (int)fd);
+	if (flock(fd, op | LOCK_NB) == 0)
+		return LOCKET_OK;
+	if (errno == EWOULDBLOCK)
+		return LOCKET_EWOULDBLOCK;
+	return locket__fail_os(errno, "cannot lock", path);
 }
