@@ -1,6 +1,7 @@
 # Cross-compile for macOS or FreeBSD with zig cc (PyPI's ziglang, its own libc headers and
 # linker): scripts/cross-build.sh sets it up (docs/cross.md). Needs two cache variables:
-#   LOCKET_ZIG_TARGET  zig's target: aarch64-macos, x86_64-macos, x86_64-freebsd
+#   LOCKET_ZIG_TARGET  zig's target: aarch64-macos.11.0, x86_64-macos.10.15, x86_64-freebsd
+#                      (a macOS target names its oldest macOS; zig's default is its newest)
 #   LOCKET_ZIG         the zig binary (python -c 'import ziglang, os; print(os.path.dirname(ziglang.__file__))')
 # The compiler is a wrapper script (zig cc -target ...) written next to the build tree.
 if(NOT LOCKET_ZIG_TARGET OR NOT LOCKET_ZIG)
@@ -20,6 +21,11 @@ if(LOCKET_ZIG_TARGET MATCHES "^(aarch64|x86_64)-macos")
   set(CMAKE_OSX_SYSROOT "" CACHE PATH "" FORCE)
   set(CMAKE_OSX_ARCHITECTURES "" CACHE STRING "" FORCE)
   set(_ar_args "ar --format=darwin")
+  set(CMAKE_USER_MAKE_RULES_OVERRIDE_C "${CMAKE_CURRENT_LIST_DIR}/zig-darwin-rules.cmake")
+  # The dylib's final name (@rpath/liblocket.1.dylib) from the start: there is no
+  # install_name_tool here to rewrite it at install time.
+  set(CMAKE_INSTALL_NAME_DIR "@rpath")
+  set(CMAKE_BUILD_WITH_INSTALL_NAME_DIR ON)
 elseif(LOCKET_ZIG_TARGET MATCHES "^(aarch64|x86_64)-freebsd")
   set(CMAKE_SYSTEM_NAME FreeBSD)
   set(CMAKE_SYSTEM_PROCESSOR ${CMAKE_MATCH_1})

@@ -21,10 +21,12 @@ cache=$root/build/cross
 
 # The CPythons whose headers the macOS extension is built against: X.Y and its jar's version
 # (CPython version - JavaCPP presets release; not every version has a jar for each machine).
+# zig's target names the oldest system the binaries run on: macOS 11 (the first on arm64),
+# 10.15 on x86_64 (zig's default would be its newest, macOS 15); FreeBSD 14.0 (zig's oldest).
 case $target in
-aarch64-macos) pythons=("3.13 3.13.0-1.5.11") jar_os=macosx-arm64 ;;
-x86_64-macos) pythons=("3.12 3.12.1-1.5.10") jar_os=macosx-x86_64 ;;
-x86_64-freebsd) pythons=() jar_os= ;; # no FreeBSD CPython headers on the registries we reach
+aarch64-macos) pythons=("3.13 3.13.0-1.5.11") jar_os=macosx-arm64 zig_target=aarch64-macos.11.0 ;;
+x86_64-macos) pythons=("3.12 3.12.1-1.5.10") jar_os=macosx-x86_64 zig_target=x86_64-macos.10.15 ;;
+x86_64-freebsd) pythons=() jar_os= zig_target=x86_64-freebsd.14.0 ;; # no FreeBSD CPython headers on the registries
 *) echo "cross-build.sh: unknown target '$target' (aarch64-macos, x86_64-macos, x86_64-freebsd)" >&2; exit 2 ;;
 esac
 [ -z "${LOCKET_CROSS_NO_PYTHON:-}" ] || pythons=()
@@ -85,7 +87,7 @@ for t in "${trees[@]}"; do
 	read -r xy inc <<<"$t"
 	if [ "$first" = 1 ]; then b=$dir; else b=$dir/python-$xy; fi
 	args=(-G Ninja -S "$root" -B "$b" -DCMAKE_BUILD_TYPE=Release
-		"-DCMAKE_TOOLCHAIN_FILE=$root/cmake/toolchain-zig.cmake" "-DLOCKET_ZIG_TARGET=$target" "-DLOCKET_ZIG=$zig"
+		"-DCMAKE_TOOLCHAIN_FILE=$root/cmake/toolchain-zig.cmake" "-DLOCKET_ZIG_TARGET=$zig_target" "-DLOCKET_ZIG=$zig"
 		-DLOCKET_WERROR=ON -DBUILD_TESTING=OFF -DLOCKET_BUILD_BENCH=OFF "-DSWIG_EXECUTABLE=$swig"
 		"${engine_arg[@]}")
 	if [ "$first" = 1 ]; then
@@ -109,7 +111,11 @@ for t in "${trees[@]}"; do
 	cmake --build "$b" -j2 >"$b.build.log" 2>&1 || { cat "$b.build.log"; exit 1; }
 	if [ "$first" = 1 ]; then
 		products+=("$b/core/liblocket.a")
-		products+=("$(ls "$b"/core/liblocket.so.*.*.* "$b"/core/liblocket.*.*.*.dylib 2>/dev/null | head -n1)")
+		if [[ $target == *-macos ]]; then
+			products+=("$b/core/liblocket.1.dylib")
+		else
+			products+=("$b/core/liblocket.so.1")
+		fi
 		products+=("$b/cli/locket" "$b/lua/custom/locket/core.so")
 	fi
 	if [ "$xy" != none ]; then
@@ -122,8 +128,11 @@ done
 case $target in
 aarch64-macos) want='Mach-O 64-bit .*arm64' ;;
 x86_64-macos) want='Mach-O 64-bit .*x86_64' ;;
-x86_64-freebsd) want='ELF 64-bit LSB .*x86-64.*FreeBSD' ;;
+x86_64-freebsd) want='ELF 64-bit LSB (executable|relocatable|shared object), x86-64' ;;
 esac
+# A FreeBSD shared object carries no OS mark of its own (file(1) says SYSV): it must need
+# FreeBSD's C library, libc.so.7 (glibc's is libc.so.6, musl's libc.so).
+freebsd_libc() { readelf -d "$1" | grep -q 'NEEDED.*\[libc\.so\.7\]'; }
 bad=0
 for f in "${products[@]}"; do
 	if [ ! -f "$f" ]; then
@@ -138,9 +147,14 @@ for f in "${products[@]}"; do
 		desc=$(file -b "$(ls "$tmp"/*.o | head -n1)")
 		rm -rf "$tmp"
 	else
-		desc=$(file -b "$f")
+		desc=$(file -bL "$f")
 	fi
-	if [[ $desc =~ $want ]]; then
+	if [[ $target == *-freebsd && $desc == *"shared object"* ]] && ! freebsd_libc "$f"; then
+		desc="$desc (needs no libc.so.7)"
+	elif [[ $target == *-freebsd && $desc == *executable* && $desc != *"for FreeBSD"* ]]; then
+		desc="$desc (no FreeBSD ABI note)"
+	fi
+	if [[ $desc =~ $want && $desc != *"(needs no"* && $desc != *"(no FreeBSD"* ]]; then
 		echo "  ${f#"$root"/}: $desc"
 	else
 		echo "cross-build $target: ${f#"$root"/} is not /$want/: $desc"
