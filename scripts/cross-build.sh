@@ -47,7 +47,9 @@ zig=$("$tools/bin/python" -c 'import ziglang, os; print(os.path.join(os.path.dir
 swig=$tools/bin/swig
 
 # ---- lua.h: Lua 5.4's own headers (a module links against no Lua library) --------------
-lua_src=$("$root/scripts/lua-source.sh" "$root/build/lua-src")
+mkdir -p "$cache"
+lua_src=$("$root/scripts/lua-source.sh" "$root/build/lua-src" 2>"$cache/lua-source.log") ||
+	{ cat "$cache/lua-source.log"; exit 1; }
 
 # ---- the macOS CPython headers ----------------------------------------------------------
 py_includes=()
@@ -58,8 +60,9 @@ for p in ${pythons[@]+"${pythons[@]}"}; do
 		command -v mvn >/dev/null || { echo "maven missing: scripts/install-deps.sh" >&2; exit 1; }
 		say "fetching CPython $xy for $jar_os (org.bytedeco:cpython:$jar, Maven Central)"
 		work=$(mktemp -d /tmp/locket-cpython-mac.XXXXXX)
-		mvn -q -B -Dmaven.repo.local="$root/build/m2" dependency:copy \
-			-Dartifact="org.bytedeco:cpython:$jar:jar:$jar_os" -DoutputDirectory="$work" >&2
+		mvn -q -B -Dstyle.color=never -Dmaven.repo.local="$root/build/m2" dependency:copy \
+			-Dartifact="org.bytedeco:cpython:$jar:jar:$jar_os" -DoutputDirectory="$work" >"$cache/mvn.log" 2>&1 ||
+			{ cat "$cache/mvn.log"; exit 1; }
 		(cd "$work" && unzip -q cpython-*.jar "org/bytedeco/cpython/$jar_os/include/*")
 		rm -rf "$cache/cpython-$jar_os-$jar"
 		mkdir -p "$cache/cpython-$jar_os-$jar"

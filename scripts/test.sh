@@ -2,11 +2,13 @@
 # Quick start, part 2: build everything and run every test suite.
 #   1. the default build: C, CLI, Python, Lua (5.1, 5.3, 5.4, LuaJIT), the conformance
 #      matrix, stress and chaos, install/ABI checks;
-#   2. the C library and C tests under ASan+UBSan, then under TSan;
-#   3. packaging: one version everywhere, wheel builds that fail loudly, the manylinux
+#   2. packaging: one version everywhere, wheel builds that fail loudly, the manylinux
 #      x86_64 wheels for CPython 3.9, 3.12, 3.13 installed in clean venvs and tested
 #      (skipped with LOCKET_NO_WHEELS=1; docs/packaging.md);
-#   4. the Windows build under Wine (skipped with LOCKET_NO_WINDOWS=1).
+#   3. the cross-build for macOS on Apple silicon, products checked (skipped with LOCKET_NO_CROSS=1;
+#      docs/cross.md);
+#   4. the C library and C tests under ASan+UBSan, then under TSan;
+#   5. the Windows build under Wine (skipped with LOCKET_NO_WINDOWS=1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 t0=$SECONDS
@@ -55,6 +57,13 @@ if [ "${LOCKET_NO_WHEELS:-0}" != 1 ]; then
   else
     failed+=(wheels)
   fi
+fi
+
+if [ "${LOCKET_NO_CROSS:-0}" != 1 ]; then
+  # macOS on Apple silicon: library, CLI, Lua and Python modules, warnings as errors, each
+  # product's format checked (docs/cross.md; ~1 min cold, a few seconds with build/cross cached).
+  step "cross-build for aarch64-macos (zig cc), products checked with file(1)"
+  scripts/cross-build.sh aarch64-macos build/cross-aarch64-macos || failed+=(cross-build)
 fi
 
 for san in asan tsan; do
