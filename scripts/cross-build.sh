@@ -8,13 +8,19 @@
 # (scripts/lua-source.sh); the macOS CPython headers from Maven Central's org.bytedeco:cpython
 # jars (as scripts/windows-cpython.sh does for Windows). Everything fetched is cached under
 # build/ (build/cross/: tools ~60 MB, Lua ~0.4 MB, ~25 MB per CPython jar; build/m2: Maven).
-#   usage: scripts/cross-build.sh TARGET [DIR]
+#   usage: scripts/cross-build.sh [--check] TARGET [DIR]
 #   TARGET: aarch64-macos, x86_64-macos, x86_64-freebsd    DIR: default build/cross-TARGET
-# At the end every product is checked with file(1) (Mach-O arm64/x86_64, ELF FreeBSD).
+# At the end every product is checked with file(1) (Mach-O arm64/x86_64, ELF FreeBSD);
+# --check only checks an existing DIR (fails when a product is missing or of another format).
+# LOCKET_CROSS_NO_PYTHON=1: no Python extension (and no CPython headers fetched).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-target=${1:?usage: scripts/cross-build.sh TARGET [DIR] (aarch64-macos, x86_64-macos, x86_64-freebsd)}
+check_only=0
+if [ "${1:-}" = --check ]; then check_only=1; shift; fi
+target=${1:?usage: scripts/cross-build.sh [--check] TARGET [DIR] (aarch64-macos, x86_64-macos, x86_64-freebsd)}
 dir=${2:-$root/build/cross-$target}
+mkdir -p "$dir"
+dir=$(cd "$dir" && pwd)
 t0=$SECONDS
 say() { echo "cross-build $target: $* ($((SECONDS - t0)) s)"; }
 cache=$root/build/cross
@@ -30,6 +36,68 @@ x86_64-freebsd) pythons=() jar_os= zig_target=x86_64-freebsd.14.0 ;; # no FreeBS
 *) echo "cross-build.sh: unknown target '$target' (aarch64-macos, x86_64-macos, x86_64-freebsd)" >&2; exit 2 ;;
 esac
 [ -z "${LOCKET_CROSS_NO_PYTHON:-}" ] || pythons=()
+
+# What a build leaves in DIR: the first tree (DIR) has the library, the CLI and the Lua module
+# and the first CPython's extension; each further CPython gets a tree of its own (DIR/python-X.Y).
+products=("$dir/core/liblocket.a")
+if [[ $target == *-macos ]]; then products+=("$dir/core/liblocket.1.dylib"); else products+=("$dir/core/liblocket.so.1"); fi
+products+=("$dir/cli/locket" "$dir/lua/custom/locket/core.so")
+first=1
+for p in ${pythons[@]+"${pythons[@]}"}; do
+	read -r xy _ <<<"$p"
+	if [ "$first" = 1 ]; then b=$dir; else b=$dir/python-$xy; fi
+	products+=("$b/python/locket/__core.cpython-${xy/./}-darwin.so")
+	first=0
+done
+
+# ---- check: each product's format and processor -------------------------------------------
+check_products() {
+	local want f desc tmp bad=0
+	case $target in
+	aarch64-macos) want='Mach-O 64-bit .*arm64' ;;
+	x86_64-macos) want='Mach-O 64-bit .*x86_64' ;;
+	x86_64-freebsd) want='ELF 64-bit LSB (executable|relocatable|shared object), x86-64' ;;
+	esac
+	for f in "${products[@]}"; do
+		if [ ! -f "$f" ]; then
+			echo "cross-build $target: missing: $f"
+			bad=1
+			continue
+		fi
+		if [[ $f == *.a ]]; then
+			# An archive: the format of its members.
+			tmp=$(mktemp -d /tmp/locket-cross-ar.XXXXXX)
+			(cd "$tmp" && ar x "$f")
+			desc=$(file -b "$(ls "$tmp"/*.o | head -n1)")
+			rm -rf "$tmp"
+		else
+			desc=$(file -bL "$f")
+		fi
+		# A FreeBSD shared object carries no OS mark of its own (file(1) says SYSV): it must
+		# need FreeBSD's C library, libc.so.7 (glibc's is libc.so.6, musl's libc.so); the
+		# CLI carries FreeBSD's ABI note.
+		if [[ $target == *-freebsd && $desc == *"shared object"* ]] &&
+			! readelf -d "$f" | grep -q 'NEEDED.*\[libc\.so\.7\]'; then
+			desc="$desc (needs no libc.so.7)"
+		elif [[ $target == *-freebsd && $desc == *executable* && $desc != *"for FreeBSD"* ]]; then
+			desc="$desc (no FreeBSD ABI note)"
+		elif [[ $target == *-freebsd && $desc == *relocatable* && $desc != *"(FreeBSD)"* ]]; then
+			desc="$desc (no FreeBSD OS ABI)"
+		fi
+		if [[ $desc =~ $want && $desc != *"(needs no"* && $desc != *"(no FreeBSD"* ]]; then
+			echo "  ${f#"$root"/}: $desc"
+		else
+			echo "cross-build $target: ${f#"$root"/} is not /$want/: $desc"
+			bad=1
+		fi
+	done
+	return $bad
+}
+if [ "$check_only" = 1 ]; then
+	check_products || exit 1
+	say "checked: ${#products[@]} products for $target in ${dir#"$root"/}"
+	exit 0
+fi
 
 # ---- tools: zig and SWIG from PyPI, in a venv of their own --------------------------------
 tools=$cache/tools
@@ -82,9 +150,6 @@ if [ ${#py_includes[@]} -eq 0 ]; then
 else
 	trees=("${py_includes[@]}")
 fi
-engine_arg=()
-grep -q LOCKET_ENGINE "$root/core/CMakeLists.txt" "$root/CMakeLists.txt" && engine_arg=(-DLOCKET_ENGINE=portable)
-products=()
 first=1
 for t in "${trees[@]}"; do
 	read -r xy inc <<<"$t"
@@ -92,7 +157,7 @@ for t in "${trees[@]}"; do
 	args=(-G Ninja -S "$root" -B "$b" -DCMAKE_BUILD_TYPE=Release
 		"-DCMAKE_TOOLCHAIN_FILE=$root/cmake/toolchain-zig.cmake" "-DLOCKET_ZIG_TARGET=$zig_target" "-DLOCKET_ZIG=$zig"
 		-DLOCKET_WERROR=ON -DBUILD_TESTING=OFF -DLOCKET_BUILD_BENCH=OFF "-DSWIG_EXECUTABLE=$swig"
-		"${engine_arg[@]}")
+		-DLOCKET_ENGINE=portable)
 	if [ "$first" = 1 ]; then
 		args+=(-DLOCKET_BUILD_CLI=ON -DLOCKET_BUILD_LUA=ON "-DLOCKET_LUA_INCLUDE_DIR=$lua_src/src"
 			-DLOCKET_LUA_CMOD_DIR=lib/lua/5.4 -DLOCKET_LUA_LMOD_DIR=share/lua/5.4)
@@ -102,67 +167,18 @@ for t in "${trees[@]}"; do
 	if [ "$xy" = none ]; then
 		args+=(-DLOCKET_BUILD_PYTHON=OFF)
 	else
-		# The host's python3 runs CMake's FindPython; the headers, the extension's suffix and
-		# its linking (-undefined dynamic_lookup: the interpreter provides Python's symbols)
-		# are the target's.
+		# The target CPython's headers and suffix (FindPython would find this machine's);
+		# Python's symbols are left to the interpreter (-undefined dynamic_lookup).
 		args+=(-DLOCKET_BUILD_PYTHON=ON -DLOCKET_PYTHON_REQUIRED=ON "-DLOCKET_PYTHON_CROSS_INCLUDE_DIR=$inc"
 			"-DLOCKET_PYTHON_EXT_SUFFIX=.cpython-${xy/./}-darwin.so")
 	fi
-	say "configure $b${xy:+ (CPython $xy)}"
-	cmake "${args[@]}" >"$b.configure.log" 2>&1 || { cat "$b.configure.log"; exit 1; }
-	say "build $b"
-	cmake --build "$b" -j2 >"$b.build.log" 2>&1 || { cat "$b.build.log"; exit 1; }
-	if [ "$first" = 1 ]; then
-		products+=("$b/core/liblocket.a")
-		if [[ $target == *-macos ]]; then
-			products+=("$b/core/liblocket.1.dylib")
-		else
-			products+=("$b/core/liblocket.so.1")
-		fi
-		products+=("$b/cli/locket" "$b/lua/custom/locket/core.so")
-	fi
-	if [ "$xy" != none ]; then
-		products+=("$b/python/locket/__core.cpython-${xy/./}-darwin.so")
-	fi
+	mkdir -p "$b"
+	say "configure ${b#"$root"/}$([ "$xy" = none ] || echo " (CPython $xy)")"
+	cmake "${args[@]}" >"$b/cross-configure.log" 2>&1 || { cat "$b/cross-configure.log"; exit 1; }
+	say "build ${b#"$root"/}"
+	cmake --build "$b" -j2 >"$b/cross-build.log" 2>&1 || { cat "$b/cross-build.log"; exit 1; }
 	first=0
 done
 
-# ---- check what was built: the target's format and processor ------------------------------
-case $target in
-aarch64-macos) want='Mach-O 64-bit .*arm64' ;;
-x86_64-macos) want='Mach-O 64-bit .*x86_64' ;;
-x86_64-freebsd) want='ELF 64-bit LSB (executable|relocatable|shared object), x86-64' ;;
-esac
-# A FreeBSD shared object carries no OS mark of its own (file(1) says SYSV): it must need
-# FreeBSD's C library, libc.so.7 (glibc's is libc.so.6, musl's libc.so).
-freebsd_libc() { readelf -d "$1" | grep -q 'NEEDED.*\[libc\.so\.7\]'; }
-bad=0
-for f in "${products[@]}"; do
-	if [ ! -f "$f" ]; then
-		echo "cross-build $target: missing: $f"
-		bad=1
-		continue
-	fi
-	if [[ $f == *.a ]]; then
-		# An archive: the format of its members.
-		tmp=$(mktemp -d /tmp/locket-cross-ar.XXXXXX)
-		(cd "$tmp" && "$zig" ar x "$f")
-		desc=$(file -b "$(ls "$tmp"/*.o | head -n1)")
-		rm -rf "$tmp"
-	else
-		desc=$(file -bL "$f")
-	fi
-	if [[ $target == *-freebsd && $desc == *"shared object"* ]] && ! freebsd_libc "$f"; then
-		desc="$desc (needs no libc.so.7)"
-	elif [[ $target == *-freebsd && $desc == *executable* && $desc != *"for FreeBSD"* ]]; then
-		desc="$desc (no FreeBSD ABI note)"
-	fi
-	if [[ $desc =~ $want && $desc != *"(needs no"* && $desc != *"(no FreeBSD"* ]]; then
-		echo "  ${f#"$root"/}: $desc"
-	else
-		echo "cross-build $target: ${f#"$root"/} is not /$want/: $desc"
-		bad=1
-	fi
-done
-[ "$bad" = 0 ] || exit 1
+check_products || exit 1
 say "done: ${#products[@]} products for $target in ${dir#"$root"/}"

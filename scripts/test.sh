@@ -64,6 +64,10 @@ if [ "${LOCKET_NO_CROSS:-0}" != 1 ]; then
   # product's format checked (docs/cross.md; ~1 min cold, a few seconds with build/cross cached).
   step "cross-build for aarch64-macos (zig cc), products checked with file(1)"
   scripts/cross-build.sh aarch64-macos build/cross-aarch64-macos || failed+=(cross-build)
+  # The check itself must fail on products of another target (arm64 is not x86_64).
+  if scripts/cross-build.sh --check x86_64-macos build/cross-aarch64-macos >/dev/null; then
+    echo "cross-build --check accepted arm64 products as x86_64"; failed+=(cross-check)
+  fi
 fi
 
 for san in asan tsan; do
