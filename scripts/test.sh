@@ -2,12 +2,13 @@
 # Quick start, part 2: build everything and run every test suite.
 #   1. the default build: C, CLI, Python, Lua (5.1, 5.3, 5.4, LuaJIT), the conformance
 #      matrix, stress and chaos, install/ABI checks;
-#   2. packaging: one version everywhere, wheel builds that fail loudly, the manylinux
+#   2. the portable POSIX engine (what macOS and the BSDs build) on Linux: the C and
+#      Python suites and their conformance matrix (cmake --workflow --preset portable);
+#   3. packaging: one version everywhere, wheel builds that fail loudly, the manylinux
 #      x86_64 wheels for CPython 3.9, 3.12, 3.13 installed in clean venvs and tested
 #      (skipped with LOCKET_NO_WHEELS=1; docs/packaging.md);
-#   3. the cross-build for macOS on Apple silicon, products checked (skipped with LOCKET_NO_CROSS=1;
-#      docs/cross.md);
-#   4. the C library and C tests under ASan+UBSan, then under TSan;
+#   4. the cross-build for macOS on Apple silicon, products checked (skipped with LOCKET_NO_CROSS=1;
+#      docs/cross.md); then the C library and C tests under ASan+UBSan, then under TSan;
 #   5. the Windows build under Wine (skipped with LOCKET_NO_WINDOWS=1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,6 +46,12 @@ for label in c python lua conformance cross stress docs; do
   fi
 done
 cmake --workflow --preset default || failed+=(default)
+
+step "the portable engine on Linux: C, Python and their conformance matrix"
+# LOCKET_ENGINE=portable (core/portable/): tests of the Linux engine's internals skip with
+# their reason; no Lua (its binding has no engine-specific code). About 2 minutes.
+cmake --preset portable "${pyargs[@]}" >/dev/null
+cmake --workflow --preset portable || failed+=(portable)
 
 if [ "${LOCKET_NO_WHEELS:-0}" != 1 ]; then
   step "packaging: versions, loud build failures, manylinux x86_64 wheels installed and tested"

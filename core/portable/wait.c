@@ -180,7 +180,11 @@ void locket__portable_wake(int fd, locket__key key)
 	pthread_mutex_unlock(&table_mu);
 }
 
-enum { SLEPT, WOKEN, SIGNALLED };
+enum {
+	SLEPT,
+	WOKEN,
+	SIGNALLED
+};
 
 /* Sleep up to ms in pselect (mask: the caller's signals, or NULL to keep
  * the current mask). Returns SLEPT, WOKEN (by a release in this process),
@@ -258,8 +262,8 @@ int locket__portable_wait(int fd, const char *path, int op, locket__wait *how)
 			backoff = FIRST_MS;
 		} else if (slept == SIGNALLED) {
 			if (locket__wait_should_end(how, 1)) {
-				rc = locket__fail(LOCKET_EINTR, "interrupted while waiting for '%s'",
-						  path);
+				rc = locket__fail(LOCKET_EINTR,
+						  "interrupted while waiting for '%s'", path);
 				break;
 			}
 		} else if (ms == backoff) {
