@@ -2,9 +2,12 @@
  * The portable engine's wait, after a failed try (lock.c says when it is
  * used). POSIX has no event for "another process released its flock()", so
  * each round tries, then sleeps in pselect() for a backoff that starts at
- * 1 ms and doubles up to BACKOFF_CAP_MS: a release by another process is
- * seen within that cap, for a few hundred tries a second (docs/benchmarks.md
- * has the hand-off and CPU figures).
+ * 1 ms and doubles up to a ceiling: BACKOFF_CAP_MS (4 ms) while the wait is
+ * young, then 1% of the time already waited, up to LONG_CAP_MS (16 ms). A
+ * release by another process is thus seen within 4 ms in a short wait (the
+ * usual one) and within 1% of the wait in a long one, for 250 tries a second
+ * at first and about 60 in a long wait (docs/benchmarks.md has the hand-off
+ * and CPU figures).
  *
  * In-process wake-ups: a release by a thread of this process (any handle)
  * wakes at once the waits of this process that sleep on the same file. Each
@@ -41,7 +44,8 @@
 #include <unistd.h>
 
 #define FIRST_MS 1       /* the first backoff, and the one after a wake-up */
-#define BACKOFF_CAP_MS 4 /* the longest sleep between two tries */
+#define BACKOFF_CAP_MS 4 /* the longest sleep between two tries, in a young wait */
+#define LONG_CAP_MS 16   /* ...in an old one: 1% of the time waited, up to this */
 #define BUCKETS 64
 
 /* One waiting thread, listed while it waits; lives on its stack. */
@@ -221,7 +225,8 @@ int locket__portable_wait(int fd, const char *path, int op, locket__wait *how)
 	sigset_t caller_mask;
 	sleeper self;
 	struct stat st;
-	int64_t backoff = FIRST_MS;
+	int64_t backoff = FIRST_MS, cap;
+	const int64_t started = locket__now_ms();
 	int has_pipe = 0, rc;
 	/* A flag-only interruptible wait (no callback to ask) keeps signals
 	 * blocked outside its sleeps; pselect() restores the caller's mask for
@@ -269,7 +274,11 @@ int locket__portable_wait(int fd, const char *path, int op, locket__wait *how)
 		} else if (ms == backoff) {
 			/* A whole backoff slept (not one cut short for the deadline
 			 * or the callback's check): the next one is longer. */
-			backoff = backoff * 2 > BACKOFF_CAP_MS ? BACKOFF_CAP_MS : backoff * 2;
+			cap = (locket__now_ms() - started) / 100;
+			cap = cap < BACKOFF_CAP_MS ? BACKOFF_CAP_MS
+			      : cap > LONG_CAP_MS  ? LONG_CAP_MS
+						   : cap;
+			backoff = backoff * 2 > cap ? cap : backoff * 2;
 		}
 	}
 	if (has_pipe)
