@@ -167,7 +167,11 @@ LOCKET_EXTERN(void) locket_free(locket_t *lock);
  * holder) wakes the file's watcher through inotify, and the watcher tries
  * every 10 ms behind a holder that is not locket, so that an unlock without
  * a close is seen within 10 ms (see "Process-wide state" below and
- * docs/design.md). On Windows, see docs/windows.md.
+ * docs/design.md). With the portable engine (macOS, the BSDs: POSIX calls
+ * only) a release by another thread of the same process wakes its waiters
+ * at once, and any other release is found by tries 1 to 4 ms apart (up to
+ * 16 ms, 1% of the time waited, in a long wait). On Windows, see
+ * docs/windows.md.
  *
  * @param lock        the handle.
  * @param timeout_ms  negative: wait forever; 0: try once; positive: the
@@ -337,7 +341,8 @@ LOCKET_EXTERN(int) locket_attempt_start(locket_attempt_t **out, locket_t *lock, 
 /**
  * A descriptor that becomes readable when a release may have happened (on
  * Linux an inotify instance watching the lock file), or -1 when there is
- * none (Windows; Linux without inotify): then rely on retry_ms alone.
+ * none (Windows; the portable engine of macOS and the BSDs; Linux without
+ * inotify): then rely on retry_ms alone.
  * May change after each locket_attempt_try(). Do not read or close it.
  * -1 for NULL. Same thread rules as locket_attempt_try().
  */
@@ -382,6 +387,10 @@ LOCKET_EXTERN(int) locket_locked(const locket_t *lock);
  *
  * On Linux this reads /proc/locks (flock locks by device and inode); the pid
  * there is the process that took the lock, which may have forked since.
+ * The portable engine (macOS, the BSDs) asks fcntl(F_GETLK): 0 for a free
+ * file, and LOCKET_ENOTSUP for a file held through flock(), which those
+ * systems see but name no process for (and which the portable engine built
+ * on Linux cannot see at all: always LOCKET_ENOTSUP there).
  * The answer may be stale by the time it returns: use it for messages, not
  * for decisions.
  *
@@ -525,6 +534,12 @@ LOCKET_EXTERN(int) locket_fd_unlock(intptr_t fd);
  *   holder that is not locket and given back when the process is idle: the
  *   first release or free after the wait removes its watch, one at least
  *   20 ms later closes it;
+ * - with the portable engine (macOS, the BSDs), a table of the process's
+ *   current timed or interruptible waits, each with a pipe of its own that
+ *   a release by another thread of the process writes to: the pipe is
+ *   created when the wait starts sleeping and closed when it ends, and fork
+ *   handlers (registered by the first such wait) keep the table whole in a
+ *   child, which closes the pipes of its parent's other threads;
  * - on Windows, for each lock the process holds, a named marker semaphore
  *   (Local\locket-held-<file index>) and the file's named wake-up event,
  *   closed at release (see docs/windows.md). A descriptor locked with
