@@ -21,7 +21,9 @@ TEST(error_names_are_stable)
 				       "is_a_directory",
 				       "not_supported",
 				       "out_of_memory",
-				       "io_error" };
+				       "io_error",
+				       "scope",
+				       "lock_lost" };
 	int code;
 	for (code = 0; code >= LOCKET_ERROR_MIN; code--) {
 		CHECK(strcmp(locket_error_name(code), names[-code]) == 0);
