@@ -17,8 +17,7 @@ int locket_check(locket_t *lock)
 	locket__mutex_lock(&lock->mu);
 	if (lock->slot_fd == LOCKET__NO_FD || lock->slot_pid != locket__os_pid()) {
 		locket__mutex_unlock(&lock->mu);
-		return locket__fail(LOCKET_ENOTHELD, "cannot check unlocked lock '%s'",
-				    lock->path);
+		return locket__fail(LOCKET_ENOTHELD, "cannot check unlocked lock '%s'", lock->path);
 	}
 	/* Under the mutex: the descriptor cannot be released and closed meanwhile. */
 	same = locket__os_same_file(lock->slot_fd, lock->path,

@@ -88,22 +88,23 @@ static int in_list(const char *type, const char *const *list)
 }
 
 /* Linux filesystems of this kernel: one inode per file, locks in it. */
-static const char *const linux_local[] = {
-	"ext2",     "ext3", "ext4",    "xfs",     "btrfs",  "tmpfs", "ramfs",  "f2fs",
-	"jfs",      "zfs",  "bcachefs", "nilfs2", "reiserfs", "vfat", "msdos", "exfat",
-	"ntfs",     "ntfs3", "hfs",    "hfsplus", "udf",    "iso9660", "squashfs", "erofs",
-	"devtmpfs", "hugetlbfs", "minix", NULL
-};
+static const char *const linux_local[] = { "ext2",      "ext3",    "ext4",     "xfs",   "btrfs",
+					   "tmpfs",     "ramfs",   "f2fs",     "jfs",   "zfs",
+					   "bcachefs",  "nilfs2",  "reiserfs", "vfat",  "msdos",
+					   "exfat",     "ntfs",    "ntfs3",    "hfs",   "hfsplus",
+					   "udf",       "iso9660", "squashfs", "erofs", "devtmpfs",
+					   "hugetlbfs", "minix",   NULL };
 /* macOS and FreeBSD, with MNT_LOCAL. */
-static const char *const bsd_local[] = { "apfs",  "hfs",   "ufs",    "zfs", "tmpfs",
+static const char *const bsd_local[] = { "apfs",  "hfs",     "ufs",   "zfs",    "tmpfs",
 					 "msdos", "msdosfs", "exfat", "cd9660", "udf",
-					 "devfs", "ext2fs", NULL };
+					 "devfs", "ext2fs",  NULL };
 /* Windows volumes on a local disk. */
-static const char *const win_local[] = { "NTFS", "ReFS", "FAT", "FAT32", "exFAT", "CDFS", "UDF",
-					 NULL };
+static const char *const win_local[] = { "NTFS",  "ReFS", "FAT", "FAT32",
+					 "exFAT", "CDFS", "UDF", NULL };
 /* File systems an SMB server reports for its shares. */
-static const char *const win_smb[] = { "NTFS", "ReFS", "FAT", "FAT32", "exFAT", "SMB", "CIFS",
-				       NULL };
+static const char *const win_smb[] = {
+	"NTFS", "ReFS", "FAT", "FAT32", "exFAT", "SMB", "CIFS", NULL
+};
 
 static int is_fuse(const char *type)
 {
@@ -139,8 +140,7 @@ static int classify_linux(const locket__fs *fs, unsigned int kind, char *reason,
 		if (opt_is(o, "local_lock=", "all") ||
 		    opt_is(o, "local_lock=", record ? "posix" : "flock"))
 			return SAY("%s at %s is mounted with %.20s: %s locks stay on this client",
-				   t, at, find_opt(o, "local_lock="),
-				   record ? "POSIX" : "flock"),
+				   t, at, find_opt(o, "local_lock="), record ? "POSIX" : "flock"),
 			       LOCKET_SCOPE_THIS_HOST;
 		return SAY("%s at %s: %s locks go to the server's lock manager (NLM or NFSv4 "
 			   "locks) and exclude every client that locks",
@@ -205,7 +205,8 @@ static int classify_linux(const locket__fs *fs, unsigned int kind, char *reason,
 	}
 	if (strcmp(t, "lustre") == 0) {
 		if (has_opt(o, "flock"))
-			return SAY("lustre at %s is mounted with flock: locks are cluster-wide", at),
+			return SAY("lustre at %s is mounted with flock: locks are cluster-wide",
+				   at),
 			       LOCKET_SCOPE_NETWORK;
 		if (has_opt(o, "localflock"))
 			return SAY("lustre at %s is mounted with localflock: locks stay on this "
@@ -276,8 +277,7 @@ static int classify_windows(const locket__fs *fs, char *reason, size_t size)
 	       LOCKET_SCOPE_UNKNOWN;
 }
 
-int locket__scope_classify(const locket__fs *fs, unsigned int lock_kind, char *reason,
-			   size_t size)
+int locket__scope_classify(const locket__fs *fs, unsigned int lock_kind, char *reason, size_t size)
 {
 	switch (fs->os) {
 	case LOCKET__FS_LINUX:
@@ -313,8 +313,8 @@ int locket_scope(const char *path, unsigned int lock_kind, locket_scope_info *ou
 	rc = locket__os_fs_of_path(path, &fs);
 	if (rc != LOCKET_OK)
 		return rc;
-	out->kind = locket__scope_classify(&fs, lock_kind, tls_scope.reason,
-					   sizeof tls_scope.reason);
+	out->kind =
+		locket__scope_classify(&fs, lock_kind, tls_scope.reason, sizeof tls_scope.reason);
 	snprintf(tls_scope.fs_type, sizeof tls_scope.fs_type, "%s", fs.type);
 	out->fs_type = tls_scope.fs_type;
 	out->reason = tls_scope.reason;

@@ -220,11 +220,11 @@ static const struct {
 	unsigned long magic;
 	const char *type;
 } magics[] = {
-	{ 0xEF53, "ext4" },	   { 0x58465342, "xfs" },     { 0x9123683E, "btrfs" },
-	{ 0x01021994, "tmpfs" },   { 0x858458f6, "ramfs" },   { 0xF2F52010, "f2fs" },
-	{ 0x2fc12fc1, "zfs" },	   { 0x73717368, "squashfs" }, { 0x6969, "nfs" },
-	{ 0xFF534D42, "cifs" },	   { 0xFE534D42, "smb3" },    { 0x65735546, "fuse" },
-	{ 0x794c7630, "overlay" }, { 0x01021997, "9p" },      { 0x00c36400, "ceph" },
+	{ 0xEF53, "ext4" },        { 0x58465342, "xfs" },      { 0x9123683E, "btrfs" },
+	{ 0x01021994, "tmpfs" },   { 0x858458f6, "ramfs" },    { 0xF2F52010, "f2fs" },
+	{ 0x2fc12fc1, "zfs" },     { 0x73717368, "squashfs" }, { 0x6969, "nfs" },
+	{ 0xFF534D42, "cifs" },    { 0xFE534D42, "smb3" },     { 0x65735546, "fuse" },
+	{ 0x794c7630, "overlay" }, { 0x01021997, "9p" },       { 0x00c36400, "ceph" },
 };
 
 static int from_statfs(int fd, const char *path, locket__fs *out)

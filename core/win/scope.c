@@ -56,7 +56,8 @@ int locket__os_fs_of_fd(locket__fd fd, const char *path, locket__fs *out)
 	int rc;
 	if (full == NULL)
 		return locket__fail(LOCKET_ENOMEM, "out of memory finding a volume");
-	n = GetFinalPathNameByHandleW((HANDLE)fd, full, size, FILE_NAME_NORMALIZED | VOLUME_NAME_DOS);
+	n = GetFinalPathNameByHandleW((HANDLE)fd, full, size,
+				      FILE_NAME_NORMALIZED | VOLUME_NAME_DOS);
 	if (n == 0 || n >= size) {
 		free(full);
 		return locket__fail_os((int)GetLastError(), "cannot find the volume of",

@@ -222,6 +222,35 @@ TEST(fuse_across_hosts_is_judged_on_the_locked_file)
 	unmount_view();
 }
 
+/* The CLI: --scope prints "KIND<tab>FSTYPE<tab>REASON"; --across-hosts
+ * refuses the view with exit status 65 and runs on the real directory. */
+TEST(cli_scope_and_across_hosts_on_a_fuse_view)
+{
+	const char *cli = getenv("LOCKET_CLI");
+	int fd;
+	if (cli == NULL || access(cli, X_OK) != 0)
+		test_skip("LOCKET_CLI is not set to the locket binary");
+	CHECK(test_system("'%s' --scope /dev/shm/x | grep -q '^local\ttmpfs\ttmpfs at /dev/shm'",
+			  cli) == 0);
+	CHECK(test_system("'%s' --scope '%s' 2>/dev/null", cli, test_path("no/dir/x")) == 66);
+	CHECK(test_system("'%s' --scope 2>/dev/null", cli) == 64);
+	CHECK(test_system("'%s' --scope /dev/shm/x extra 2>/dev/null", cli) == 64);
+	CHECK(test_system("'%s' --across-hosts 9 2>/dev/null", cli) == 64);
+	mount_view();
+	fd = open(test_path("real/f"), O_RDWR | O_CREAT, 0644);
+	CHECK(fd >= 0);
+	close(fd);
+	CHECK(test_system("'%s' --scope '%s' | grep -q '^this-host\tfuse'", cli,
+			  test_path("view/f")) == 0);
+	CHECK(test_system("'%s' --across-hosts '%s' touch '%s' 2>'%s'", cli, test_path("view/f"),
+			  test_path("ran"), test_path("err")) == 65);
+	CHECK(access(test_path("ran"), F_OK) != 0);
+	CHECK(test_system("grep -q 'filesystem fuse.*this-host' '%s'", test_path("err")) == 0);
+	if (scope_of(test_path("real/f")).kind == LOCKET_SCOPE_LOCAL)
+		CHECK(test_system("'%s' --across-hosts '%s' true", cli, test_path("real/f")) == 0);
+	unmount_view();
+}
+
 TEST(across_hosts_on_a_local_filesystem_changes_nothing)
 {
 	locket_options o = LOCKET_OPTIONS_INIT;

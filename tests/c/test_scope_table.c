@@ -113,8 +113,7 @@ TEST(scope_table_smb)
 	expect(47, LOCKET_SCOPE_FLOCK, LOCKET_SCOPE_THIS_HOST, "cifs", "nobrl");
 	expect(48, LOCKET_SCOPE_FLOCK, LOCKET_SCOPE_NETWORK, "smb3", "SMB server");
 	/* Before Linux 5.5 flock stays on the client; byte-range locks do not. */
-	CHECK(kind_of(46, LOCKET_SCOPE_FLOCK, &fs, reason, sizeof reason) ==
-	      LOCKET_SCOPE_NETWORK);
+	CHECK(kind_of(46, LOCKET_SCOPE_FLOCK, &fs, reason, sizeof reason) == LOCKET_SCOPE_NETWORK);
 	fs.cifs_flock_local = 1;
 	CHECK(locket__scope_classify(&fs, LOCKET_SCOPE_FLOCK, reason, sizeof reason) ==
 	      LOCKET_SCOPE_THIS_HOST);
@@ -216,7 +215,7 @@ TEST(mountinfo_parse_fields_and_escapes)
 {
 	char line[] = "48 22 0:47 /a\\134b /mnt/my\\040share\\011tab rw,relatime shared:3 "
 		      "master:1 - smb3 //srv/my\\040s rw,vers=3.1.1";
-	char bad1[] = "48 22 0:47 / /mnt rw shared:3";  /* no separator */
+	char bad1[] = "48 22 0:47 / /mnt rw shared:3"; /* no separator */
 	char bad2[] = "x";
 	locket__mountinfo m;
 	CHECK(locket__mountinfo_parse(line, &m) == 0);
@@ -251,7 +250,7 @@ TEST(mountinfo_find_by_path)
 	expect_path("/mnt/my share/f.lock", "smb3", "/mnt/my share");
 	expect_path("/mnt/my share", "smb3", "/mnt/my share");
 	expect_path("/mnt/my/f", "ext4", "/");
-	expect_path("/mnt/bindx/f", "ext4", "/");      /* a prefix only at a '/' */
+	expect_path("/mnt/bindx/f", "ext4", "/");         /* a prefix only at a '/' */
 	expect_path("/mnt/bind/f", "tmpfs", "/mnt/bind"); /* mounted over the bind mount */
 	expect_path("/tmp/a/b", "tmpfs", "/tmp");
 	expect_path("/home/u/view/f", "fuse.bindfs", "/home/u/view");
