@@ -15,7 +15,7 @@ set(_i ${CMAKE_CURRENT_SOURCE_DIR}/locket_python.i)
 add_custom_command(OUTPUT ${_wrap} ${_gen}/_core.py
   COMMAND ${CMAKE_COMMAND} -E make_directory ${_gen}
   COMMAND ${SWIG_EXECUTABLE} -python -builtin -I${PROJECT_SOURCE_DIR}/include -outdir ${_gen} -o ${_wrap} ${_i}
-  DEPENDS ${_i} ${PROJECT_SOURCE_DIR}/bindings/swig/locket.i ${PROJECT_SOURCE_DIR}/include/locket.h ${PROJECT_SOURCE_DIR}/include/locket_errors.h
+  DEPENDS ${_i} ${CMAKE_CURRENT_SOURCE_DIR}/python_wait.i ${CMAKE_CURRENT_SOURCE_DIR}/python_lock.i ${PROJECT_SOURCE_DIR}/bindings/swig/locket.i ${PROJECT_SOURCE_DIR}/include/locket.h ${PROJECT_SOURCE_DIR}/include/locket_errors.h
   COMMENT "SWIG: locket._core for Windows CPython")
 
 set(LOCKET_WIN_PYTHON_VERSIONS "" CACHE INTERNAL "X.Y of each Windows CPython built for")
@@ -46,7 +46,7 @@ foreach(_py ${LOCKET_WIN_PYTHONS})
     PREFIX "" OUTPUT_NAME __core SUFFIX ".cp${_tag}-win_amd64.pyd"
     LIBRARY_OUTPUT_DIRECTORY ${_pkg} RUNTIME_OUTPUT_DIRECTORY ${_pkg})
   set(_copies "")
-  foreach(f __init__.py py.typed _core.pyi)
+  foreach(f __init__.py _errors.py _lock.py _asyncio.py py.typed _core.pyi)
     add_custom_command(OUTPUT ${_pkg}/${f}
       COMMAND ${CMAKE_COMMAND} -E copy ${CMAKE_CURRENT_SOURCE_DIR}/locket/${f} ${_pkg}/${f}
       DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/locket/${f})

@@ -288,10 +288,10 @@ def test_windows_oserror_without_a_windows_error_has_no_winerror(monkeypatch):
             made.append(args)
             super().__init__(*args[:3])
 
-    monkeypatch.setattr(locket._sys, "platform", "win32")
-    monkeypatch.setitem(locket._OS_ERRORS, locket._core.EISDIR, (Recorder, errno.EISDIR))
-    e = locket._error(locket._core.EISDIR, 0, "cannot use 'NUL' as a lock file", "NUL")
+    monkeypatch.setattr(locket._errors._sys, "platform", "win32")
+    monkeypatch.setitem(locket._errors._OS_ERRORS, locket._core.EISDIR, (Recorder, errno.EISDIR))
+    e = locket._errors._error(locket._core.EISDIR, 0, "cannot use 'NUL' as a lock file", "NUL")
     assert isinstance(e, Recorder) and made == [(errno.EISDIR, "cannot use 'NUL' as a lock file", "NUL")]
     made.clear()
-    locket._error(locket._core.EISDIR, 5, "denied", "x")  # a Windows error code: passed on
+    locket._errors._error(locket._core.EISDIR, 5, "denied", "x")  # a Windows error code: passed on
     assert made == [(errno.EISDIR, "denied", "x", 5)]
