@@ -32,9 +32,16 @@ static int fs_of_wpath(const wchar_t *full, locket__fs *out)
 	char *u8 = NULL;
 	out->os = LOCKET__FS_WINDOWS;
 	out->wsl = is_wsl(full);
-	if (!GetVolumePathNameW(full, root, MAX_PATH + 1))
-		return locket__fail_os((int)GetLastError(), "cannot find the volume of a lock file",
-				       NULL);
+	if (!GetVolumePathNameW(full, root, MAX_PATH + 1)) {
+		DWORD err = GetLastError();
+		if (out->wsl) { /* known from the path alone: WSL's 9P share */
+			out->remote = 1;
+			snprintf(out->type, sizeof out->type, "9P");
+			snprintf(out->where, sizeof out->where, "\\\\wsl$");
+			return LOCKET_OK;
+		}
+		return locket__fail_os((int)err, "cannot find the volume of a lock file", NULL);
+	}
 	out->remote = GetDriveTypeW(root) == DRIVE_REMOTE;
 	if (locket__win_to_utf8(root, &u8) == LOCKET_OK) {
 		snprintf(out->where, sizeof out->where, "%s", u8);
