@@ -160,7 +160,8 @@ TEST(fuse_view_is_this_host_and_does_not_exclude)
 struct waiter_arg {
 	locket_t *lock;
 	pid_t tid;
-	int rc;
+	int started; /* atomic: the thread's tid is set */
+	int rc;      /* read after the join */
 	char message[512];
 };
 
@@ -168,7 +169,7 @@ static void *acquire_waiting(void *p)
 {
 	struct waiter_arg *a = p;
 	a->tid = test_gettid();
-	__atomic_store_n(&a->rc, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&a->started, 1, __ATOMIC_RELEASE);
 	a->rc = locket_acquire(a->lock, 10000, 0);
 	snprintf(a->message, sizeof a->message, "%s", locket_last_error_message());
 	return NULL;
@@ -201,7 +202,7 @@ TEST(fuse_across_hosts_is_judged_on_the_locked_file)
 	memset(&a, 0, sizeof a);
 	a.lock = lock;
 	CHECK(pthread_create(&t, NULL, acquire_waiting, &a) == 0);
-	while (__atomic_load_n(&a.rc, __ATOMIC_ACQUIRE) == 0)
+	while (__atomic_load_n(&a.started, __ATOMIC_ACQUIRE) == 0)
 		sched_yield();
 	wait_until_waiting(a.tid);
 	CHECK(unlink(test_path("link")) == 0);
@@ -423,5 +424,35 @@ TEST(check_in_forked_child_is_not_held)
 	CHECK(waitpid(pid, &status, 0) == pid);
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	CHECK_RC(locket_check(lock), LOCKET_OK);
+	locket_free(lock);
+}
+
+/* ENOSYS from flock (Lustre with noflock) is not_supported, and the message
+ * names the filesystem (LD_PRELOAD fault injection). */
+TEST(fault_enosys_is_not_supported_naming_the_filesystem)
+{
+	locket_scope_info info = LOCKET_SCOPE_INFO_INIT;
+	locket_t *lock;
+	char want[128];
+	if (getenv("LOCKET_FAULT") == NULL)
+		test_skip("needs the fault-injection preload");
+	CHECK_RC(locket_scope(test_path("x"), 0, &info), LOCKET_OK);
+	snprintf(want, sizeof want, "(filesystem %s at ", info.fs_type);
+	CHECK_RC(locket_new(&lock, test_path("x"), NULL), LOCKET_OK);
+	CHECK_RC(locket_acquire(lock, 0, 0), LOCKET_ENOTSUP);
+	CHECK(locket_last_os_error() == ENOSYS);
+	if (strstr(locket_last_error_message(), want) == NULL)
+		test_fail(__FILE__, __LINE__, "'%s' does not name the filesystem",
+			  locket_last_error_message());
+	CHECK_RC(locket_acquire(lock, -1, 0), LOCKET_ENOTSUP); /* at once */
+	CHECK(!locket_locked(lock));
+	/* Descriptor locks name it too. */
+	{
+		int fd = open(test_path("x"), O_RDONLY);
+		CHECK(fd >= 0);
+		CHECK_RC(locket_fd_lock(fd, 0, 0), LOCKET_ENOTSUP);
+		CHECK(strstr(locket_last_error_message(), want) != NULL);
+		close(fd);
+	}
 	locket_free(lock);
 }
