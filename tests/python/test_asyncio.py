@@ -268,14 +268,16 @@ def test_two_locks_in_one_loop_both_get_it(lock_path, holder):
     child = holder(lock_path)
     a, b = locket.Lock(lock_path), locket.Lock(lock_path)
     tries = []
-    real_try = locket._AsyncWaiter._try
+    from locket._asyncio import _AsyncWaiter
+
+    real_try = _AsyncWaiter._try
 
     def counting_try(self):
         tries.append(self)
         real_try(self)
 
     async def main(monkeypatch):
-        monkeypatch.setattr(locket._AsyncWaiter, "_try", counting_try)
+        monkeypatch.setattr(_AsyncWaiter, "_try", counting_try)
         inside = []
 
         async def work(lock, name):

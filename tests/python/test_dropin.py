@@ -363,8 +363,8 @@ def test_holder_pid_is_looked_up_when_read(lock_path, holder, monkeypatch):
     LockTimeout look the holder up at the first read of holder_pid, once."""
     child = holder(lock_path)
     lookups = []
-    real = locket._holder_of
-    monkeypatch.setattr(locket, "_holder_of", lambda path: lookups.append(path) or real(path))
+    real = locket._errors._holder_of
+    monkeypatch.setattr(locket._errors, "_holder_of", lambda path: lookups.append(path) or real(path))
     lock = locket.Lock(lock_path)
     errors = []
     for _ in range(50):
