@@ -15,6 +15,7 @@ static const char *const HELP_SYNOPSIS[] = {
 	"[options] FILE|DIRECTORY COMMAND [ARGS...]",
 	"[options] FILE|DIRECTORY -c 'SHELL COMMAND'",
 	"[options] DESCRIPTOR-NUMBER",
+	"--scope PATH",
 };
 
 static const char HELP_SUMMARY[] =
@@ -51,6 +52,16 @@ static const struct help_option HELP_OPTIONS[] = {
 	  "Progress goes to standard output (\"getting lock took N seconds\", \"executing "
 	  "COMMAND\", and, when it has to wait, \"waiting for FILE, held by pid P\"); a lock not "
 	  "obtained is reported on standard error." },
+	{ "--across-hosts", NULL, "refuse (exit 65) where the lock cannot exclude other hosts",
+	  "Where FILE's filesystem keeps locks on this host or in one view of the files (NFS with "
+	  "nolock or local_lock=, CIFS with nobrl, 9p, virtiofs, overlay, FUSE) or is unknown, "
+	  "locket takes no lock, says why on standard error and exits with 65. Judged on the file "
+	  "actually locked. See --scope." },
+	{ "--scope", "PATH", "say what a lock on PATH can exclude, and exit",
+	  "Prints one line: the kind (local: every process of this kernel; network: every client "
+	  "of the server's lock manager; this-host: only processes of this host that reach the "
+	  "same view of the file; unknown), a tab, the filesystem type, a tab, and the reason. "
+	  "PATH need not exist; its directory must." },
 	{ "-h, --help", NULL, "show this help", NULL },
 	{ "-V, --version", NULL, "show the version", NULL },
 };
@@ -65,7 +76,8 @@ static const struct help_status HELP_EXIT_STATUS[] = {
 	{ "0", "DESCRIPTOR-NUMBER was locked or unlocked" },
 	{ "1", "the lock was not obtained (-n, -w); -E changes this" },
 	{ "64", "usage error" },
-	{ "65", "the lock could not be taken (e.g. a descriptor that is not open)" },
+	{ "65",
+	  "the lock could not be taken (e.g. a descriptor that is not open, --across-hosts)" },
 	{ "66", "FILE cannot be opened" },
 	{ "69", "COMMAND cannot be run (not found, not executable)" },
 	{ "71", "system error (out of memory, no locks on this filesystem, fork failed)" },

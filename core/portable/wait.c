@@ -2,9 +2,12 @@
  * The portable engine's wait, after a failed try (lock.c says when it is
  * used). POSIX has no event for "another process released its flock()", so
  * each round tries, then sleeps in pselect() for a backoff that starts at
- * 1 ms and doubles up to BACKOFF_CAP_MS: a release by another process is
- * seen within that cap, for a few hundred tries a second (docs/benchmarks.md
- * has the hand-off and CPU figures).
+ * 1 ms and doubles up to a ceiling: BACKOFF_CAP_MS (4 ms) while the wait is
+ * young, then 1% of the time already waited, up to LONG_CAP_MS (16 ms). A
+ * release by another process is thus seen within 4 ms in a short wait (the
+ * usual one) and within 1% of the wait in a long one, for 250 tries a second
+ * at first and about 60 in a long wait (docs/benchmarks.md has the hand-off
+ * and CPU figures).
  *
  * In-process wake-ups: a release by a thread of this process (any handle)
  * wakes at once the waits of this process that sleep on the same file. Each
@@ -41,7 +44,8 @@
 #include <unistd.h>
 
 #define FIRST_MS 1       /* the first backoff, and the one after a wake-up */
-#define BACKOFF_CAP_MS 4 /* the longest sleep between two tries */
+#define BACKOFF_CAP_MS 4 /* the longest sleep between two tries, in a young wait */
+#define LONG_CAP_MS 16   /* ...in an old one: 1% of the time waited, up to this */
 #define BUCKETS 64
 
 /* One waiting thread, listed while it waits; lives on its stack. */
@@ -59,28 +63,12 @@ static sleeper *table[BUCKETS];
 static int listed; /* how many are listed: a release with no waiter reads only this */
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 
-static void fork_prepare(void)
+/* Forget (and close) every listed wait: in a forked child they are the
+ * parent's other threads', which the child does not have. Called with
+ * table_mu held by this thread (our prepare handler) or before any wait
+ * listed anything; a second call finds the table empty. */
+static void forget_parents_waits(void)
 {
-	pthread_mutex_lock(&table_mu);
-}
-
-static void fork_after(void)
-{
-	pthread_mutex_unlock(&table_mu);
-}
-
-static void install_fork_handlers(void)
-{
-	/* Without them (ENOMEM) a child could find a list half changed by a
-	 * thread it no longer has: it then only leaks that wait's pipe. */
-	(void)pthread_atfork(fork_prepare, fork_after, fork_after);
-}
-
-void locket__portable_wait_atfork_child(void)
-{
-	/* Runs from the core's child handler, after our prepare handler took
-	 * table_mu (or before any wait listed anything): the listed waits are
-	 * the parent's other threads', which the child does not have. */
 	size_t i;
 	for (i = 0; i < BUCKETS; i++) {
 		sleeper *s;
@@ -91,6 +79,38 @@ void locket__portable_wait_atfork_child(void)
 		table[i] = NULL;
 	}
 	__atomic_store_n(&listed, 0, __ATOMIC_SEQ_CST);
+}
+
+static void fork_prepare(void)
+{
+	pthread_mutex_lock(&table_mu);
+}
+
+static void fork_parent(void)
+{
+	pthread_mutex_unlock(&table_mu);
+}
+
+static void fork_child(void)
+{
+	/* Also here, not only from the core's child handler: a process that
+	 * only uses locket_fd_lock() has no handle, so the core registered no
+	 * fork handlers. */
+	forget_parents_waits();
+	pthread_mutex_unlock(&table_mu);
+}
+
+static void install_fork_handlers(void)
+{
+	/* Without them (ENOMEM) a child could find a list half changed by a
+	 * thread it no longer has. */
+	(void)pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+void locket__portable_wait_atfork_child(void)
+{
+	/* The core's child handler runs before ours (registered earlier). */
+	forget_parents_waits();
 }
 
 static int make_pipe(int fds[2])
@@ -216,26 +236,31 @@ static int sleep_once(const sleeper *s, int has_pipe, int64_t ms, const sigset_t
 	return WOKEN;
 }
 
-int locket__portable_wait(int fd, const char *path, int op, locket__wait *how)
-{
-	sigset_t caller_mask;
+/* One wait's own state, undone when it ends (also by a thread cancelled in
+ * pselect(), a cancellation point: a listed wait must never outlive its
+ * stack). */
+typedef struct wait_state {
 	sleeper self;
-	struct stat st;
-	int64_t backoff = FIRST_MS;
-	int has_pipe = 0, rc;
-	/* A flag-only interruptible wait (no callback to ask) keeps signals
-	 * blocked outside its sleeps; pselect() restores the caller's mask for
-	 * each sleep, atomically. */
-	const int masked = how->interruptible && how->interrupted == NULL;
+	int has_pipe;
+	int masked;           /* a flag-only interruptible wait: signals blocked but while asleep */
+	sigset_t caller_mask; /* ...and the caller's mask, restored for the sleeps */
+} wait_state;
 
-	memset(&self, 0, sizeof self);
-	if (masked) {
-		sigset_t all;
-		sigfillset(&all);
-		pthread_sigmask(SIG_BLOCK, &all, &caller_mask);
-	}
-	if (fstat(fd, &st) == 0)
-		has_pipe = sleeper_add(&self, locket__file_key(st.st_dev, st.st_ino)) == 0;
+static void wait_end(void *arg)
+{
+	wait_state *ws = (wait_state *)arg;
+	if (ws->has_pipe)
+		sleeper_remove(&ws->self);
+	if (ws->masked)
+		pthread_sigmask(SIG_SETMASK, &ws->caller_mask, NULL);
+}
+
+/* The rounds of a wait: try, then sleep for the backoff or until woken. */
+static int wait_rounds(int fd, const char *path, int op, locket__wait *how, wait_state *ws)
+{
+	int64_t backoff = FIRST_MS, cap;
+	const int64_t started = locket__now_ms();
+	int rc;
 	for (;;) {
 		int64_t ms;
 		int slept;
@@ -253,7 +278,8 @@ int locket__portable_wait(int fd, const char *path, int op, locket__wait *how)
 			break;
 		}
 		ms = locket__wait_cap_ms(how, backoff);
-		slept = sleep_once(&self, has_pipe, ms, masked ? &caller_mask : NULL, path);
+		slept = sleep_once(&ws->self, ws->has_pipe, ms,
+				   ws->masked ? &ws->caller_mask : NULL, path);
 		if (slept < 0) {
 			rc = -slept;
 			break;
@@ -269,12 +295,36 @@ int locket__portable_wait(int fd, const char *path, int op, locket__wait *how)
 		} else if (ms == backoff) {
 			/* A whole backoff slept (not one cut short for the deadline
 			 * or the callback's check): the next one is longer. */
-			backoff = backoff * 2 > BACKOFF_CAP_MS ? BACKOFF_CAP_MS : backoff * 2;
+			cap = (locket__now_ms() - started) / 100;
+			cap = cap < BACKOFF_CAP_MS ? BACKOFF_CAP_MS
+			      : cap > LONG_CAP_MS  ? LONG_CAP_MS
+						   : cap;
+			backoff = backoff * 2 > cap ? cap : backoff * 2;
 		}
 	}
-	if (has_pipe)
-		sleeper_remove(&self);
-	if (masked)
-		pthread_sigmask(SIG_SETMASK, &caller_mask, NULL);
+	return rc;
+}
+
+int locket__portable_wait(int fd, const char *path, int op, locket__wait *how)
+{
+	wait_state ws;
+	struct stat st;
+	int rc;
+
+	memset(&ws, 0, sizeof ws);
+	/* A flag-only interruptible wait (no callback to ask) keeps signals
+	 * blocked outside its sleeps; pselect() restores the caller's mask for
+	 * each sleep, atomically. */
+	ws.masked = how->interruptible && how->interrupted == NULL;
+	if (ws.masked) {
+		sigset_t all;
+		sigfillset(&all);
+		pthread_sigmask(SIG_BLOCK, &all, &ws.caller_mask);
+	}
+	if (fstat(fd, &st) == 0)
+		ws.has_pipe = sleeper_add(&ws.self, locket__file_key(st.st_dev, st.st_ino)) == 0;
+	pthread_cleanup_push(wait_end, &ws);
+	rc = wait_rounds(fd, path, op, how, &ws);
+	pthread_cleanup_pop(1);
 	return rc;
 }

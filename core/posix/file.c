@@ -28,6 +28,7 @@ int locket__os_translate(int err)
 	case EISDIR:
 		return LOCKET_EISDIR;
 	case ENOLCK:
+	case ENOSYS: /* flock on Lustre mounted with noflock */
 	case EOPNOTSUPP:
 #if defined(ENOTSUP) && ENOTSUP != EOPNOTSUPP
 	case ENOTSUP:

@@ -184,3 +184,43 @@ TEST(portable_forked_child_drops_the_waits_of_its_parents_threads)
 	CHECK(pipes_open() == before);
 	locket_free(holder);
 }
+
+/* A thread cancelled in its wait (pselect() is a cancellation point) leaves
+ * no wait listed and no pipe open: a later release must not write to a dead
+ * thread's stack. (The cancelled thread's handle is left alone: cancelling
+ * a wait is not part of the contract, only not corrupting the process.) */
+static void *cancelled_waiter_main(void *p)
+{
+	struct waiter *w = (struct waiter *)p;
+	locket_t *lock;
+	atomic_store(&w->tid, (int)test_gettid());
+	if (locket_new(&lock, w->path, NULL) == LOCKET_OK)
+		w->rc = locket_acquire(lock, w->timeout_ms, 0);
+	return NULL;
+}
+
+TEST(portable_cancelled_wait_leaves_nothing_behind)
+{
+	const char *path = test_path("x");
+	struct waiter w = { 0 };
+	locket_t *holder;
+	pthread_t t;
+	int before;
+	need_portable();
+	before = pipes_open();
+	CHECK_RC(locket_new(&holder, path, NULL), LOCKET_OK);
+	CHECK_RC(locket_acquire(holder, 0, 0), LOCKET_OK);
+	w.path = path;
+	w.timeout_ms = 10000;
+	atomic_store(&w.tid, 0);
+	CHECK(pthread_create(&t, NULL, cancelled_waiter_main, &w) == 0);
+	while (atomic_load(&w.tid) == 0)
+		sched_yield();
+	wait_until_waiting((pid_t)atomic_load(&w.tid));
+	CHECK(pipes_open() == before + 2);
+	CHECK(pthread_cancel(t) == 0);
+	CHECK(pthread_join(t, NULL) == 0);
+	CHECK(pipes_open() == before);
+	CHECK_RC(locket_release(holder), LOCKET_OK); /* walks the table: nothing listed */
+	locket_free(holder);
+}

@@ -564,6 +564,10 @@ NOT_INJECTABLE = {
     "not_supported": "needs a filesystem without flock (NFS with ENOLCK) or Windows' holder lookup",
     "out_of_memory": "needs an allocation failure inside the library",
     "io_error": "needs the OS to fail an unlock or an open in an unexpected way",
+    "scope": "needs a FUSE or other this-host mount (tests/c/test_scope.c, tests/python/test_scope.py "
+    "and tests/lua/test_locket.lua mount one with bindfs); the drivers have no across_hosts option",
+    "lock_lost": "the drivers have no check command yet (tests/c/test_scope.c, tests/python/test_scope.py "
+    "and tests/lua/test_locket.lua cover check() after unlink, rename and a replaced directory)",
 }
 
 
