@@ -30,7 +30,7 @@ def _relative(text):
     """A note without the absolute paths of the machine it ran on (the checkout's, a worktree's)."""
     text = text.replace(ROOT + os.sep, "")
     return re.sub(r"(?<![\w.-])/(?:[^\s/()]+/)*?(build/|bench/|bindings/)", r"\1", text)
-SUITE_ORDER = ["c", "python", "lua", "windows", "scaling", "issue18"]
+SUITE_ORDER = ["c", "python", "lua", "windows", "scaling", "issue18", "portable"]
 # Suites whose hand-off samples are tabulated but not drawn (their groups span 20 us to 250 ms).
 NOT_PLOTTED = {"issue18"}
 UNIT_US = {"us": 1.0, "ms": 1e3, "s": 1e6}

@@ -2,14 +2,15 @@
 # Run every benchmark suite and write docs/benchmarks.md and docs/benchmarks-handoff.png.
 #
 # usage: bench/run.sh [--quick] [--no-build] [--only GROUP] [SUITE...]
-#   SUITE: a directory bench/SUITE with a run.sh (c, python, lua, windows, issue18, scaling);
+#   SUITE: a directory bench/SUITE with a run.sh (c, python, lua, windows, issue18, scaling,
+#               portable);
 #               default: all of them.
 #   --only issue18  the rows of issue 18's targets: the issue18 suite and the python suite (which
 #               has the Python hand-off rows, with a timeout and asyncio)
 #   --quick     few samples, to try the harness out (the report says so)
 #   --no-build  reuse the build tree as it is
 # Environment: LOCKET_BENCH_BUILD (build tree, default build/bench), LOCKET_BENCH_TIMEOUT (seconds
-# per suite, default 240; at least 480 for issue18).
+# per suite, default 240; at least 480 for issue18 and portable).
 #
 # Each suite is bench/SUITE/run.sh BUILD_DIR, writing bench/out/SUITE.json; a suite that fails or
 # times out is noted in the report and the others still run. When only some suites run, the
@@ -85,6 +86,7 @@ for s in "${suites[@]}"; do
 	t0=$(date +%s)
 	limit=$per_suite
 	[ "$s" = issue18 ] && [ "$limit" -lt 480 ] && limit=480
+	[ "$s" = portable ] && [ "$limit" -lt 480 ] && limit=480
 	timeout --kill-after=10 "$limit" bash "$script" "$build" "${args[@]}" >"$out/$s.log" 2>&1
 	rc=$?
 	took=$(($(date +%s) - t0))

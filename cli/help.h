@@ -15,6 +15,7 @@ static const char *const HELP_SYNOPSIS[] = {
 	"[options] FILE|DIRECTORY COMMAND [ARGS...]",
 	"[options] FILE|DIRECTORY -c 'SHELL COMMAND'",
 	"[options] DESCRIPTOR-NUMBER",
+	"--scope PATH",
 };
 
 static const char HELP_SUMMARY[] =
@@ -41,7 +42,8 @@ static const struct help_option HELP_OPTIONS[] = {
 	{ "-o, --close", NULL, "do not pass the lock descriptor to COMMAND",
 	  "For commands that start daemons: the lock then lasts while locket runs, and "
 	  "processes that COMMAND leaves behind do not keep it. If locket is killed, COMMAND is "
-	  "killed with it (SIGKILL), so that it never runs on without the lock." },
+	  "killed with it (SIGKILL), so that it never runs on without the lock (not on macOS: see "
+	  "DIFFERENCES)." },
 	{ "-F, --no-fork", NULL, "exec COMMAND in locket's place instead of running it",
 	  "COMMAND keeps the lock descriptor. Not with -o." },
 	{ "-c, --command", "CMD", "run CMD with $SHELL -c (/bin/sh if SHELL is unset)",
@@ -50,16 +52,26 @@ static const struct help_option HELP_OPTIONS[] = {
 	  "Progress goes to standard output (\"getting lock took N seconds\", \"executing "
 	  "COMMAND\", and, when it has to wait, \"waiting for FILE, held by pid P\"); a lock not "
 	  "obtained is reported on standard error." },
-	{ "    --fcntl", NULL, "take an OFD lock (fcntl F_OFD_SETLK) instead of flock(2)",
+	{ "--fcntl", NULL, "take an OFD lock (fcntl F_OFD_SETLK) instead of flock(2)",
 	  "As util-linux 2.41's flock(1): an open file description lock, which conflicts with POSIX "
 	  "record locks (lockf, fcntl F_SETLK, fasteners, flock --fcntl) and not with flock(2) locks "
 	  "on local filesystems. An exclusive one opens FILE read-write (a DESCRIPTOR-NUMBER must be "
 	  "open for writing). Linux 3.15 or later; elsewhere a system error (71). On Windows every "
 	  "lock is LockFileEx, with or without --fcntl." },
-	{ "    --start", "BYTES", "first byte of the --fcntl lock's range (default 0)", NULL },
-	{ "    --length", "BYTES", "bytes in the --fcntl lock's range (default 0: to the end)",
+	{ "--start", "BYTES", "first byte of the --fcntl lock's range (default 0)", NULL },
+	{ "--length", "BYTES", "bytes in the --fcntl lock's range (default 0: to the end)",
 	  "--start and --length need --fcntl. Ranges that overlap exclude each other, disjoint ones "
 	  "do not." },
+	{ "--across-hosts", NULL, "refuse (exit 65) where the lock cannot exclude other hosts",
+	  "Where FILE's filesystem keeps locks on this host or in one view of the files (NFS with "
+	  "nolock or local_lock=, CIFS with nobrl, 9p, virtiofs, overlay, FUSE) or is unknown, "
+	  "locket takes no lock, says why on standard error and exits with 65. Judged on the file "
+	  "actually locked. See --scope." },
+	{ "--scope", "PATH", "say what a lock on PATH can exclude, and exit",
+	  "Prints one line: the kind (local: every process of this kernel; network: every client "
+	  "of the server's lock manager; this-host: only processes of this host that reach the "
+	  "same view of the file; unknown), a tab, the filesystem type, a tab, and the reason. "
+	  "PATH need not exist; its directory must." },
 	{ "-h, --help", NULL, "show this help", NULL },
 	{ "-V, --version", NULL, "show the version", NULL },
 };
@@ -74,7 +86,8 @@ static const struct help_status HELP_EXIT_STATUS[] = {
 	{ "0", "DESCRIPTOR-NUMBER was locked or unlocked" },
 	{ "1", "the lock was not obtained (-n, -w); -E changes this" },
 	{ "64", "usage error" },
-	{ "65", "the lock could not be taken (e.g. a descriptor that is not open)" },
+	{ "65",
+	  "the lock could not be taken (e.g. a descriptor that is not open, --across-hosts)" },
 	{ "66", "FILE cannot be opened" },
 	{ "69", "COMMAND cannot be run (not found, not executable)" },
 	{ "71", "system error (out of memory, no locks on this filesystem, fork failed)" },
@@ -133,6 +146,10 @@ static const char *const MAN_DIFFERENCES[] = {
 	"On Windows a lock belongs to the process that took it: COMMAND runs in a job object that "
 	"is killed with locket instead of inheriting the lock, -F runs COMMAND as without it, "
 	"-c uses cmd.exe /c, and a directory cannot be locked.",
+	"On macOS, which has no parent-death signal, -o cannot kill COMMAND when locket is killed "
+	"with SIGKILL: COMMAND runs on without the lock (signals that locket passes on still reach "
+	"it). There locket cannot tell a terminal's signals from a process's either, and passes "
+	"every one on: a terminal's Ctrl-C reaches COMMAND twice.",
 };
 
 static const char *const MAN_EXAMPLES[] = {

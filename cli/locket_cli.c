@@ -28,13 +28,6 @@
 #include "help.h"
 #include "run.h"
 
-/* Long options without a short form. */
-enum {
-	OPT_FCNTL = 256,
-	OPT_START,
-	OPT_LENGTH
-};
-
 /* The name it was invoked as, for every message and --help (installed or
  * linked as flock, it says "flock:", as util-linux's does). */
 const char *progname = "locket";
@@ -59,6 +52,15 @@ static const char *invoked_name(const char *argv0)
 	name[len] = '\0';
 	return name;
 }
+
+/* Long options without a short form. */
+enum {
+	OPT_SCOPE = 256,
+	OPT_ACROSS_HOSTS,
+	OPT_FCNTL,
+	OPT_START,
+	OPT_LENGTH
+};
 
 static void usage(void)
 {
@@ -260,6 +262,20 @@ static int failure_status(int rc, int opening)
 	}
 }
 
+/* --scope PATH: what a lock on PATH can exclude, as one line
+ * "KIND<tab>FSTYPE<tab>REASON" (KIND: local, network, this-host, unknown). */
+static int print_scope(const char *path)
+{
+	locket_scope_info info = LOCKET_SCOPE_INFO_INIT;
+	int rc = locket_scope(path, LOCKET_SCOPE_FLOCK, &info);
+	if (rc != LOCKET_OK) {
+		fprintf(stderr, "%s: %s\n", progname, locket_last_error_message());
+		return failure_status(rc, 1);
+	}
+	printf("%s\t%s\t%s\n", locket_scope_name(info.kind), info.fs_type, info.reason);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -281,6 +297,8 @@ int main(int argc, char **argv)
 		{ "fcntl", no_argument, NULL, OPT_FCNTL },
 		{ "start", required_argument, NULL, OPT_START },
 		{ "length", required_argument, NULL, OPT_LENGTH },
+		{ "scope", required_argument, NULL, OPT_SCOPE },
+		{ "across-hosts", no_argument, NULL, OPT_ACROSS_HOSTS },
 		{ NULL, 0, NULL, 0 },
 	};
 	/* --fcntl: an OFD lock (util-linux 2.41's flock(1)); --start, --length:
@@ -290,6 +308,8 @@ int main(int argc, char **argv)
 	unsigned int flags = 0;
 	int64_t timeout_ms = -1;
 	int unlock = 0, nonblock = 0, close_fd = 0, no_fork = 0, verbose = 0, opt, rc, exit_code;
+	int across_hosts = 0;
+	const char *scope_path = NULL;
 	long conflict_code = 1;
 	const char *shell_command = NULL, *name;
 	char *shell_argv[4], fd_path[64];
@@ -365,6 +385,12 @@ int main(int argc, char **argv)
 						   opt == OPT_START ? "start" : "length", optarg);
 			ranged = 1;
 			break;
+		case OPT_SCOPE:
+			scope_path = optarg;
+			break;
+		case OPT_ACROSS_HOSTS:
+			across_hosts = 1;
+			break;
 		default:             /* getopt said what (glibc), or we do */
 			if (!opterr) /* getopt may leave optind past argc after a missing argument */
 				option_error(opt, optind > 0 && optind <= argc &&
@@ -374,6 +400,11 @@ int main(int argc, char **argv)
 			fprintf(stderr, "Try '%s --help' for more information.\n", progname);
 			return EX_USAGE;
 		}
+	}
+	if (scope_path != NULL) {
+		if (optind != argc)
+			return usage_error("--scope PATH takes no other arguments");
+		return print_scope(scope_path);
 	}
 	if (nonblock)
 		timeout_ms = 0;
@@ -411,13 +442,15 @@ int main(int argc, char **argv)
 		if (parse_int(name, 0, INT_MAX, &number) != 0)
 			return usage_error("bad file descriptor: '%s' (a FILE needs a COMMAND)",
 					   name);
+		if (across_hosts)
+			return usage_error("--across-hosts needs a FILE, not a descriptor");
 		fd = (intptr_t)number;
 		locket_cli_fd_label(number, fd_path, sizeof fd_path);
 	} else {
 		/* The library's opener: created if missing (0666 minus the umask),
 		 * never truncated, read-only as flock(1) opens, a directory accepted. */
 		locket_options opts = LOCKET_OPTIONS_INIT;
-		opts.flags = LOCKET_ALLOW_DIRECTORY;
+		opts.flags = LOCKET_ALLOW_DIRECTORY | (across_hosts ? LOCKET_ACROSS_HOSTS : 0u);
 		opts.kind = span.kind;
 		opts.start = span.start;
 		opts.length = span.length;

@@ -97,6 +97,9 @@ int locket_attempt_try(locket_attempt_t *a)
 				"'%s' is leased by another program (opening it would block)",
 				lock->path);
 		}
+		if (rc == LOCKET_OK && (lock->opts.flags & LOCKET_ACROSS_HOSTS) &&
+		    (rc = locket__scope_refuse(a->ref.fd, lock->path)) != LOCKET_OK)
+			locket__close_tracked(&a->ref);
 		if (rc != LOCKET_OK)
 			return attempt_finish(a, rc);
 		a->watch_fd = -1;
@@ -107,6 +110,8 @@ int locket_attempt_try(locket_attempt_t *a)
 		locket__wait try_once = { 0, 0, NULL, NULL, 0 };
 		rc = locket__os_lock(a->ref.fd, lock->path, a->shared, &lock->span, &try_once,
 				     NULL);
+		if (rc == LOCKET_ENOTSUP)
+			locket__scope_note_unsupported(a->ref.fd); /* name the filesystem */
 	}
 	if (rc == LOCKET_OK) {
 		locket__key key = 0;

@@ -148,6 +148,12 @@ int locket__fail_os(int os_error, const char *what, const char *path)
 	return code;
 }
 
+void locket__fail_restore(int code, int os_error, const char *message)
+{
+	locket__fail(code, "%s", message);
+	tls_error.os_error = os_error;
+}
+
 void locket_options_init(locket_options *opts)
 {
 	static const locket_options defaults = LOCKET_OPTIONS_INIT;

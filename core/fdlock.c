@@ -25,6 +25,8 @@ int locket_fd_lock_with(intptr_t fd, const locket_wait_options *opts)
 	rc = locket__os_lock((locket__fd)fd, path, (flags & LOCKET_SHARED) != 0, &span, &how,
 			     how.deadline == 0 ? NULL : &waiter);
 	locket__os_waiter_free(waiter);
+	if (rc == LOCKET_ENOTSUP)
+		locket__scope_note_unsupported((locket__fd)fd); /* name the filesystem */
 	if (rc == LOCKET_OK)
 		locket__os_held((locket__fd)fd, 0, &span);
 	return rc;

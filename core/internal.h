@@ -279,4 +279,45 @@ int locket__os_same_file(locket__fd fd, const char *path, int allow_dir, locket_
 /* See locket_holder_pid(). span: the handle's (NULL: the default). */
 int locket__os_holder_pid(const char *path, const locket__span *span, int64_t *out_pid);
 
+/* ---- scope.c and the OS layer: what a lock can exclude ---- */
+
+/* A filesystem as the OS layer sees it, for the table in core/scope.c. */
+typedef struct locket__fs {
+	char type[64];        /* "ext4", "nfs4", "fuse.bindfs", "NTFS"; "" unknown */
+	char options[1024];   /* Linux: the mount's and the superblock's options,
+			     * comma-separated; "" when not known */
+	char where[256];      /* the mount point or volume, for the reason */
+	int os;               /* LOCKET__FS_LINUX, _STATFS or _WINDOWS */
+	int local;            /* _STATFS: MNT_LOCAL set (1) or not (0) */
+	int remote;           /* _WINDOWS: GetDriveType says DRIVE_REMOTE */
+	int wsl;              /* _WINDOWS: a \\wsl$ or \\wsl.localhost share */
+	int cifs_flock_local; /* _LINUX: a kernel before 5.5 (flock on CIFS stays local) */
+} locket__fs;
+#define LOCKET__FS_LINUX 1   /* type and options from /proc/self/mountinfo */
+#define LOCKET__FS_MAGIC 2   /* Linux, from statfs(2)'s f_type alone (no options) */
+#define LOCKET__FS_STATFS 3  /* macOS, FreeBSD: f_fstypename and MNT_LOCAL */
+#define LOCKET__FS_WINDOWS 4 /* GetDriveType, GetVolumeInformation */
+#define LOCKET__FS_NONE 5    /* the OS layer cannot tell */
+
+/* An internal lock kind for the table: POSIX/OFD record locks (the row
+ * for NFS local_lock=flock|posix). */
+#define LOCKET__SCOPE_RECORD 1u
+
+/* The table (core/scope.c): the scope of a lock of lock_kind on fs, and a
+ * one-line reason into reason. Pure: no I/O. */
+int locket__scope_classify(const locket__fs *fs, unsigned int lock_kind, char *reason, size_t size);
+/* The filesystem holding the open file fd (path for messages), from the OS
+ * layer; a recorded error on failure. May answer from a per-mount cache. */
+int locket__os_fs_of_fd(locket__fd fd, const char *path, locket__fs *out);
+/* The filesystem that holds path, or its directory when path is missing. */
+int locket__os_fs_of_path(const char *path, locket__fs *out);
+/* LOCKET_ACROSS_HOSTS: LOCKET_OK when a lock on fd excludes across hosts,
+ * else LOCKET_ESCOPE (recorded, naming the filesystem and why). */
+int locket__scope_refuse(locket__fd fd, const char *path);
+/* After a lock failed with LOCKET_ENOTSUP on fd: add the filesystem's name
+ * to the recorded message (keeping its code and OS error). */
+void locket__scope_note_unsupported(locket__fd fd);
+/* Record code, os_error and message as the last error (error.c). */
+void locket__fail_restore(int code, int os_error, const char *message);
+
 #endif /* LOCKET_INTERNAL_H */

@@ -58,7 +58,8 @@ int locket_new(locket_t **out, const char *path, const locket_options *opts)
 		if (opts->version < 1 || opts->version > LOCKET_OPTIONS_VERSION)
 			return locket__fail(LOCKET_EINVAL, "unknown locket_options version %u",
 					    opts->version);
-		if (opts->flags & ~(LOCKET_NO_CREATE | LOCKET_ALLOW_DIRECTORY))
+		if (opts->flags &
+		    ~(LOCKET_NO_CREATE | LOCKET_ALLOW_DIRECTORY | LOCKET_ACROSS_HOSTS))
 			return locket__fail(LOCKET_EINVAL, "unknown locket_options flags 0x%x",
 					    opts->flags);
 		if (opts->file_mode & ~07777u)
@@ -235,9 +236,18 @@ static int lock_file(locket_t *lock, int shared, locket__wait *how, struct open_
 		}
 		if (rc != LOCKET_OK)
 			return rc;
+		/* Judged on the file about to be locked (core/scope.c), again after
+		 * every path switch; nothing is looked at without the flag. */
+		if ((lock->opts.flags & LOCKET_ACROSS_HOSTS) &&
+		    (rc = locket__scope_refuse(ref->fd, lock->path)) != LOCKET_OK) {
+			locket__close_tracked(ref);
+			return rc;
+		}
 		rc = locket__os_lock(ref->fd, lock->path, shared, &lock->span, &try_once, NULL);
 		if (rc == LOCKET_EWOULDBLOCK && how->deadline != 0)
 			rc = wait_for_lock(lock, ref->fd, shared, how, &verified);
+		if (rc == LOCKET_ENOTSUP)
+			locket__scope_note_unsupported(ref->fd); /* name the filesystem */
 		if (rc == LOCKET_OK) {
 			int same = verified ? 1
 					    : locket__os_same_file(ref->fd, lock->path, allow_dir,

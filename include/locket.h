@@ -69,7 +69,7 @@ typedef enum locket_error {
 #undef LOCKET__ERROR_ENUM
 
 /** Lowest (most negative) error code; codes run from LOCKET_ERROR_MIN to 0. */
-#define LOCKET_ERROR_MIN LOCKET_EIO
+#define LOCKET_ERROR_MIN LOCKET_ELOST
 
 /*
  * Opaque lock handle. Created unlocked by locket_new(), destroyed by
@@ -88,6 +88,15 @@ typedef struct locket locket_t;
 /** Accept a directory as the lock file (POSIX; flock(1) does, and so does
  *  the locket CLI). Without it a directory fails with LOCKET_EISDIR. */
 #define LOCKET_ALLOW_DIRECTORY 0x2u
+/** Refuse to take the lock (LOCKET_ESCOPE) where it cannot exclude every
+ *  process that can open the file, on every host: where locket_scope() of
+ *  the descriptor about to be locked says "this-host" or "unknown". Judged
+ *  at every acquisition on the file actually opened (after a path switch
+ *  too), from the mount behind that descriptor (Linux: its mount id and
+ *  /proc/self/mountinfo, cached per mount for a second; about a microsecond
+ *  per acquisition). Without it nothing is looked at. See
+ *  docs/filesystems.md. */
+#define LOCKET_ACROSS_HOSTS 0x4u
 
 /* Flags for locket_acquire(). */
 /** Take a shared (reader) lock instead of an exclusive (writer) one. */
@@ -129,7 +138,8 @@ typedef struct locket_options {
 	 *  applies); default 0666. Ignored on Windows. Existing files are never
 	 *  changed. */
 	unsigned int file_mode;
-	/** Bitwise OR of LOCKET_NO_CREATE; default 0. */
+	/** Bitwise OR of LOCKET_NO_CREATE, LOCKET_ALLOW_DIRECTORY and
+	 *  LOCKET_ACROSS_HOSTS; default 0. */
 	unsigned int flags;
 	/* Version 2. */
 	/** LOCKET_KIND_FLOCK (the default) or LOCKET_KIND_OFD. */
@@ -220,7 +230,11 @@ LOCKET_EXTERN(void) locket_free(locket_t *lock);
  * holder) wakes the file's watcher through inotify, and the watcher tries
  * every 10 ms behind a holder that is not locket, so that an unlock without
  * a close is seen within 10 ms (see "Process-wide state" below and
- * docs/design.md). On Windows, see docs/windows.md.
+ * docs/design.md). With the portable engine (macOS, the BSDs: POSIX calls
+ * only) a release by another thread of the same process wakes its waiters
+ * at once, and any other release is found by tries 1 to 4 ms apart (up to
+ * 16 ms, 1% of the time waited, in a long wait). On Windows, see
+ * docs/windows.md.
  *
  * @param lock        the handle.
  * @param timeout_ms  negative: wait forever; 0: try once; positive: the
@@ -401,7 +415,8 @@ LOCKET_EXTERN(int) locket_attempt_start(locket_attempt_t **out, locket_t *lock, 
 /**
  * A descriptor that becomes readable when a release may have happened (on
  * Linux an inotify instance watching the lock file), or -1 when there is
- * none (Windows; Linux without inotify): then rely on retry_ms alone.
+ * none (Windows; the portable engine of macOS and the BSDs; Linux without
+ * inotify): then rely on retry_ms alone.
  * May change after each locket_attempt_try(). Do not read or close it.
  * -1 for NULL. Same thread rules as locket_attempt_try().
  */
@@ -450,6 +465,10 @@ LOCKET_EXTERN(int) locket_locked(const locket_t *lock);
  * handle's range: a POSIX lock (lockf, fasteners) names its process; an OFD
  * lock names none (the kernel reports -1, as F_OFD_GETLK does), and then
  * *out_pid is -1: held, by a process nobody can name.
+ * The portable engine (macOS, the BSDs) asks fcntl(F_GETLK): 0 for a free
+ * file, and LOCKET_ENOTSUP for a file held through flock(), which those
+ * systems see but name no process for (and which the portable engine built
+ * on Linux cannot see at all: always LOCKET_ENOTSUP there).
  * The answer may be stale by the time it returns: use it for messages, not
  * for decisions.
  *
@@ -474,7 +493,7 @@ LOCKET_EXTERN(const char *) locket_path(const locket_t *lock);
  * Stable lower-case name of an error code ("ok", "would_block", "timeout",
  * "not_held", "interrupted", "invalid_argument", "not_found",
  * "permission_denied", "is_a_directory", "not_supported", "out_of_memory",
- * "io_error"), or "unknown". Never allocates; the string is static.
+ * "io_error", "scope", "lock_lost"), or "unknown". Never allocates; the string is static.
  * Thread-safe.
  */
 LOCKET_EXTERN(const char *) locket_error_name(int code);
@@ -588,6 +607,95 @@ LOCKET_EXTERN(int) locket_fd_unlock(intptr_t fd);
 LOCKET_EXTERN(int) locket_fd_unlock_with(intptr_t fd, const locket_wait_options *opts);
 
 /*
+ * What a lock can exclude: the truth about the filesystem (docs/filesystems.md).
+ */
+
+/* Kinds of scope (locket_scope_info.kind). */
+/** The table does not know this filesystem (never reported as local). */
+#define LOCKET_SCOPE_UNKNOWN 0
+/** A filesystem of this kernel whose files have one inode however they are
+ *  reached (ext4, xfs, btrfs, tmpfs, bind mounts of them): the lock
+ *  excludes every process that can open the file. */
+#define LOCKET_SCOPE_LOCAL 1
+/** A network filesystem whose lock manager excludes across its clients
+ *  (NFS with locking, SMB with byte-range locks, cluster filesystems). */
+#define LOCKET_SCOPE_NETWORK 2
+/** Locks that reach neither other clients nor other views of the same
+ *  files: NFS nolock or local_lock=, CIFS nobrl, 9p, virtiofs, overlay,
+ *  every FUSE filesystem, WSL's \\wsl$ share. */
+#define LOCKET_SCOPE_THIS_HOST 3
+
+/* Lock kinds for locket_scope(). */
+/** The lock a handle takes: flock(2) on Linux, LockFileEx on Windows. Other
+ *  values are reserved for the record-lock kinds (POSIX/OFD byte ranges),
+ *  whose scope differs on NFS with local_lock=flock or =posix. */
+#define LOCKET_SCOPE_FLOCK 0u
+
+#define LOCKET_SCOPE_INFO_VERSION 1
+
+/*
+ * The answer of locket_scope(). Set version to LOCKET_SCOPE_INFO_VERSION
+ * (or use LOCKET_SCOPE_INFO_INIT); later versions add fields at the end.
+ */
+typedef struct locket_scope_info {
+	/** LOCKET_SCOPE_INFO_VERSION of the header the caller compiled against. */
+	unsigned int version;
+	/** LOCKET_SCOPE_UNKNOWN, _LOCAL, _NETWORK or _THIS_HOST. */
+	int kind;
+	/** The filesystem's type as the OS names it ("ext4", "nfs4",
+	 *  "fuse.bindfs"; Windows: "NTFS", "9P"), "" when unknown. */
+	const char *fs_type;
+	/** One line saying why (the mount point, the options that decided). */
+	const char *reason;
+} locket_scope_info;
+
+#define LOCKET_SCOPE_INFO_INIT { LOCKET_SCOPE_INFO_VERSION, LOCKET_SCOPE_UNKNOWN, "", "" }
+
+/**
+ * Which processes a lock on path can exclude: the scope of the filesystem
+ * that holds path (its own mount, found through an open of path, or of its
+ * directory when path does not exist yet). On Linux: the mount's type and
+ * options from /proc/self/mountinfo (by mount id, so bind mounts and nested
+ * mounts are the path's own), statfs(2) when that cannot be read. On
+ * Windows: GetDriveType and GetVolumeInformation of the volume. Elsewhere:
+ * statfs's f_fstypename and MNT_LOCAL (macOS, FreeBSD), else unknown.
+ *
+ * @param path       UTF-8 path of a lock file (it need not exist; its
+ *                   directory must).
+ * @param lock_kind  LOCKET_SCOPE_FLOCK (other values: LOCKET_EINVAL).
+ * @param out        receives the answer; out->version must be set. Its
+ *                   strings belong to the calling thread and stay valid
+ *                   until its next locket_scope() call.
+ * @return LOCKET_OK; LOCKET_EINVAL (NULL argument, empty path, unknown
+ *         version or lock kind); LOCKET_ENOENT (the directory is missing);
+ *         LOCKET_EACCES; LOCKET_EIO.
+ * Thread-safe. Costs an open, a statx and a read of the mount table.
+ */
+LOCKET_EXTERN(int) locket_scope(const char *path, unsigned int lock_kind, locket_scope_info *out);
+
+/**
+ * The stable name of a scope kind: "unknown", "local", "network",
+ * "this-host"; "unknown" for any other value. Static; thread-safe.
+ */
+LOCKET_EXTERN(const char *) locket_scope_name(int kind);
+
+/**
+ * Is the lock this handle holds still the lock of the file its path names?
+ * (What PostgreSQL's RecheckDataDirLockFile asks of its lock file.)
+ *
+ * @return LOCKET_OK (held, and the path names the locked file);
+ *         LOCKET_ELOST (held, but the file was removed, replaced or renamed
+ *         away, or a directory of the path was: the lock stays held, and
+ *         excludes only those that still reach the old file; release it when
+ *         you are done); LOCKET_ENOTHELD (not held by this handle in this
+ *         process); LOCKET_EINVAL (NULL); LOCKET_EACCES, LOCKET_EIO (the
+ *         path could not be looked at).
+ * Thread-safe; costs an fstat and a stat (under a microsecond on a local
+ * filesystem), made with the handle's internal mutex held.
+ */
+LOCKET_EXTERN(int) locket_check(locket_t *lock);
+
+/*
  * Process-wide state. Besides the per-thread last error, the library keeps:
  *
  * - a list of the descriptors its handles have open, under one mutex that
@@ -609,6 +717,12 @@ LOCKET_EXTERN(int) locket_fd_unlock_with(intptr_t fd, const locket_wait_options 
  *   holder that is not locket and given back when the process is idle: the
  *   first release or free after the wait removes its watch, one at least
  *   20 ms later closes it;
+ * - with the portable engine (macOS, the BSDs), a table of the process's
+ *   current timed or interruptible waits, each with a pipe of its own that
+ *   a release by another thread of the process writes to: the pipe is
+ *   created when the wait starts sleeping and closed when it ends, and fork
+ *   handlers (registered by the first such wait) keep the table whole in a
+ *   child, which closes the pipes of its parent's other threads;
  * - on Windows, for each lock the process holds, a named marker semaphore
  *   (Local\locket-held-<file index>) and the file's named wake-up event,
  *   closed at release (see docs/windows.md). A descriptor locked with

@@ -27,22 +27,31 @@
  * - ENOMEM, "out_of_memory": memory could not be allocated.
  * - EIO, "io_error": any other error the OS reported; see
  *   locket_last_os_error().
+ * - ESCOPE, "scope": LOCKET_ACROSS_HOSTS was asked for and the lock file's
+ *   filesystem cannot exclude processes on other hosts or other views of
+ *   the file (locket_scope() says "this-host" or "unknown"); the message
+ *   names the filesystem and why.
+ * - ELOST, "lock_lost": locket_check(): the lock is held, but the path no
+ *   longer names the locked file (it was removed, replaced or renamed away);
+ *   the lock stays held until released.
  */
 #ifndef LOCKET_ERRORS_H
 #define LOCKET_ERRORS_H
 
-#define LOCKET_ERROR_MAP(XX)                                                               \
-	XX(OK, 0, "ok", "success")                                                         \
-	XX(EWOULDBLOCK, -1, "would_block", "the lock is held elsewhere")                   \
-	XX(ETIMEDOUT, -2, "timeout", "timed out waiting for the lock")                     \
-	XX(ENOTHELD, -3, "not_held", "cannot release unlocked lock")                       \
-	XX(EINTR, -4, "interrupted", "interrupted by a signal while waiting for the lock") \
-	XX(EINVAL, -5, "invalid_argument", "invalid argument")                             \
-	XX(ENOENT, -6, "not_found", "no such file or directory")                           \
-	XX(EACCES, -7, "permission_denied", "permission denied")                           \
-	XX(EISDIR, -8, "is_a_directory", "is a directory")                                 \
-	XX(ENOTSUP, -9, "not_supported", "locking is not supported for this file")         \
-	XX(ENOMEM, -10, "out_of_memory", "out of memory")                                  \
-	XX(EIO, -11, "io_error", "input/output error")
+#define LOCKET_ERROR_MAP(XX)                                                                  \
+	XX(OK, 0, "ok", "success")                                                            \
+	XX(EWOULDBLOCK, -1, "would_block", "the lock is held elsewhere")                      \
+	XX(ETIMEDOUT, -2, "timeout", "timed out waiting for the lock")                        \
+	XX(ENOTHELD, -3, "not_held", "cannot release unlocked lock")                          \
+	XX(EINTR, -4, "interrupted", "interrupted by a signal while waiting for the lock")    \
+	XX(EINVAL, -5, "invalid_argument", "invalid argument")                                \
+	XX(ENOENT, -6, "not_found", "no such file or directory")                              \
+	XX(EACCES, -7, "permission_denied", "permission denied")                              \
+	XX(EISDIR, -8, "is_a_directory", "is a directory")                                    \
+	XX(ENOTSUP, -9, "not_supported", "locking is not supported for this file")            \
+	XX(ENOMEM, -10, "out_of_memory", "out of memory")                                     \
+	XX(EIO, -11, "io_error", "input/output error")                                        \
+	XX(ESCOPE, -12, "scope", "the lock would not exclude other hosts on this filesystem") \
+	XX(ELOST, -13, "lock_lost", "the lock file was removed or replaced while held")
 
 #endif /* LOCKET_ERRORS_H */

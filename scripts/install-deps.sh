@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
 # Installs everything the build, the tests and the benchmarks need on a fresh Debian 12 machine.
 # Idempotent: skips apt when every package is already present. Set LOCKET_NO_WINDOWS=1 to skip
-# the mingw-w64 + Wine toolchain (about 1 GB on disk).
+# the mingw-w64 + Wine toolchain (about 1 GB on disk), LOCKET_NO_CROSS=1 what the macOS/FreeBSD
+# cross-build needs beyond PyPI.
 set -euo pipefail
 
 pkgs=(cmake ninja-build gcc g++ make pkg-config swig util-linux procps
       lua5.4 liblua5.4-dev lua5.3 liblua5.3-dev lua5.1 liblua5.1-0-dev luajit libluajit-5.1-dev
       luarocks lua-filesystem lua-posix abigail-tools man-db groff-base
-      python3 python3-venv python3-pip python3-dev)
+      python3 python3-venv python3-pip python3-dev
+      bindfs fuse3) # bindfs, fuse3: the FUSE view test of locket_scope (tests/c/test_scope.c)
 if [ "${LOCKET_NO_WINDOWS:-0}" != 1 ]; then
   pkgs+=(gcc-mingw-w64-x86-64-win32 wine wine64 maven unzip) # maven: Windows CPython (scripts/windows-cpython.sh)
+fi
+if [ "${LOCKET_NO_CROSS:-0}" != 1 ]; then
+  # scripts/cross-build.sh: the macOS CPython headers (maven), the products' checks (file, readelf).
+  pkgs+=(maven unzip file binutils)
 fi
 
 missing=()

@@ -35,6 +35,11 @@ LOCKET_ERROR_MAP(LOCKET__SWIG_ERROR)
 #define LOCKET_INTERRUPTIBLE 0x2
 #define LOCKET_KIND_FLOCK 0
 #define LOCKET_KIND_OFD 1
+#define LOCKET_ACROSS_HOSTS 0x4
+#define LOCKET_SCOPE_UNKNOWN 0
+#define LOCKET_SCOPE_LOCAL 1
+#define LOCKET_SCOPE_NETWORK 2
+#define LOCKET_SCOPE_THIS_HOST 3
 
 /* Module functions without the C prefix: error_name(), strerror(), ... (every language). */
 %rename(error_name) locket_error_name;
@@ -99,6 +104,8 @@ typedef struct locket_box {
 	 * ends it differs. */
 	int release() { return locket_release($self->handle); }
 	int locked() { return locket_locked($self->handle); }
+	/* locket_check(): OK, ELOST, ENOTHELD or another code. */
+	int check() { return locket_check($self->handle); }
 	/* The holder's pid (0: none seen), or a negative locket code. An OFD
 	 * holder, which the kernel names no pid for (-1 from the core), is 0
 	 * here too: the languages give a pid only where the kernel gives one. */
@@ -109,3 +116,39 @@ typedef struct locket_box {
 	}
 	const char *path() { return locket_path($self->handle); }
 }
+
+/*
+ * locket_scope() for the bindings: scope_kind(path) returns the kind (>= 0)
+ * or a negative locket code; scope_fs_type() and scope_reason() then give
+ * the strings of that answer (the calling thread's last one).
+ */
+%{
+#if defined(_MSC_VER)
+static __declspec(thread) locket_scope_info locket_swig_scope;
+#else
+static _Thread_local locket_scope_info locket_swig_scope;
+#endif
+static int locket_swig_scope_kind(const char *path)
+{
+	int rc;
+	locket_swig_scope.version = LOCKET_SCOPE_INFO_VERSION;
+	rc = locket_scope(path, LOCKET_SCOPE_FLOCK, &locket_swig_scope);
+	return rc == LOCKET_OK ? locket_swig_scope.kind : rc;
+}
+static const char *locket_swig_scope_fs_type(void)
+{
+	return locket_swig_scope.fs_type != NULL ? locket_swig_scope.fs_type : "";
+}
+static const char *locket_swig_scope_reason(void)
+{
+	return locket_swig_scope.reason != NULL ? locket_swig_scope.reason : "";
+}
+%}
+%rename(scope_kind) locket_swig_scope_kind;
+%rename(scope_fs_type) locket_swig_scope_fs_type;
+%rename(scope_reason) locket_swig_scope_reason;
+%rename(scope_name) locket_scope_name;
+int locket_swig_scope_kind(const char *path);
+const char *locket_swig_scope_fs_type(void);
+const char *locket_swig_scope_reason(void);
+const char *locket_scope_name(int kind);

@@ -76,6 +76,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -116,11 +117,6 @@ static locket__key key_of_fd(int fd)
 	return fstat(fd, &st) == 0 ? locket__file_key(st.st_dev, st.st_ino) : 0;
 }
 
-static int is_ofd(const locket__span *span)
-{
-	return span != NULL && span->kind == LOCKET_KIND_OFD;
-}
-
 static uint64_t mix64(uint64_t x)
 {
 	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
@@ -131,7 +127,7 @@ static uint64_t mix64(uint64_t x)
 locket__key locket__linux_span_key(locket__key file, const locket__span *span)
 {
 	uint64_t k;
-	if (file == 0 || !is_ofd(span))
+	if (file == 0 || span == NULL || span->kind != LOCKET_KIND_OFD)
 		return file; /* flock: the file's key, as every locket version has it */
 	k = mix64(file ^ 0x4f46444c4f434b31ULL); /* "OFDLOCK1" */
 	k = mix64(k ^ (uint64_t)span->start);
@@ -148,54 +144,11 @@ void locket__os_held(locket__fd fd, locket__key key, const locket__span *span)
 		locket__wake_hold(key);
 }
 
-#ifdef F_OFD_SETLK
-/* fcntl F_OFD_SETLK(W) of type on span; the result of fcntl. */
-static int ofd_lock(int fd, int cmd, short type, const locket__span *span)
-{
-	struct flock fl;
-	memset(&fl, 0, sizeof fl);
-	fl.l_type = type;
-	fl.l_whence = SEEK_SET;
-	fl.l_start = (off_t)span->start;
-	fl.l_len = (off_t)span->length;
-	return fcntl(fd, cmd, &fl);
-}
-#endif
-
-static int no_ofd(const char *path)
-{
-	return locket__fail(LOCKET_ENOTSUP,
-			    "cannot lock '%s': this kernel has no OFD locks (fcntl F_OFD_SETLK)",
-			    path != NULL ? path : "lock file");
-}
-
-/* An OFD lock call failed with err: the recorded error. EINVAL on a range
- * that locket__span_check accepted means the kernel has no such command
- * (before Linux 3.15): not supported, and never a process-owned F_SETLK. */
-static int ofd_failed(int err, const char *what, const char *path)
-{
-	if (err == EINVAL)
-		return no_ofd(path);
-	if (err == EBADF)
-		return locket__fail_os(err,
-				       "an exclusive OFD lock needs a descriptor open for writing, "
-				       "a shared one for reading: cannot lock",
-				       path);
-	return locket__fail_os(err, what, path);
-}
-
 int locket__os_unlock(locket__fd fd, locket__key key, const locket__span *span)
 {
-	if (is_ofd(span)) {
-#ifdef F_OFD_SETLK
-		if (ofd_lock((int)fd, F_OFD_SETLK, F_UNLCK, span) != 0)
-			return ofd_failed(errno, "cannot unlock", NULL);
-#else
-		return no_ofd(NULL);
-#endif
-	} else if (flock((int)fd, LOCK_UN) != 0) {
-		return locket__fail_os(errno, "cannot unlock lock file", NULL);
-	}
+	int rc = locket__posix_unlock((int)fd, span);
+	if (rc != LOCKET_OK)
+		return rc;
 	/* After the unlock, before the core's close: the woken waiter's try
 	 * must find the lock free. */
 	if (key == 0)
@@ -204,46 +157,6 @@ int locket__os_unlock(locket__fd fd, locket__key key, const locket__span *span)
 	if (key != 0)
 		locket__wake_release(key);
 	locket__watch_tidy();
-	return LOCKET_OK;
-}
-
-/* One non-blocking try: LOCKET_OK, LOCKET_EWOULDBLOCK (unrecorded), or an error. */
-int locket__linux_try(int fd, int op, const locket__span *span, const char *path)
-{
-	if (is_ofd(span)) {
-#ifdef F_OFD_SETLK
-		if (ofd_lock(fd, F_OFD_SETLK, op == LOCK_SH ? F_RDLCK : F_WRLCK, span) == 0)
-			return LOCKET_OK;
-		if (errno == EAGAIN || errno == EACCES)
-			return LOCKET_EWOULDBLOCK;
-		return ofd_failed(errno, "cannot lock", path);
-#else
-		return no_ofd(path);
-#endif
-	}
-	if (flock(fd, op | LOCK_NB) == 0)
-		return LOCKET_OK;
-	if (errno == EWOULDBLOCK)
-		return LOCKET_EWOULDBLOCK;
-	return locket__fail_os(errno, "cannot lock", path);
-}
-
-/* The blocking wait of an untimed, uninterruptible lock. */
-static int lock_blocking(int fd, int op, const locket__span *span, const char *path)
-{
-	if (is_ofd(span)) {
-#ifdef F_OFD_SETLKW
-		while (ofd_lock(fd, F_OFD_SETLKW, op == LOCK_SH ? F_RDLCK : F_WRLCK, span) != 0)
-			if (errno != EINTR)
-				return ofd_failed(errno, "cannot lock", path);
-		return LOCKET_OK;
-#else
-		return no_ofd(path);
-#endif
-	}
-	while (flock(fd, op) != 0)
-		if (errno != EINTR)
-			return locket__fail_os(errno, "cannot lock", path);
 	return LOCKET_OK;
 }
 
@@ -274,7 +187,7 @@ int locket__os_lock(locket__fd lfd, const char *path, int shared, const locket__
 		    locket__wait *how, locket__waiter **waiter)
 {
 	const int fd = (int)lfd, op = shared ? LOCK_SH : LOCK_EX;
-	int rc = locket__linux_try(fd, op, span, path);
+	int rc = locket__posix_try(fd, op, span, path);
 
 	(void)waiter; /* the engine keeps no per-handle state */
 	if (rc != LOCKET_EWOULDBLOCK)
@@ -285,7 +198,7 @@ int locket__os_lock(locket__fd lfd, const char *path, int shared, const locket__
 	if (how->deadline == LOCKET__FOREVER && !how->interruptible) {
 		/* No deadline and no interruption wanted: block in the kernel,
 		 * the fastest hand-off there is. */
-		return lock_blocking(fd, op, span, path);
+		return locket__posix_lock_blocking(fd, op, span, path);
 	}
 	return locket__linux_wait(fd, path, op, span, how);
 }
@@ -293,4 +206,10 @@ int locket__os_lock(locket__fd lfd, const char *path, int shared, const locket__
 int locket__os_handle_keeps_waiter(void)
 {
 	return 0; /* an attempt's waiter lends the process's inotify instance */
+}
+
+void locket__os_fd_label(intptr_t fd, char *buf, size_t size)
+{
+	/* A path that names the descriptor's own file, which inotify follows. */
+	snprintf(buf, size, "/proc/self/fd/%d", (int)fd);
 }

@@ -111,7 +111,7 @@ static int arm_and_try(wait_state *ws)
 	ws->expect = __atomic_or_fetch(&ws->slot->word, 1, __ATOMIC_SEQ_CST);
 	locket__wake_note_sleep(ws->slot);
 	ws->armed = 1;
-	return locket__linux_try(ws->fd, ws->op, ws->span, ws->path);
+	return locket__posix_try(ws->fd, ws->op, ws->span, ws->path);
 }
 
 /* In a masked wait: run the handlers of signals that came while blocked (a
@@ -189,7 +189,7 @@ static int sleep_on_poll(wait_state *ws, int64_t now, int64_t ms)
 	if (n == 0)
 		return LOCKET_EWOULDBLOCK;
 	/* The likely hand-off: try before draining. */
-	rc = locket__linux_try(ws->fd, ws->op, ws->span, ws->path);
+	rc = locket__posix_try(ws->fd, ws->op, ws->span, ws->path);
 	if (rc == LOCKET_EWOULDBLOCK) {
 		/* What they said is covered by the try at the top of the loop; a
 		 * release after this drain leaves a new event. (A timer wake-up
@@ -296,7 +296,7 @@ int locket__linux_wait(int fd, const char *path, int op, const locket__span *spa
 				ws.armed = 0; /* a later futex sleep arms anew */
 			if (!(ws.on_futex && ws.armed)) {
 				rc = ws.on_futex ? arm_and_try(&ws)
-						 : locket__linux_try(fd, op, span, path);
+						 : locket__posix_try(fd, op, span, path);
 				if (rc != LOCKET_EWOULDBLOCK)
 					break;
 			}

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -27,6 +28,7 @@ int locket__os_translate(int err)
 	case EISDIR:
 		return LOCKET_EISDIR;
 	case ENOLCK:
+	case ENOSYS: /* flock on Lustre mounted with noflock */
 	case EOPNOTSUPP:
 #if defined(ENOTSUP) && ENOTSUP != EOPNOTSUPP
 	case ENOTSUP:
@@ -234,9 +236,99 @@ int locket__os_fd_is_plausible(intptr_t fd)
 	return fd >= 0 && fd <= INT_MAX;
 }
 
-void locket__os_fd_label(intptr_t fd, char *buf, size_t size)
+static int is_ofd(const locket__span *span)
 {
-	snprintf(buf, size, "/proc/self/fd/%d", (int)fd);
+	return span != NULL && span->kind == LOCKET_KIND_OFD;
+}
+
+#ifdef F_OFD_SETLK
+/* fcntl F_OFD_SETLK(W) of type on span; the result of fcntl. */
+static int ofd_lock(int fd, int cmd, short type, const locket__span *span)
+{
+	struct flock fl;
+	memset(&fl, 0, sizeof fl);
+	fl.l_type = type;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = (off_t)span->start;
+	fl.l_len = (off_t)span->length;
+	return fcntl(fd, cmd, &fl);
+}
+#endif
+
+static int no_ofd(const char *path)
+{
+	return locket__fail(LOCKET_ENOTSUP,
+			    "cannot lock '%s': this system has no OFD locks (fcntl F_OFD_SETLK)",
+			    path != NULL ? path : "lock file");
+}
+
+/* An OFD lock call failed with err: the recorded error. EINVAL on a range
+ * that locket__span_check accepted means the kernel has no such command
+ * (before Linux 3.15): not supported, and never a process-owned F_SETLK. */
+static int ofd_failed(int err, const char *what, const char *path)
+{
+	if (err == EINVAL)
+		return no_ofd(path);
+	if (err == EBADF)
+		return locket__fail_os(err,
+				       "an exclusive OFD lock needs a descriptor open for writing, "
+				       "a shared one for reading: cannot lock",
+				       path);
+	return locket__fail_os(err, what, path);
+}
+
+int locket__posix_try(int fd, int op, const locket__span *span, const char *path)
+{
+	if (is_ofd(span)) {
+#ifdef F_OFD_SETLK
+		if (ofd_lock(fd, F_OFD_SETLK, op == LOCK_SH ? F_RDLCK : F_WRLCK, span) == 0)
+			return LOCKET_OK;
+		if (errno == EAGAIN || errno == EACCES)
+			return LOCKET_EWOULDBLOCK;
+		return ofd_failed(errno, "cannot lock", path);
+#else
+		return no_ofd(path);
+#endif
+	}
+	if (flock(fd, op | LOCK_NB) == 0)
+		return LOCKET_OK;
+	if (errno == EWOULDBLOCK)
+		return LOCKET_EWOULDBLOCK;
+	return locket__fail_os(errno, "cannot lock", path);
+}
+
+int locket__posix_lock_blocking(int fd, int op, const locket__span *span, const char *path)
+{
+	if (is_ofd(span)) {
+#ifdef F_OFD_SETLKW
+		while (ofd_lock(fd, F_OFD_SETLKW, op == LOCK_SH ? F_RDLCK : F_WRLCK, span) != 0)
+			if (errno != EINTR)
+				return ofd_failed(errno, "cannot lock", path);
+		return LOCKET_OK;
+#else
+		return no_ofd(path);
+#endif
+	}
+	while (flock(fd, op) != 0)
+		if (errno != EINTR)
+			return locket__fail_os(errno, "cannot lock", path);
+	return LOCKET_OK;
+}
+
+int locket__posix_unlock(int fd, const locket__span *span)
+{
+	if (is_ofd(span)) {
+#ifdef F_OFD_SETLK
+		if (ofd_lock(fd, F_OFD_SETLK, F_UNLCK, span) != 0)
+			return ofd_failed(errno, "cannot unlock", NULL);
+		return LOCKET_OK;
+#else
+		return no_ofd(NULL);
+#endif
+	}
+	if (flock(fd, LOCK_UN) != 0)
+		return locket__fail_os(errno, "cannot unlock lock file", NULL);
+	return LOCKET_OK;
 }
 
 /* The POSIX-lock trap (docs/design.md): closing any descriptor of a file

@@ -11,4 +11,19 @@
 /* A file's key for the wait engine, from its device and inode; never 0. */
 locket__key locket__file_key(dev_t dev, ino_t ino);
 
+/* One non-blocking try of span's lock (NULL: the default): flock(), or an
+ * OFD lock (fcntl F_OFD_SETLK) on the range for LOCKET_KIND_OFD, which
+ * fails with LOCKET_ENOTSUP where the OS has none (no F_OFD_SETLK, or
+ * EINVAL from an old kernel: never a process-owned F_SETLK instead).
+ * LOCKET_OK, LOCKET_EWOULDBLOCK (unrecorded), or an error (recorded). op:
+ * LOCK_SH or LOCK_EX. Both engines' only way to take the lock without
+ * blocking. */
+int locket__posix_try(int fd, int op, const locket__span *span, const char *path);
+/* The same, blocking in the kernel (flock(), F_OFD_SETLKW) until granted;
+ * EINTR retried. For untimed, uninterruptible waits. */
+int locket__posix_lock_blocking(int fd, int op, const locket__span *span, const char *path);
+/* Unlock span's lock on fd (without closing it): LOCKET_OK or a recorded
+ * error. */
+int locket__posix_unlock(int fd, const locket__span *span);
+
 #endif

@@ -2,6 +2,7 @@
  * LD_PRELOAD fault injection for the C tests: makes flock() fail the way
  * filesystems and signals make it fail, without needing such a filesystem.
  *   LOCKET_FAULT=enolck      every flock() fails with ENOLCK (NFS lock manager down)
+ *   LOCKET_FAULT=enosys      every flock() fails with ENOSYS (Lustre mounted with noflock)
  *   LOCKET_FAULT=ebadf_rdonly  an exclusive flock() on a read-only descriptor fails
  *                            with EBADF (Linux NFS emulates flock with byte-range locks)
  *   LOCKET_FAULT=rename_before_try  before the first non-blocking flock(), rename
@@ -81,6 +82,10 @@ int flock(int fd, int op)
 		real_flock = (int (*)(int, int))dlsym(RTLD_NEXT, "flock");
 	if (fault != NULL && strcmp(fault, "enolck") == 0 && !(op & LOCK_UN)) {
 		errno = ENOLCK;
+		return -1;
+	}
+	if (fault != NULL && strcmp(fault, "enosys") == 0 && !(op & LOCK_UN)) {
+		errno = ENOSYS;
 		return -1;
 	}
 	if (fault != NULL && strcmp(fault, "ebadf_rdonly") == 0 && (op & LOCK_EX) &&

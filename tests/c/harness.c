@@ -320,3 +320,17 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	return test_main(argc, argv);
 }
+
+int engine_is_portable(void)
+{
+	return strcmp(LOCKET_TEST_ENGINE, "portable") == 0;
+}
+
+void skip_unless_linux_engine(const char *why)
+{
+	if (engine_is_portable()) {
+		char msg[512];
+		snprintf(msg, sizeof msg, "the portable engine: %s", why);
+		test_skip(msg);
+	}
+}

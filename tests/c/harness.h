@@ -23,6 +23,13 @@ const char *test_path(const char *name);
 /* Milliseconds on the monotonic clock. */
 double test_now_ms(void);
 
+/* 1 when the library under test was built with the portable engine
+ * (LOCKET_ENGINE=portable), 0 for the Linux engine. */
+int engine_is_portable(void);
+/* Skip (CTest's code 77) a test of the Linux engine's internals when the
+ * library runs the portable engine, printing why. */
+void skip_unless_linux_engine(const char *why);
+
 /* A child process that runs fn(arg, in, out): in is a line reader from the
  * test, out a line writer to it. */
 typedef struct child {

@@ -21,7 +21,9 @@ TEST(error_names_are_stable)
 				       "is_a_directory",
 				       "not_supported",
 				       "out_of_memory",
-				       "io_error" };
+				       "io_error",
+				       "scope",
+				       "lock_lost" };
 	int code;
 	for (code = 0; code >= LOCKET_ERROR_MIN; code--) {
 		CHECK(strcmp(locket_error_name(code), names[-code]) == 0);
@@ -333,6 +335,17 @@ TEST(fault_enolck_is_not_supported_not_contention)
 	CHECK_RC(locket_new(&lock, test_path("x"), NULL), LOCKET_OK);
 	CHECK_RC(locket_acquire(lock, 0, 0), LOCKET_ENOTSUP);
 	CHECK(locket_last_os_error() == ENOLCK);
+	/* The message names the filesystem and its mount point (core/scope.c). */
+	{
+		locket_scope_info info = LOCKET_SCOPE_INFO_INIT;
+		char want[128];
+		char message[512];
+		snprintf(message, sizeof message, "%s", locket_last_error_message());
+		CHECK_RC(locket_scope(test_path("x"), 0, &info), LOCKET_OK);
+		snprintf(want, sizeof want, "(filesystem %s at ", info.fs_type);
+		if (strstr(message, want) == NULL)
+			test_fail(__FILE__, __LINE__, "'%s' does not name the filesystem", message);
+	}
 	CHECK_RC(locket_acquire(lock, 5000, 0), LOCKET_ENOTSUP); /* at once, not after 5 s */
 	CHECK_RC(locket_acquire(lock, -1, 0), LOCKET_ENOTSUP);
 	CHECK(!locket_locked(lock));

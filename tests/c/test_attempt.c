@@ -55,18 +55,26 @@ TEST(attempt_gets_lock_when_holder_releases)
 	CHECK_RC(locket_new(&lock, test_path("x"), NULL), LOCKET_OK);
 	CHECK_RC(locket_attempt_start(&a, lock, 0), LOCKET_EWOULDBLOCK);
 	CHECK(a != NULL);
-	CHECK(locket_attempt_fd(a) >= 0); /* Linux: inotify */
-	CHECK(locket_attempt_retry_ms(a) > 0);
+	if (engine_is_portable()) {
+		/* Nothing to poll: the loop tries on a short timer. */
+		CHECK(locket_attempt_fd(a) == -1);
+		CHECK(locket_attempt_retry_ms(a) > 0 && locket_attempt_retry_ms(a) <= 16);
+	} else {
+		CHECK(locket_attempt_fd(a) >= 0); /* Linux: inotify */
+		CHECK(locket_attempt_retry_ms(a) > 0);
+	}
 	CHECK_RC(locket_attempt_try(a), LOCKET_EWOULDBLOCK);
 	CHECK(!locket_locked(lock));
 	child_say(&holder, "release");
 	CHECK(strcmp(child_read(&holder), "released ok") == 0);
-	{
+	if (engine_is_portable()) {
+		CHECK_RC(locket_attempt_try(a), LOCKET_OK); /* the next timed try */
+	} else {
 		/* The release made the descriptor readable: no need to wait the retry. */
 		struct pollfd p = { locket_attempt_fd(a), POLLIN, 0 };
 		CHECK(poll(&p, 1, 5000) == 1);
+		CHECK_RC(locket_attempt_try(a), LOCKET_OK);
 	}
-	CHECK_RC(locket_attempt_try(a), LOCKET_OK);
 	CHECK(locket_locked(lock));
 	CHECK_RC(locket_attempt_try(a), LOCKET_EINVAL); /* finished */
 	locket_attempt_free(a);

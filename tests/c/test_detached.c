@@ -203,7 +203,7 @@ TEST(allow_directory_locks_a_directory)
 	locket_free(other);
 	locket_free(lock);
 	/* Unknown option flags are still refused. */
-	opts.flags = 0x4;
+	opts.flags = 0x100;
 	CHECK_RC(locket_new(&lock, test_path("file"), &opts), LOCKET_EINVAL);
 }
 

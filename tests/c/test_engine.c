@@ -158,6 +158,7 @@ TEST(full_dev_shm_never_kills_waiters_or_releasers)
 	char table[128], filler[128], block[4096];
 	const char *path = test_path("lock");
 	int fd, i;
+	skip_unless_linux_engine("the Linux engine's shared wake-up table in /dev/shm is not used");
 
 	if (unshare(CLONE_NEWNS) != 0)
 		test_skip("no private mount namespace here (needs root or user namespaces)");
@@ -546,10 +547,12 @@ static int inotify_instances(void)
 TEST(idle_process_gives_its_inotify_instance_back)
 {
 	const char *path = test_path("lock");
-	child h = start_foreign(path);
+	child h;
 	struct waiter w = { 0 };
 	locket_t *lock;
 	pthread_t t;
+	skip_unless_linux_engine("the Linux engine's inotify instance is not used");
+	h = start_foreign(path);
 	w.path = path;
 	w.timeout_ms = 20000;
 	t = start_waiter(&w);
@@ -613,12 +616,15 @@ TEST(waiter_on_a_busy_file_coalesces_its_events)
 TEST(attempt_holding_inotify_does_not_slow_a_thread_waiting_elsewhere)
 {
 	const char *a_path = test_path("a"), *b_path = test_path("b");
-	child ha = start_foreign(a_path), hb = start_holder(b_path, 0);
+	child ha, hb;
 	struct waiter w = { 0 };
 	locket_attempt_t *attempt;
 	locket_t *a;
 	pthread_t t;
 	double released;
+	skip_unless_linux_engine("attempts have no inotify instance to hold");
+	ha = start_foreign(a_path);
+	hb = start_holder(b_path, 0);
 	CHECK_RC(locket_new(&a, a_path, NULL), LOCKET_OK);
 	CHECK_RC(locket_attempt_start(&attempt, a, 0), LOCKET_EWOULDBLOCK);
 	CHECK(locket_attempt_fd(attempt) >= 0); /* the attempt has the instance */

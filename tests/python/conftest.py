@@ -24,6 +24,19 @@ def skip_on_windows(reason):
     """For a test of what Windows does not have; the reason says what."""
     return pytest.mark.skipif(WINDOWS, reason=reason)
 
+
+# The C library's POSIX wait engine under test: CTest passes CMake's LOCKET_ENGINE
+# (linux, or portable: core/portable/, what macOS and the BSDs run).
+PORTABLE_ENGINE = os.environ.get("LOCKET_ENGINE") == "portable"
+# What the portable engine cannot do on Linux: name a flock() holder (F_GETLK does
+# not see flock locks there; docs/design.md).
+HOLDER_PID_KNOWN = not WINDOWS and not PORTABLE_ENGINE
+
+
+def skip_on_portable_engine(reason):
+    """For a test of the Linux engine's internals; the reason says what."""
+    return pytest.mark.skipif(PORTABLE_ENGINE, reason="the portable engine: " + reason)
+
 # The C library's deadlines have millisecond resolution: a timed wait may end
 # up to a millisecond before its timeout (measured here with a finer clock).
 EARLY = 0.002

@@ -11,7 +11,7 @@ from fractions import Fraction
 
 import locket
 import pytest
-from conftest import EARLY, held_elsewhere, skip_on_windows, wait_thread_blocked
+from conftest import EARLY, held_elsewhere, skip_on_portable_engine, skip_on_windows, wait_thread_blocked
 
 
 def test_acquire_release_and_locked(lock_path):
@@ -246,6 +246,7 @@ def test_per_call_shared_mode(lock_path):
 
 
 @skip_on_windows("holder_pid() is None on Windows: LockFileEx does not tell who holds a lock")
+@skip_on_portable_engine("holder_pid() is None on Linux: F_GETLK does not see flock() locks")
 def test_holder_pid(lock_path, holder):
     lock = locket.Lock(lock_path)
     assert lock.holder_pid() is None

@@ -8,7 +8,7 @@ import time
 
 import locket
 import pytest
-from conftest import EARLY, fds_on, held_elsewhere, skip_on_windows, try_in_other_process, until_waiting
+from conftest import EARLY, fds_on, held_elsewhere, skip_on_portable_engine, skip_on_windows, try_in_other_process, until_waiting
 
 
 def run(coro):
@@ -261,6 +261,7 @@ def test_ticker_keeps_running_while_waiting(lock_path, holder):
 
 
 @skip_on_windows("Windows has no release event to watch: async waits retry every retry_ms, more often than this bound")
+@skip_on_portable_engine("no release event to watch: async waits retry every retry_ms, more often than this bound")
 def test_two_locks_in_one_loop_both_get_it(lock_path, holder):
     """Two Lock objects on one file (two handles), waiting in one loop: each
     gets the lock in turn, and their tries do not wake each other into a spin."""
@@ -413,6 +414,7 @@ def test_lock_removed_during_wait(tmp_path, holder):
 
 
 @skip_on_windows("an Attempt has no descriptor on Windows (fd() is -1); test_windows.py checks the rest")
+@skip_on_portable_engine("an Attempt has no descriptor (fd() is -1)")
 def test_handle_close_finishes_its_attempts(lock_path, holder):
     """The low-level guard: Handle.close() ends a live Attempt first, which
     then reports EINVAL instead of touching the freed handle."""
@@ -433,6 +435,7 @@ def test_handle_close_finishes_its_attempts(lock_path, holder):
 
 
 @skip_on_windows("POSIX: a descriptor watched by a selector loop; on Windows neither exists")
+@skip_on_portable_engine("an Attempt has no descriptor (fd() is -1) for the selector to watch")
 def test_next_wait_right_after_a_grant_is_watched(lock_path, holder):
     """A grant leaves its clean-up (unwatching the descriptor) for after the
     task resumed; a new wait on the same object at once reuses the handle's

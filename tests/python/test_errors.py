@@ -92,6 +92,17 @@ def test_name_too_long(tmp_path, make):
     assert info.value.errno == errno.ENAMETOOLONG or isinstance(info.value, ValueError)
 
 
+@skip_on_windows("PATH_MAX is the POSIX core's limit (Windows paths are checked in test_windows.py)")
+@both_entry_points
+def test_path_longer_than_path_max_is_a_value_error(tmp_path, make):
+    """The core refuses a path longer than PATH_MAX itself (invalid_argument, no OS error): that is
+    the caller's mistake, a ValueError like a NUL in the path, not an OSError."""
+    with pytest.raises(ValueError, match="too long") as info:
+        lock = make(str(tmp_path / ("d" * 200 + "/")) * 30 + "f")
+        lock.acquire(timeout=0)
+    assert not isinstance(info.value, OSError)
+
+
 @pytest.mark.parametrize(
     "mode, error", [(-1, ValueError), (0o10000, ValueError), ("644", TypeError), (True, TypeError)]
 )

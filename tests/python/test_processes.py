@@ -8,7 +8,7 @@ import time
 
 import locket
 import pytest
-from conftest import child_env, held_elsewhere, skip_on_windows, try_in_other_process
+from conftest import child_env, held_elsewhere, skip_on_portable_engine, skip_on_windows, try_in_other_process
 
 
 def test_other_process_is_refused_while_held(lock_path):
@@ -145,6 +145,7 @@ def test_shared_lock_across_processes(lock_path, holder):
 
 
 @skip_on_windows("holder_pid() is None on Windows: LockFileEx does not tell who holds a lock")
+@skip_on_portable_engine("holder_pid() is None on Linux: F_GETLK does not see flock() locks")
 def test_holder_pid_of_another_process(lock_path, holder):
     child = holder(lock_path)
     assert locket.Lock(lock_path).holder_pid() == child.pid

@@ -20,6 +20,7 @@ local Handle, timeout_ms, with_lock_held = core.Handle, core.timeout_ms, core.wi
 local error_name, strerror, last_error_message = core.error_name, core.strerror, core.last_error_message
 local ENOTHELD, SHARED, INTERRUPTIBLE, NO_CREATE = core.ENOTHELD, core.SHARED, core.INTERRUPTIBLE, core.NO_CREATE
 local KIND_OFD = core.KIND_OFD
+local ACROSS_HOSTS = core.ACROSS_HOSTS
 
 local M = {
 	version = core.version(),
@@ -75,17 +76,19 @@ end
 -- opts (all optional): timeout = seconds for acquire() (default: wait forever;
 -- 0: try once), shared = true for a shared (reader) lock, create = false to
 -- fail with "not_found" when the file is missing, mode = permission bits of a
--- new file (default 0666, e.g. tonumber("600", 8)), kind = "flock" (the
--- default: flock(2) on the whole file, what flock(1), locket.py and filelock
--- take) or "ofd" (an OFD lock, fcntl F_OFD_SETLK: what excludes lockf,
--- fasteners and flock --fcntl), start and length = the OFD lock's byte range
--- (bytes >= 0; length 0, the default: to the end of the file).
+-- new file (default 0666, e.g. tonumber("600", 8)), across_hosts = true to make
+-- acquire() fail with code "scope" where the lock cannot exclude other hosts
+-- or other views of the file (see locket.scope and docs/filesystems.md),
+-- kind = "flock" (the default: flock(2) on the whole file, what flock(1),
+-- locket.py and filelock take) or "ofd" (an OFD lock, fcntl F_OFD_SETLK: what
+-- excludes lockf, fasteners and flock --fcntl), start and length = the OFD
+-- lock's byte range (bytes >= 0; length 0, the default: to the end of the file).
 -- Returns the lock, or nil, message, code.
 function M.lock_file(path, opts)
 	if type(path) ~= "string" then
 		error("bad argument #1 to 'lock_file' (string expected, got " .. type(path) .. ")", 2)
 	end
-	local timeout, shared, create, mode
+	local timeout, shared, create, mode, across_hosts
 	local kind, start, length = 0, 0, 0
 	if opts ~= nil then
 		if type(opts) ~= "table" then
@@ -94,11 +97,11 @@ function M.lock_file(path, opts)
 		for k, v in pairs(opts) do
 			if k == "timeout" then
 				timeout = v
-			elseif k == "shared" or k == "create" then
+			elseif k == "shared" or k == "create" or k == "across_hosts" then
 				if type(v) ~= "boolean" then
 					error("bad option '" .. k .. "' to 'lock_file' (boolean expected, got " .. type(v) .. ")", 2)
 				end
-				if k == "shared" then shared = v else create = v end
+				if k == "shared" then shared = v elseif k == "create" then create = v else across_hosts = v end
 			elseif k == "mode" then
 				if type(v) ~= "number" or v ~= v or v < 0 or v > 4095 or v % 1 ~= 0 then
 					error("bad option 'mode' to 'lock_file' (permission bits 0 to 4095 expected, got " ..
@@ -127,7 +130,8 @@ function M.lock_file(path, opts)
 	if path:find("\0", 1, true) then
 		return nil, "lock file path contains a NUL byte: " .. ("%q"):format(path), "invalid_argument"
 	end
-	local h = Handle(path, mode or 438, create == false and NO_CREATE or 0, kind, start, length)
+	local h = Handle(path, mode or 438, (create == false and NO_CREATE or 0) + (across_hosts and ACROSS_HOSTS or 0),
+		kind, start, length)
 	local rc = h.open_error
 	if rc ~= 0 then
 		return failure(rc)
@@ -208,6 +212,22 @@ function Lock:holder_pid()
 		return nil
 	end
 	return failure(pid)
+end
+
+--- Is the held lock still the lock of the file the path names? Returns true;
+-- nil, message, "lock_lost" once the file was removed, replaced or renamed
+-- away while held (the lock stays held until released); raises if this lock
+-- object does not hold the lock. Costs an fstat and a stat.
+function Lock:check()
+	local h = check(self, 2)
+	local rc = h:check()
+	if rc == 0 then
+		return true
+	end
+	if rc == ENOTHELD then
+		error("attempt to check lock '" .. h:path() .. "', which this lock object does not hold", 2)
+	end
+	return failure(rc)
 end
 
 --- The absolute path of the lock file.
@@ -324,6 +344,24 @@ function Lock.__tostring(self)
 		return "locket lock (closed)"
 	end
 	return ("locket lock '%s' (%s)"):format(h:path(), h:locked() ~= 0 and "held" or "not held")
+end
+
+--- What a lock on path can exclude: a table { kind = "local" | "network" |
+-- "this-host" | "unknown", fs_type = "ext4", reason = "one line" }, or nil,
+-- message, code. path need not exist (its directory must). See
+-- docs/filesystems.md.
+function M.scope(path)
+	if type(path) ~= "string" then
+		error("bad argument #1 to 'scope' (string expected, got " .. type(path) .. ")", 2)
+	end
+	if path:find("\0", 1, true) then
+		return nil, "path contains a NUL byte: " .. ("%q"):format(path), "invalid_argument"
+	end
+	local kind = core.scope_kind(path)
+	if kind < 0 then
+		return failure(kind)
+	end
+	return { kind = core.scope_name(kind), fs_type = core.scope_fs_type(), reason = core.scope_reason() }
 end
 
 --- The stable name of a core error code (for users of locket.core).

@@ -24,23 +24,27 @@ this module turns its codes into Python exceptions.
 # timeouts that are neither int nor float, typing only by type checkers
 # (annotations are strings: no __future__ import).
 from . import _core
-from ._errors import LockBusy, LockError, LockTimeout, NotHeldError
-from ._lock import Lock, lock_file
+from ._errors import LockBusy, LockError, LockLost, LockTimeout, NotHeldError, ScopeError
+from ._lock import Lock, Scope, lock_file, lock_scope
 
 __all__ = [
     "Lock",
     "LockBusy",
     "LockError",
+    "LockLost",
     "LockTimeout",
     "NotHeldError",
+    "Scope",
+    "ScopeError",
     "lock_file",
+    "lock_scope",
 ]
 
 __version__: str = _core.version()
 
 # One public home for the names (reprs, pickled exceptions, help()): the
 # layout is filelock's, the names are locket's.
-for _obj in (Lock, LockBusy, LockError, LockTimeout, NotHeldError, lock_file):
+for _obj in (Lock, LockBusy, LockError, LockLost, LockTimeout, NotHeldError, Scope, ScopeError, lock_file, lock_scope):
     _obj.__module__ = __name__
 del _obj
 

@@ -18,11 +18,25 @@ EISDIR: int
 ENOTSUP: int
 ENOMEM: int
 EIO: int
+ESCOPE: int
+ELOST: int
 NO_CREATE: int
 SHARED: int
 INTERRUPTIBLE: int
 KIND_FLOCK: int
 KIND_OFD: int
+ACROSS_HOSTS: int
+SCOPE_UNKNOWN: int
+SCOPE_LOCAL: int
+SCOPE_NETWORK: int
+SCOPE_THIS_HOST: int
+
+def scope_kind(path: str | bytes) -> int:
+    """locket_scope(): the kind (SCOPE_*, >= 0) or a negative code; the
+    strings of the answer from scope_fs_type() and scope_reason()."""
+def scope_fs_type() -> str: ...
+def scope_reason() -> str: ...
+def scope_name(kind: int) -> str: ...
 
 def error_name(code: int) -> str: ...
 def strerror(code: int) -> str: ...
@@ -67,6 +81,8 @@ class Handle:
         (EINTR is never returned). Elsewhere signals do not end the wait."""
     def release(self) -> int: ...
     def locked(self) -> int: ...
+    def check(self) -> int:
+        """locket_check(): OK, ELOST, ENOTHELD or another code."""
     def holder_pid(self) -> int:
         """The holder's pid, 0 when none is seen, or a negative code."""
     def path(self) -> Optional[bytes]: ...

@@ -56,6 +56,18 @@ class NotHeldError(LockError, RuntimeError):
     """release() of a lock this object does not hold (RuntimeError like threading.Lock)."""
 
 
+class ScopeError(LockError):
+    """across_hosts=True, and the lock file's filesystem keeps locks on this
+    host or in one view of the file (NFS nolock or local_lock=, CIFS nobrl,
+    9p, virtiofs, overlay, FUSE) or is unknown: nothing was locked. The
+    message names the filesystem and why (see lock_scope())."""
+
+
+class LockLost(LockError):
+    """check(): the lock file was removed, replaced or renamed away while
+    held. The lock is still held (on the old file) until release()."""
+
+
 
 
 # The C library's codes that are OSErrors in Python: the class, and the errno
@@ -91,6 +103,10 @@ def _error(code: int, os_error: int, message: str, filename: "Any") -> BaseExcep
     """The Python exception for a failed C call's code and detail."""
     if code == _core.ENOTHELD:
         return NotHeldError("cannot release unlocked lock")
+    if code == _core.ESCOPE or code == _core.ELOST:
+        e: LockError = (ScopeError if code == _core.ESCOPE else LockLost)(message)
+        e.path = filename
+        return e
     if code == _core.ENOMEM:
         return MemoryError(message)
     if code == _core.EINVAL and not os_error:
