@@ -604,6 +604,101 @@ test("processes: permission denied is reported at once, as permission_denied", f
 	ok(ms_since(t0) < 10000, "no waiting on permission errors")
 end)
 
+test("locket.scope: kind, filesystem type and reason; a missing file is its directory's", function()
+	local s = assert(locket.scope("/dev/shm/locket-lua-scope-missing"))
+	if s.fs_type ~= "tmpfs" then
+		H.skip("/dev/shm is not a tmpfs here")
+	end
+	eq(s.kind, "local", "kind")
+	ok(s.reason:find("/dev/shm", 1, true), "reason names the mount: " .. s.reason)
+	local p, d = tmp_lock()
+	local t = assert(locket.scope(p))
+	ok(t.kind == "local" or t.kind == "network" or t.kind == "this-host" or t.kind == "unknown", t.kind)
+	fails("not_found", locket.scope(d .. "/no/such/dir/x"))
+	fails("invalid_argument", locket.scope(""))
+	raises("bad argument #1 to 'scope'", locket.scope, 42)
+	raises("bad option 'across_hosts'", locket.lock_file, p, { across_hosts = 1 })
+	eq(core.scope_name(core.SCOPE_THIS_HOST), "this-host", "scope_name")
+end)
+
+test("lock:check(): true while intact; lock_lost after unlink, rename over, directory replaced", function()
+	local p, d = tmp_lock()
+	local l = assert(locket.lock_file(p))
+	raises("which this lock object does not hold", l.check, l)
+	assert(l:acquire(0))
+	eq(l:check(), true, "intact")
+	assert(os.remove(p))
+	fails("lock_lost", l:check())
+	eq(l:locked(), true, "lock_lost leaves the lock held")
+	assert(l:release())
+	assert(l:acquire(0))
+	eq(l:check(), true, "the new file")
+	H.write_file(d .. "/other", "")
+	assert(os.rename(d .. "/other", p))
+	local msg = fails("lock_lost", l:check())
+	ok(msg:find("another file", 1, true), msg)
+	assert(l:release())
+	l:close()
+	-- The directory replaced by a deploy.
+	local sub = d .. "/app"
+	assert(H.sh("mkdir " .. H.shq(sub) .. " " .. H.shq(sub .. ".new")))
+	H.write_file(sub .. ".new/x.lock", "")
+	l = assert(locket.lock_file(sub .. "/x.lock"))
+	assert(l:acquire(0))
+	assert(os.rename(sub, sub .. ".old"))
+	assert(os.rename(sub .. ".new", sub))
+	fails("lock_lost", l:check())
+	assert(l:release())
+	raises("which this lock object does not hold", l.check, l)
+	l:close()
+end)
+
+test("FUSE (bindfs): the view is this-host, does not exclude the real file, across_hosts refuses it", function()
+	local f = io.open("/dev/fuse", "r+b")
+	if not f then
+		H.skip("/dev/fuse cannot be used here")
+	end
+	f:close()
+	if not H.sh("command -v bindfs >/dev/null") then
+		error("bindfs is not installed (scripts/install-deps.sh installs it)")
+	end
+	local d = H.tmpdir()
+	local real, view = d .. "/real", d .. "/view"
+	assert(H.sh("mkdir " .. H.shq(real) .. " " .. H.shq(view)))
+	if not H.sh("bindfs " .. H.shq(real) .. " " .. H.shq(view)) then
+		H.skip("bindfs could not mount here")
+	end
+	local okay, err = pcall(function()
+		H.write_file(real .. "/f", "")
+		local s = assert(locket.scope(view .. "/f"))
+		eq(s.kind, "this-host", "view kind")
+		ok(s.fs_type:find("^fuse"), "view type " .. s.fs_type)
+		local r = assert(locket.scope(real .. "/f"))
+		ok(r.kind ~= "this-host", "real kind " .. r.kind)
+		-- Two views of one file: two inodes, two locks that do not exclude.
+		local a = assert(locket.lock_file(real .. "/f"))
+		local b = assert(locket.lock_file(view .. "/f"))
+		assert(a:acquire(0))
+		eq(b:acquire(0), true, "the view's lock is granted while the real file's is held")
+		b:close()
+		a:close()
+		local c = assert(locket.lock_file(view .. "/f", { across_hosts = true }))
+		local msg = fails("scope", c:acquire(0))
+		ok(msg:find("filesystem fuse", 1, true), msg)
+		eq(c:locked(), false, "refused: not held")
+		c:close()
+		if r.kind == "local" then
+			local e = assert(locket.lock_file(real .. "/f", { across_hosts = true }))
+			assert(e:acquire(0))
+			e:close()
+		end
+	end)
+	H.sh("umount -l " .. H.shq(view) .. " 2>/dev/null || fusermount3 -uz " .. H.shq(view) .. " 2>/dev/null")
+	if not okay then
+		error(err, 0)
+	end
+end)
+
 -- ---- kind = "ofd": OFD locks against POSIX record locks (Python's fcntl.lockf, fasteners) ----
 
 local PY = os.getenv("LOCKET_TEST_PYTHON") or "python3"
@@ -702,99 +797,6 @@ test("kind = 'ofd': overlapping ranges exclude, disjoint ones do not", function(
 	eq(c:acquire(), true, "c after a")
 	c:release()
 	b:release()
-test("locket.scope: kind, filesystem type and reason; a missing file is its directory's", function()
-	local s = assert(locket.scope("/dev/shm/locket-lua-scope-missing"))
-	if s.fs_type ~= "tmpfs" then
-		H.skip("/dev/shm is not a tmpfs here")
-	end
-	eq(s.kind, "local", "kind")
-	ok(s.reason:find("/dev/shm", 1, true), "reason names the mount: " .. s.reason)
-	local p, d = tmp_lock()
-	local t = assert(locket.scope(p))
-	ok(t.kind == "local" or t.kind == "network" or t.kind == "this-host" or t.kind == "unknown", t.kind)
-	fails("not_found", locket.scope(d .. "/no/such/dir/x"))
-	fails("invalid_argument", locket.scope(""))
-	raises("bad argument #1 to 'scope'", locket.scope, 42)
-	raises("bad option 'across_hosts'", locket.lock_file, p, { across_hosts = 1 })
-	eq(core.scope_name(core.SCOPE_THIS_HOST), "this-host", "scope_name")
-end)
-
-test("lock:check(): true while intact; lock_lost after unlink, rename over, directory replaced", function()
-	local p, d = tmp_lock()
-	local l = assert(locket.lock_file(p))
-	raises("which this lock object does not hold", l.check, l)
-	assert(l:acquire(0))
-	eq(l:check(), true, "intact")
-	assert(os.remove(p))
-	fails("lock_lost", l:check())
-	eq(l:locked(), true, "lock_lost leaves the lock held")
-	assert(l:release())
-	assert(l:acquire(0))
-	eq(l:check(), true, "the new file")
-	H.write_file(d .. "/other", "")
-	assert(os.rename(d .. "/other", p))
-	local msg = fails("lock_lost", l:check())
-	ok(msg:find("another file", 1, true), msg)
-	assert(l:release())
-	l:close()
-	-- The directory replaced by a deploy.
-	local sub = d .. "/app"
-	assert(H.sh("mkdir " .. H.shq(sub) .. " " .. H.shq(sub .. ".new")))
-	H.write_file(sub .. ".new/x.lock", "")
-	l = assert(locket.lock_file(sub .. "/x.lock"))
-	assert(l:acquire(0))
-	assert(os.rename(sub, sub .. ".old"))
-	assert(os.rename(sub .. ".new", sub))
-	fails("lock_lost", l:check())
-	assert(l:release())
-	raises("which this lock object does not hold", l.check, l)
-	l:close()
-end)
-
-test("FUSE (bindfs): the view is this-host, does not exclude the real file, across_hosts refuses it", function()
-	local f = io.open("/dev/fuse", "r+b")
-	if not f then
-		H.skip("/dev/fuse cannot be used here")
-	end
-	f:close()
-	if not H.sh("command -v bindfs >/dev/null") then
-		error("bindfs is not installed (scripts/install-deps.sh installs it)")
-	end
-	local d = H.tmpdir()
-	local real, view = d .. "/real", d .. "/view"
-	assert(H.sh("mkdir " .. H.shq(real) .. " " .. H.shq(view)))
-	if not H.sh("bindfs " .. H.shq(real) .. " " .. H.shq(view)) then
-		H.skip("bindfs could not mount here")
-	end
-	local okay, err = pcall(function()
-		H.write_file(real .. "/f", "")
-		local s = assert(locket.scope(view .. "/f"))
-		eq(s.kind, "this-host", "view kind")
-		ok(s.fs_type:find("^fuse"), "view type " .. s.fs_type)
-		local r = assert(locket.scope(real .. "/f"))
-		ok(r.kind ~= "this-host", "real kind " .. r.kind)
-		-- Two views of one file: two inodes, two locks that do not exclude.
-		local a = assert(locket.lock_file(real .. "/f"))
-		local b = assert(locket.lock_file(view .. "/f"))
-		assert(a:acquire(0))
-		eq(b:acquire(0), true, "the view's lock is granted while the real file's is held")
-		b:close()
-		a:close()
-		local c = assert(locket.lock_file(view .. "/f", { across_hosts = true }))
-		local msg = fails("scope", c:acquire(0))
-		ok(msg:find("filesystem fuse", 1, true), msg)
-		eq(c:locked(), false, "refused: not held")
-		c:close()
-		if r.kind == "local" then
-			local e = assert(locket.lock_file(real .. "/f", { across_hosts = true }))
-			assert(e:acquire(0))
-			e:close()
-		end
-	end)
-	H.sh("umount -l " .. H.shq(view) .. " 2>/dev/null || fusermount3 -uz " .. H.shq(view) .. " 2>/dev/null")
-	if not okay then
-		error(err, 0)
-	end
 end)
 
 H.run()
