@@ -26,17 +26,20 @@
 
 int locket__os_holder_pid(const char *path, const locket__span *span, int64_t *out_pid)
 {
-	(void)span; /* F_GETLK asks about the whole file, whatever the kind */
+	const int ofd = span != NULL && span->kind == LOCKET_KIND_OFD;
 	struct stat st;
 	*out_pid = 0;
 	if (stat(path, &st) != 0)
 		return locket__fail_os(errno, "cannot stat lock file", path);
 #if defined(__linux__)
-	return locket__fail(LOCKET_ENOTSUP,
-			    "cannot tell who holds '%s': the portable engine asks F_GETLK, which "
-			    "does not see flock() locks on Linux",
-			    path);
-#else
+	/* F_GETLK does not see flock() locks on Linux; it sees record locks,
+	 * OFD ones included. */
+	if (!ofd)
+		return locket__fail(LOCKET_ENOTSUP,
+				    "cannot tell who holds '%s': the portable engine asks F_GETLK, "
+				    "which does not see flock() locks on Linux",
+				    path);
+#endif
 	{
 		struct flock fl;
 		int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK), err;
@@ -47,6 +50,10 @@ int locket__os_holder_pid(const char *path, const locket__span *span, int64_t *o
 		memset(&fl, 0, sizeof fl);
 		fl.l_type = F_WRLCK;
 		fl.l_whence = SEEK_SET;
+		if (ofd) { /* the handle's range: record locks on overlapping bytes */
+			fl.l_start = (off_t)span->start;
+			fl.l_len = (off_t)span->length;
+		}
 		err = fcntl(fd, F_GETLK, &fl) == 0 ? 0 : errno;
 		close(fd);
 		if (err != 0)
@@ -57,8 +64,11 @@ int locket__os_holder_pid(const char *path, const locket__span *span, int64_t *o
 			*out_pid = (int64_t)fl.l_pid;
 			return LOCKET_OK;
 		}
+		if (ofd) {
+			*out_pid = -1; /* an OFD holder: held, by no process the OS names */
+			return LOCKET_OK;
+		}
 		return locket__fail(LOCKET_ENOTSUP,
 				    "'%s' is held, but the OS does not say by which process", path);
 	}
-#endif
 }
