@@ -16,6 +16,9 @@
  *                            then waits for a byte on $LOCKET_FAULT_RELEASE_FD
  *   LOCKET_FAULT=hang_after_open  the same, after the real open() succeeded (a
  *                            descriptor that exists, not yet returned to locket)
+ *   LOCKET_FAULT=ofd_einval  fcntl(F_OFD_*) fails with EINVAL (a kernel before 3.15), and
+ *                            a process-owned fcntl(F_SETLK/F_SETLKW) aborts the process:
+ *                            locket must never fall back to one
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -31,6 +34,48 @@
 
 __attribute__((visibility("default"))) int flock(int fd, int op);
 __attribute__((visibility("default"))) int open(const char *path, int flags, ...);
+__attribute__((visibility("default"))) int fcntl(int fd, int cmd, ...);
+__attribute__((visibility("default"))) int fcntl64(int fd, int cmd, ...);
+
+static int fake_fcntl(const char *name, int fd, int cmd, void *arg)
+{
+	static int (*real[2])(int, int, ...);
+	const int i = name[5] == '6';
+	const char *fault = getenv("LOCKET_FAULT");
+	if (fault != NULL && strcmp(fault, "ofd_einval") == 0) {
+#ifdef F_OFD_SETLK
+		if (cmd == F_OFD_SETLK || cmd == F_OFD_SETLKW || cmd == F_OFD_GETLK) {
+			errno = EINVAL;
+			return -1;
+		}
+#endif
+		if (cmd == F_SETLK || cmd == F_SETLKW)
+			abort(); /* a fall-back to a process-owned lock */
+	}
+	if (real[i] == NULL)
+		real[i] = (int (*)(int, int, ...))dlsym(RTLD_NEXT, name);
+	return real[i](fd, cmd, arg);
+}
+
+int fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+	void *arg;
+	va_start(ap, cmd);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	return fake_fcntl("fcntl", fd, cmd, arg);
+}
+
+int fcntl64(int fd, int cmd, ...)
+{
+	va_list ap;
+	void *arg;
+	va_start(ap, cmd);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	return fake_fcntl("fcntl64", fd, cmd, arg);
+}
 
 /* The hang of hang_open / hang_after_open: tell the test, wait for its word. */
 static void hang(void)

@@ -428,3 +428,31 @@ TEST(posix_lock_trap_locket_release_drops_the_process_lockf_lock)
 	locket_free(h);
 	close(fd);
 }
+
+/* Run under LD_PRELOAD=fault_inject with LOCKET_FAULT=ofd_einval (see CMakeLists): a kernel
+ * without OFD locks (EINVAL from fcntl). The kind fails with not_supported, for a try, a timed
+ * wait, an untimed one and a descriptor lock, and never falls back to a process-owned F_SETLK
+ * (the shim aborts on one). */
+TEST(fault_ofd_without_kernel_support_is_not_supported)
+{
+	const char *path = test_path("x");
+	locket_wait_options w = LOCKET_WAIT_OPTIONS_INIT;
+	locket_t *h = ofd_handle(path, 0, 0), *f;
+	int fd = open(path, O_RDWR);
+	CHECK(fd >= 0);
+	CHECK_RC(locket_acquire(h, 0, 0), LOCKET_ENOTSUP);
+	CHECK(strstr(locket_last_error_message(), "OFD") != NULL);
+	CHECK_RC(locket_acquire(h, 100, LOCKET_SHARED), LOCKET_ENOTSUP);
+	CHECK_RC(locket_acquire(h, -1, 0), LOCKET_ENOTSUP);
+	CHECK(!locket_locked(h));
+	w.kind = LOCKET_KIND_OFD;
+	w.timeout_ms = 0;
+	CHECK_RC(locket_fd_lock_with(fd, &w), LOCKET_ENOTSUP);
+	/* The default kind is untouched. */
+	CHECK_RC(locket_new(&f, path, NULL), LOCKET_OK);
+	CHECK_RC(locket_acquire(f, 0, 0), LOCKET_OK);
+	CHECK_RC(locket_release(f), LOCKET_OK);
+	locket_free(f);
+	locket_free(h);
+	close(fd);
+}
