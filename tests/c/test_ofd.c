@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/file.h>
@@ -245,17 +246,27 @@ static void ofd_holder_main(const char *path, FILE *in, FILE *out)
 	locket_free(h);
 }
 
+static pid_t waiter_tid;
+
 static void *timed_acquire(void *p)
 {
-	locket_t *h = (locket_t *)p;
-	return (void *)(intptr_t)locket_acquire(h, 30000, 0);
+	__atomic_store_n(&waiter_tid, test_gettid(), __ATOMIC_SEQ_CST);
+	return (void *)(intptr_t)locket_acquire((locket_t *)p, 30000, 0);
 }
 
-static pid_t waiter_tid;
 static void *untimed_acquire(void *p)
 {
-	waiter_tid = test_gettid();
+	__atomic_store_n(&waiter_tid, test_gettid(), __ATOMIC_SEQ_CST);
 	return (void *)(intptr_t)locket_acquire((locket_t *)p, -1, 0);
+}
+
+/* Return once the thread started with timed_acquire / untimed_acquire sleeps in its wait. */
+static void wait_for_waiter(void)
+{
+	pid_t tid;
+	while ((tid = __atomic_load_n(&waiter_tid, __ATOMIC_SEQ_CST)) == 0)
+		sched_yield();
+	wait_until_waiting(tid);
 }
 
 TEST(ofd_timed_wait_is_woken_by_a_locket_release)
@@ -268,9 +279,8 @@ TEST(ofd_timed_wait_is_woken_by_a_locket_release)
 	double t0;
 	CHECK(strcmp(child_read(&holder), "held") == 0);
 	CHECK(pthread_create(&t, NULL, timed_acquire, h) == 0);
-	/* Past the first tries, in the engine's sleep (250 ms behind a locket
-	 * holder if no wake-up came). */
-	usleep(300 * 1000);
+	/* In the engine's sleep: 250 ms behind a locket holder if no wake-up came. */
+	wait_for_waiter();
 	child_say(&holder, "release");
 	t0 = test_now_ms();
 	CHECK(strcmp(child_read(&holder), "released ok") == 0);
@@ -315,9 +325,7 @@ TEST(ofd_untimed_wait_blocks_until_the_release)
 	pthread_t t;
 	void *rc;
 	CHECK(pthread_create(&t, NULL, untimed_acquire, h) == 0);
-	while (__atomic_load_n(&waiter_tid, __ATOMIC_SEQ_CST) == 0)
-		usleep(1000);
-	wait_until_waiting(waiter_tid); /* blocked in F_OFD_SETLKW */
+	wait_for_waiter(); /* blocked in F_OFD_SETLKW */
 	CHECK(!locket_locked(h));
 	child_say(&holder, "release");
 	CHECK(strcmp(child_read(&holder), "released") == 0);

@@ -152,15 +152,32 @@ def test_ranges(tmp_path):
         assert not other_process_gets("lockf", p, 5, 1)
 
 
+WAITER = """
+import sys, time, locket
+lock = locket.Lock(sys.argv[1], kind="ofd", start=0, length=100)
+print("waiting", flush=True)
+t0 = time.monotonic()
+lock.acquire(timeout=20)
+print("ok %.3f" % (time.monotonic() - t0), flush=True)
+"""
+
+
 def test_wait_ends_at_a_posix_unlock(tmp_path):
+    """A waiter behind a lockf holder gets the lock soon after the holder's
+    unlock without a close (the watcher's 10 ms timer), long before its timeout."""
     p = str(tmp_path / "x")
     c = hold("lockf", p, 0, 1)
+    w = Child(WAITER, p)
     try:
-        lock = locket.Lock(p, kind="ofd", start=0, length=100)
+        w.expect("waiting")
+        w.wait_blocked()  # inside the acquire's wait
         c.send("release")
-        lock.acquire(timeout=10)
-        lock.release()
+        c.expect("released")
+        word, seconds = w.line().split()
+        assert word == "ok"
+        assert float(seconds) < 10
     finally:
+        w.kill()
         c.kill()
 
 
