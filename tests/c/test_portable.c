@@ -87,7 +87,8 @@ static pthread_t start_waiter(struct waiter *w)
 /* Behind another process's holder only the backoff (up to 4 ms) finds the
  * release; behind a holder of the same process the release wakes the wait.
  * A wait that only backed off would get the lock within 1 ms of the release
- * in about a quarter of the rounds: 12 of 15 cannot be luck. */
+ * in at most a quarter of the rounds (none of 15, measured): 10 of 15 cannot
+ * be luck, and 5 slow rounds leave room for a loaded machine. */
 TEST(portable_release_in_this_process_wakes_a_timed_wait_at_once)
 {
 	const char *path = test_path("x");
@@ -111,7 +112,7 @@ TEST(portable_release_in_this_process_wakes_a_timed_wait_at_once)
 		if (w.returned_ms - released < 1.0)
 			soon++;
 	}
-	if (soon < 12)
+	if (soon < 10)
 		test_fail(__FILE__, __LINE__,
 			  "only %d of 15 waits got the lock within 1 ms of a release in the same "
 			  "process",
