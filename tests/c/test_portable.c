@@ -188,15 +188,16 @@ TEST(portable_forked_child_drops_the_waits_of_its_parents_threads)
 
 /* A thread cancelled in its wait (pselect() is a cancellation point) leaves
  * no wait listed and no pipe open: a later release must not write to a dead
- * thread's stack. (The cancelled thread's handle is left alone: cancelling
- * a wait is not part of the contract, only not corrupting the process.) */
+ * thread's stack. (Cancelling a wait is not part of the contract, only not
+ * corrupting the process: the core may keep the wait's descriptor open.) */
+static locket_t *cancelled_lock;
+
 static void *cancelled_waiter_main(void *p)
 {
 	struct waiter *w = (struct waiter *)p;
-	locket_t *lock;
 	atomic_store(&w->tid, (int)test_gettid());
-	if (locket_new(&lock, w->path, NULL) == LOCKET_OK)
-		w->rc = locket_acquire(lock, w->timeout_ms, 0);
+	if (locket_new(&cancelled_lock, w->path, NULL) == LOCKET_OK)
+		w->rc = locket_acquire(cancelled_lock, w->timeout_ms, 0);
 	return NULL;
 }
 
@@ -224,4 +225,5 @@ TEST(portable_cancelled_wait_leaves_nothing_behind)
 	CHECK(pipes_open() == before);
 	CHECK_RC(locket_release(holder), LOCKET_OK); /* walks the table: nothing listed */
 	locket_free(holder);
+	locket_free(cancelled_lock);
 }
