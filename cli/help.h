@@ -42,7 +42,8 @@ static const struct help_option HELP_OPTIONS[] = {
 	{ "-o, --close", NULL, "do not pass the lock descriptor to COMMAND",
 	  "For commands that start daemons: the lock then lasts while locket runs, and "
 	  "processes that COMMAND leaves behind do not keep it. If locket is killed, COMMAND is "
-	  "killed with it (SIGKILL), so that it never runs on without the lock." },
+	  "killed with it (SIGKILL), so that it never runs on without the lock (not on macOS: see "
+	  "DIFFERENCES)." },
 	{ "-F, --no-fork", NULL, "exec COMMAND in locket's place instead of running it",
 	  "COMMAND keeps the lock descriptor. Not with -o." },
 	{ "-c, --command", "CMD", "run CMD with $SHELL -c (/bin/sh if SHELL is unset)",
@@ -133,6 +134,10 @@ static const char *const MAN_DIFFERENCES[] = {
 	"On Windows a lock belongs to the process that took it: COMMAND runs in a job object that "
 	"is killed with locket instead of inheriting the lock, -F runs COMMAND as without it, "
 	"-c uses cmd.exe /c, and a directory cannot be locked.",
+	"On macOS, which has no parent-death signal, -o cannot kill COMMAND when locket is killed "
+	"with SIGKILL: COMMAND runs on without the lock (signals that locket passes on still reach "
+	"it). There locket cannot tell a terminal's signals from a process's either, and passes "
+	"every one on: a terminal's Ctrl-C reaches COMMAND twice.",
 };
 
 static const char *const MAN_EXAMPLES[] = {

@@ -10,6 +10,14 @@
  * handled asynchronously: the main loop then sees each one as an ordinary
  * event, in order with the command's exit (SIGCHLD), with no handler racing
  * waitpid(), and with its origin (si_code) at hand.
+ *
+ * Per OS (docs/cli.md, "Platforms"): the parent-death signal behind -o is
+ * prctl(PR_SET_PDEATHSIG) on Linux and procctl(PROC_PDEATHSIG_CTL) on
+ * FreeBSD; macOS has none, so there a command started with -o outlives a
+ * locket killed by SIGKILL (it runs on without the lock). macOS also lacks
+ * sigwaitinfo(): sigwait() takes the signal without its origin, so every
+ * signal is passed on, and a terminal's ^C reaches the command twice (from
+ * the terminal, which signals the whole process group, and from locket).
  */
 #include "locket.h"
 #include "run.h"
@@ -20,11 +28,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#if defined(__linux__)
+#include <sys/prctl.h>
+#elif defined(__FreeBSD__)
+#include <sys/procctl.h>
+#endif
 
 static const int passed_on[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2 };
 
@@ -67,6 +79,37 @@ static int die_like(int sig)
 	return 128 + sig; /* a signal that does not kill (SIGCHLD...) */
 }
 
+/* Asks for sig when the parent dies: 0 when asked, -1 where the system cannot. */
+static int set_parent_death_signal(int sig)
+{
+#if defined(__linux__)
+	return prctl(PR_SET_PDEATHSIG, sig);
+#elif defined(__FreeBSD__)
+	return procctl(P_PID, 0, PROC_PDEATHSIG_CTL, &sig);
+#else
+	(void)sig;
+	return -1;
+#endif
+}
+
+/* The next waited-for signal, and whether to pass it on: not the terminal's
+ * (si_code SI_KERNEL), which went to the command's process group already. */
+static int next_signal(const sigset_t *waited, int *pass_on)
+{
+#ifdef __APPLE__
+	int sig = 0;
+	if (sigwait(waited, &sig) != 0)
+		return -1;
+	*pass_on = 1; /* no origin to tell (see the top of this file) */
+	return sig;
+#else
+	siginfo_t info;
+	int sig = sigwaitinfo(waited, &info);
+	*pass_on = sig > 0 && info.si_code != SI_KERNEL;
+	return sig;
+#endif
+}
+
 int locket_cli_run(char **argv, intptr_t lock_fd, int close_fd, int no_fork)
 {
 	sigset_t waited, old_mask;
@@ -105,17 +148,16 @@ int locket_cli_run(char **argv, intptr_t lock_fd, int close_fd, int no_fork)
 		if (close_fd) {
 			if (lock_fd >= 0)
 				close((int)lock_fd);
-			/* Only locket holds the lock now: if it dies, so must the command. */
-			prctl(PR_SET_PDEATHSIG, SIGKILL);
-			if (getppid() != parent)
+			/* Only locket holds the lock now: if it dies, so must the
+			 * command (where the system offers a parent-death signal). */
+			if (set_parent_death_signal(SIGKILL) == 0 && getppid() != parent)
 				_exit(EX_OSERR);
 		}
 		_exit(exec_command(argv));
 	}
 
 	for (;;) {
-		siginfo_t info;
-		int status, sig;
+		int status, sig, pass_on = 0;
 		pid_t done = waitpid(pid, &status, WNOHANG);
 		if (done == pid) {
 			if (WIFEXITED(status))
@@ -128,10 +170,10 @@ int locket_cli_run(char **argv, intptr_t lock_fd, int close_fd, int no_fork)
 			fprintf(stderr, "%s: waitpid failed: %s\n", progname, strerror(errno));
 			return EX_OSERR;
 		}
-		sig = sigwaitinfo(&waited, &info);
-		/* The terminal's signals (SI_KERNEL) went to the command's process
-		 * group already; those of processes are for locket's pid alone. */
-		if (sig > 0 && sig != SIGCHLD && info.si_code != SI_KERNEL)
+		sig = next_signal(&waited, &pass_on);
+		/* The terminal's signals went to the command's process group
+		 * already; those of processes are for locket's pid alone. */
+		if (sig > 0 && sig != SIGCHLD && pass_on)
 			kill(pid, sig); /* the lock stays until the command exits */
 	}
 }
@@ -162,7 +204,12 @@ void locket_cli_shell(const char *command, char *argv[4])
 
 void locket_cli_fd_label(long number, char *buf, size_t size)
 {
+	/* A name that opens the descriptor's file (for the holder's pid). */
+#ifdef __linux__
 	snprintf(buf, size, "/proc/self/fd/%ld", number);
+#else
+	snprintf(buf, size, "/dev/fd/%ld", number); /* macOS, the BSDs (FreeBSD: fdescfs) */
+#endif
 }
 
 const char *locket_cli_error_text(void)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the build, the tests and the benchmarks need on a fresh Debian 12 machine.
 # Idempotent: skips apt when every package is already present. Set LOCKET_NO_WINDOWS=1 to skip
-# the mingw-w64 + Wine toolchain (about 1 GB on disk).
+# the mingw-w64 + Wine toolchain (about 1 GB on disk), LOCKET_NO_CROSS=1 what the macOS/FreeBSD
+# cross-build needs beyond PyPI.
 set -euo pipefail
 
 pkgs=(cmake ninja-build gcc g++ make pkg-config swig util-linux procps
@@ -11,6 +12,10 @@ pkgs=(cmake ninja-build gcc g++ make pkg-config swig util-linux procps
       bindfs fuse3) # bindfs, fuse3: the FUSE view test of locket_scope (tests/c/test_scope.c)
 if [ "${LOCKET_NO_WINDOWS:-0}" != 1 ]; then
   pkgs+=(gcc-mingw-w64-x86-64-win32 wine wine64 maven unzip) # maven: Windows CPython (scripts/windows-cpython.sh)
+fi
+if [ "${LOCKET_NO_CROSS:-0}" != 1 ]; then
+  # scripts/cross-build.sh: the macOS CPython headers (maven), the products' checks (file, readelf).
+  pkgs+=(maven unzip file binutils)
 fi
 
 missing=()

@@ -4,10 +4,11 @@
 #      matrix, stress and chaos, install/ABI checks;
 #   2. the portable POSIX engine (what macOS and the BSDs build) on Linux: the C and
 #      Python suites and their conformance matrix (cmake --workflow --preset portable);
-#   3. the C library and C tests under ASan+UBSan, then under TSan;
-#   4. packaging: one version everywhere, wheel builds that fail loudly, the manylinux
+#   3. packaging: one version everywhere, wheel builds that fail loudly, the manylinux
 #      x86_64 wheels for CPython 3.9, 3.12, 3.13 installed in clean venvs and tested
 #      (skipped with LOCKET_NO_WHEELS=1; docs/packaging.md);
+#   4. the cross-build for macOS on Apple silicon, products checked (skipped with LOCKET_NO_CROSS=1;
+#      docs/cross.md); then the C library and C tests under ASan+UBSan, then under TSan;
 #   5. the Windows build under Wine (skipped with LOCKET_NO_WINDOWS=1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -62,6 +63,17 @@ if [ "${LOCKET_NO_WHEELS:-0}" != 1 ]; then
     tests/packaging/check_build_failures.sh build/wheels/py-3.13/bin/python || failed+=(build-failures)
   else
     failed+=(wheels)
+  fi
+fi
+
+if [ "${LOCKET_NO_CROSS:-0}" != 1 ]; then
+  # macOS on Apple silicon: library, CLI, Lua and Python modules, warnings as errors, each
+  # product's format checked (docs/cross.md; ~1 min cold, a few seconds with build/cross cached).
+  step "cross-build for aarch64-macos (zig cc), products checked with file(1)"
+  scripts/cross-build.sh aarch64-macos build/cross-aarch64-macos || failed+=(cross-build)
+  # The check itself must fail on products of another target (arm64 is not x86_64).
+  if scripts/cross-build.sh --check x86_64-macos build/cross-aarch64-macos >/dev/null; then
+    echo "cross-build --check accepted arm64 products as x86_64"; failed+=(cross-check)
   fi
 fi
 

@@ -1,0 +1,67 @@
+# Cross-compile for macOS or FreeBSD with zig cc (PyPI's ziglang, its own libc headers and
+# linker): scripts/cross-build.sh sets it up (docs/cross.md). Needs two cache variables:
+#   LOCKET_ZIG_TARGET  zig's target: aarch64-macos.11.0, x86_64-macos.10.15, x86_64-freebsd
+#                      (a macOS target names its oldest macOS; zig's default is its newest)
+#   LOCKET_ZIG         the zig binary (python -c 'import ziglang, os; print(os.path.dirname(ziglang.__file__))')
+# The compiler is a wrapper script (zig cc -target ...) written next to the build tree.
+if(NOT LOCKET_ZIG_TARGET OR NOT LOCKET_ZIG)
+  message(FATAL_ERROR "toolchain-zig.cmake needs -DLOCKET_ZIG_TARGET=... and -DLOCKET_ZIG=... (scripts/cross-build.sh)")
+endif()
+# try_compile() projects read this file again: they get the same variables.
+set(CMAKE_TRY_COMPILE_PLATFORM_VARIABLES LOCKET_ZIG_TARGET LOCKET_ZIG LOCKET_ZIG_WRAPPERS)
+
+if(LOCKET_ZIG_TARGET MATCHES "^(aarch64|x86_64)-macos")
+  set(CMAKE_SYSTEM_NAME Darwin)
+  if(CMAKE_MATCH_1 STREQUAL "aarch64")
+    set(CMAKE_SYSTEM_PROCESSOR arm64)
+  else()
+    set(CMAKE_SYSTEM_PROCESSOR x86_64)
+  endif()
+  # No SDK and no xcrun here: zig brings the headers and libSystem's stubs.
+  set(CMAKE_OSX_SYSROOT "" CACHE PATH "" FORCE)
+  set(CMAKE_OSX_ARCHITECTURES "" CACHE STRING "" FORCE)
+  set(_ar_args "ar --format=darwin")
+  set(CMAKE_USER_MAKE_RULES_OVERRIDE_C "${CMAKE_CURRENT_LIST_DIR}/zig-darwin-rules.cmake")
+  # The dylib's final name (@rpath/liblocket.1.dylib) from the start: there is no
+  # install_name_tool here to rewrite it at install time.
+  set(CMAKE_INSTALL_NAME_DIR "@rpath")
+  set(CMAKE_BUILD_WITH_INSTALL_NAME_DIR ON)
+elseif(LOCKET_ZIG_TARGET MATCHES "^(aarch64|x86_64)-freebsd")
+  set(CMAKE_SYSTEM_NAME FreeBSD)
+  set(CMAKE_SYSTEM_PROCESSOR ${CMAKE_MATCH_1})
+  set(_ar_args "ar")
+else()
+  message(FATAL_ERROR "toolchain-zig.cmake: no rules for target ${LOCKET_ZIG_TARGET}")
+endif()
+
+if(NOT LOCKET_ZIG_WRAPPERS)
+  set(LOCKET_ZIG_WRAPPERS "${CMAKE_BINARY_DIR}/zig-${LOCKET_ZIG_TARGET}" CACHE PATH "zig cc/ar/ranlib wrappers")
+endif()
+foreach(_tool cc ar ranlib)
+  if(_tool STREQUAL "cc")
+    set(_args "cc -target ${LOCKET_ZIG_TARGET}")
+  elseif(_tool STREQUAL "ar")
+    set(_args "${_ar_args}")
+  else()
+    set(_args "ranlib")
+  endif()
+  set(_text "#!/bin/sh\nexec \"${LOCKET_ZIG}\" ${_args} \"$@\"\n")
+  set(_file "${LOCKET_ZIG_WRAPPERS}/${_tool}")
+  set(_old "")
+  if(EXISTS "${_file}")
+    file(READ "${_file}" _old)
+  endif()
+  if(NOT _old STREQUAL _text)
+    file(WRITE "${_file}" "${_text}")
+    file(CHMOD "${_file}" PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_READ GROUP_EXECUTE WORLD_READ WORLD_EXECUTE)
+  endif()
+endforeach()
+set(CMAKE_C_COMPILER "${LOCKET_ZIG_WRAPPERS}/cc")
+set(CMAKE_AR "${LOCKET_ZIG_WRAPPERS}/ar" CACHE FILEPATH "" FORCE)
+set(CMAKE_RANLIB "${LOCKET_ZIG_WRAPPERS}/ranlib" CACHE FILEPATH "" FORCE)
+
+# Libraries and headers of the target only from what the build is given; programs from the host.
+set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
+set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
+set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
+set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
