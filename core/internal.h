@@ -1,6 +1,7 @@
 /*
  * The internal interface between the portable core (core/locket.c,
- * core/error.c) and one OS layer (core/posix/ + core/linux/, or core/win/). Each OS layer
+ * core/error.c) and one OS layer (core/posix/ plus one wait engine, core/linux/ or
+ * core/portable/ as CMake's LOCKET_ENGINE says; or core/win/). Each OS layer
  * implements every locket__os_* function below; CMake compiles exactly one.
  *
  * Names with the locket__ prefix are internal: they are not exported from
@@ -206,7 +207,8 @@ int locket__os_fd_is_plausible(intptr_t fd);
 
 /* What the OS layer gets as a caller's descriptor's path: on Linux one that
  * names the descriptor's own file (/proc/self/fd/N, which inotify follows);
- * on Windows a label for messages. */
+ * with the portable engine and on Windows a label for messages ("fd N";
+ * macOS: F_GETPATH's path). */
 void locket__os_fd_label(intptr_t fd, char *buf, size_t size);
 
 /* 1 if a handle keeps its OS waiter between waits (Windows keeps its wake-up
