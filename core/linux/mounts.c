@@ -12,6 +12,7 @@
  * statx and a look in the cache, not a read of the mount table.
  */
 #include "linux.h"
+#include "posix/posix.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -300,17 +301,10 @@ int locket__os_fs_of_path(const char *path, locket__fs *out)
 {
 	int fd = open(path, O_PATH | O_CLOEXEC), rc;
 	if (fd < 0 && errno == ENOENT) {
-		/* The lock file need not exist: its directory holds it. */
+		/* The lock file need not exist: its directory holds it (the
+		 * target's, for a dangling symlink: locket_new creates it there). */
 		char dir[PATH_MAX];
-		char *slash;
-		snprintf(dir, sizeof dir, "%s", path);
-		slash = strrchr(dir, '/');
-		if (slash == NULL)
-			snprintf(dir, sizeof dir, ".");
-		else if (slash == dir)
-			dir[1] = '\0';
-		else
-			*slash = '\0';
+		locket__posix_lock_dir(path, dir, sizeof dir);
 		fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	}
 	if (fd < 0)

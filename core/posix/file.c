@@ -355,3 +355,39 @@ int locket__os_probe(const char *path, const locket_options *opts)
 	return 0;
 #endif
 }
+
+/* Follow path's symlinks (at most MAXSYMLINKS' usual 40) to the name the
+ * lock file has or would have, then take its directory. */
+void locket__posix_lock_dir(const char *path, char *dir, size_t size)
+{
+	char cur[PATH_MAX], target[PATH_MAX], joined[2 * PATH_MAX];
+	struct stat st;
+	char *slash;
+	int hops;
+	snprintf(cur, sizeof cur, "%s", path);
+	for (hops = 0; hops < 40 && lstat(cur, &st) == 0 && S_ISLNK(st.st_mode); hops++) {
+		ssize_t n = readlink(cur, target, sizeof target - 1);
+		if (n < 0)
+			break;
+		target[n] = '\0';
+		slash = strrchr(cur, '/');
+		if (target[0] == '/' || slash == NULL) {
+			snprintf(cur, sizeof cur, "%s", target);
+		} else {
+			slash[1] = '\0'; /* a relative link is relative to its own directory */
+			snprintf(joined, sizeof joined, "%s%s", cur, target);
+			if (strlen(joined) >= sizeof cur)
+				break;
+			memcpy(cur, joined, strlen(joined) + 1);
+		}
+	}
+	slash = strrchr(cur, '/');
+	if (slash == NULL)
+		snprintf(dir, size, ".");
+	else if (slash == cur)
+		snprintf(dir, size, "/");
+	else {
+		*slash = '\0';
+		snprintf(dir, size, "%s", cur);
+	}
+}

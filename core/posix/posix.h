@@ -6,6 +6,7 @@
 
 #include "internal.h"
 
+#include <stddef.h>
 #include <sys/types.h>
 
 /* A file's key for the wait engine, from its device and inode; never 0. */
@@ -25,5 +26,12 @@ int locket__posix_lock_blocking(int fd, int op, const locket__span *span, const 
 /* Unlock span's lock on fd (without closing it): LOCKET_OK or a recorded
  * error. */
 int locket__posix_unlock(int fd, const locket__span *span);
+
+/* The directory that holds (or will hold) the lock file at path, into dir:
+ * path's own directory, or, when path is a symlink to a missing file (which
+ * locket__os_open creates where the link points, as flock(1) does), the
+ * directory of the file the links lead to. For locket_scope() of a file
+ * that does not exist yet. */
+void locket__posix_lock_dir(const char *path, char *dir, size_t size);
 
 #endif

@@ -7,6 +7,7 @@
  */
 #if !defined(__linux__)
 #include "internal.h"
+#include "posix/posix.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -44,16 +45,9 @@ int locket__os_fs_of_path(const char *path, locket__fs *out)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
 	if (fd < 0 && (errno == ENOENT || errno == EACCES)) {
+		/* Its directory (the target's, for a dangling symlink). */
 		char dir[PATH_MAX];
-		char *slash;
-		snprintf(dir, sizeof dir, "%s", path);
-		slash = strrchr(dir, '/');
-		if (slash == NULL)
-			snprintf(dir, sizeof dir, ".");
-		else if (slash == dir)
-			dir[1] = '\0';
-		else
-			*slash = '\0';
+		locket__posix_lock_dir(path, dir, sizeof dir);
 		fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	}
 	if (fd < 0)
