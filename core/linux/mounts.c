@@ -109,7 +109,8 @@ static void fill(const locket__mountinfo *m, locket__fs *out)
 	out->os = LOCKET__FS_LINUX;
 	snprintf(out->type, sizeof out->type, "%s", m->type);
 	snprintf(out->options, sizeof out->options, "%s,%s", m->mount_opts, m->super_opts);
-	snprintf(out->where, sizeof out->where, "%s", m->point);
+	/* A space is a space again, but a control character stays escaped. */
+	locket__posix_printable(out->where, sizeof out->where, m->point);
 }
 
 int locket__mountinfo_find(char *text, int mnt_id, const char *path, locket__fs *out)
@@ -235,7 +236,7 @@ static int from_statfs(int fd, const char *path, locket__fs *out)
 	if (fstatfs(fd, &s) != 0)
 		return locket__fail_os(errno, "cannot statfs lock file", path);
 	out->os = LOCKET__FS_MAGIC;
-	snprintf(out->where, sizeof out->where, "%s", path != NULL ? path : "?");
+	locket__posix_printable(out->where, sizeof out->where, path != NULL ? path : "?");
 	for (i = 0; i < sizeof magics / sizeof magics[0]; i++)
 		if ((unsigned long)s.f_type == magics[i].magic)
 			snprintf(out->type, sizeof out->type, "%s", magics[i].type);

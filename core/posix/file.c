@@ -391,3 +391,24 @@ void locket__posix_lock_dir(const char *path, char *dir, size_t size)
 		snprintf(dir, size, "%s", cur);
 	}
 }
+
+void locket__posix_printable(char *dst, size_t size, const char *src)
+{
+	size_t n = 0;
+	if (size == 0)
+		return;
+	for (; *src != '\0'; src++) {
+		unsigned char c = (unsigned char)*src;
+		if (c < 0x20 || c == 0x7f) {
+			if (n + 4 >= size)
+				break;
+			snprintf(dst + n, size - n, "\\%03o", c);
+			n += 4;
+		} else {
+			if (n + 1 >= size)
+				break;
+			dst[n++] = (char)c;
+		}
+	}
+	dst[n] = '\0';
+}

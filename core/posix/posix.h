@@ -34,4 +34,10 @@ int locket__posix_unlock(int fd, const locket__span *span);
  * that does not exist yet. */
 void locket__posix_lock_dir(const char *path, char *dir, size_t size);
 
+/* Copy src into dst (always terminated, cut to fit) with control characters
+ * (a newline or tab in a mount point's name) written as the kernel's octal
+ * escapes (\012, \011): a scope's reason stays one line, and the CLI's
+ * tab-separated --scope output stays three fields. */
+void locket__posix_printable(char *dst, size_t size, const char *src);
+
 #endif

@@ -28,7 +28,7 @@ int locket__os_fs_of_fd(locket__fd fd, const char *path, locket__fs *out)
 	out->os = LOCKET__FS_STATFS;
 	out->local = (s.f_flags & MNT_LOCAL) != 0;
 	snprintf(out->type, sizeof out->type, "%s", s.f_fstypename);
-	snprintf(out->where, sizeof out->where, "%s", s.f_mntonname);
+	locket__posix_printable(out->where, sizeof out->where, s.f_mntonname);
 	return LOCKET_OK;
 }
 #else
