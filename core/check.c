@@ -30,10 +30,13 @@ int locket_check(locket_t *lock)
 				    "lock lost: '%s' names another file than the one locked (it "
 				    "was replaced or renamed away while held)",
 				    lock->path);
-	if (same == LOCKET_ENOENT)
+	/* A path that leads to no file (removed, or a symlink of it now loops or
+	 * expands past the longest path: EINVAL) no longer names the locked file. */
+	if (same == LOCKET_ENOENT || same == LOCKET_EINVAL)
 		return locket__fail(LOCKET_ELOST,
-				    "lock lost: '%s' no longer exists (the locked file or a "
-				    "directory of its path was removed or renamed while held)",
+				    "lock lost: '%s' no longer exists (the locked file, or a "
+				    "directory or symlink of its path, was removed, renamed or "
+				    "changed while held)",
 				    lock->path);
 	return same;
 }

@@ -685,9 +685,9 @@ LOCKET_EXTERN(const char *) locket_scope_name(int kind);
  *
  * @return LOCKET_OK (held, and the path names the locked file);
  *         LOCKET_ELOST (held, but the file was removed, replaced or renamed
- *         away, or a directory of the path was: the lock stays held, and
- *         excludes only those that still reach the old file; release it when
- *         you are done); LOCKET_ENOTHELD (not held by this handle in this
+ *         away, or a directory of the path was, or a symlink of it now
+ *         loops: the lock stays held, and excludes only those that still
+ *         reach the old file; release it when you are done); LOCKET_ENOTHELD (not held by this handle in this
  *         process); LOCKET_EINVAL (NULL); LOCKET_EACCES, LOCKET_EIO (the
  *         path could not be looked at).
  * Thread-safe; costs an fstat and a stat (under a microsecond on a local
