@@ -235,7 +235,7 @@ pid_t test_gettid(void)
 }
 
 /* Does /proc say that the thread sleeps in a system call that waits? */
-static int thread_sleeps_in_wait(pid_t tid, int *gone)
+static int thread_sleeps_in_wait(pid_t pid, pid_t tid, int *gone)
 {
 	static const long waits[] = {
 		SYS_flock, SYS_futex,  SYS_ppoll,      SYS_pselect6, SYS_epoll_pwait, SYS_fcntl,
@@ -247,7 +247,7 @@ static int thread_sleeps_in_wait(pid_t tid, int *gone)
 	FILE *f;
 	long nr;
 	size_t i;
-	snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
+	snprintf(path, sizeof path, "/proc/%d/task/%d/stat", (int)pid, (int)tid);
 	if ((f = fopen(path, "r")) == NULL) {
 		*gone = 1;
 		return 0;
@@ -256,7 +256,7 @@ static int thread_sleeps_in_wait(pid_t tid, int *gone)
 	fclose(f);
 	if (p == NULL || (p = strrchr(buf, ')')) == NULL || p[1] != ' ' || p[2] != 'S')
 		return 0;
-	snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
+	snprintf(path, sizeof path, "/proc/%d/task/%d/syscall", (int)pid, (int)tid);
 	if ((f = fopen(path, "r")) == NULL)
 		test_fail(__FILE__, __LINE__, "cannot read %s: %s", path, strerror(errno));
 	p = fgets(buf, sizeof buf, f);
@@ -269,12 +269,12 @@ static int thread_sleeps_in_wait(pid_t tid, int *gone)
 	return 0;
 }
 
-void wait_until_waiting(pid_t tid)
+static void wait_until_task_waits(pid_t pid, pid_t tid)
 {
 	double deadline = test_now_ms() + 20000;
 	for (;;) {
 		int gone = 0;
-		if (thread_sleeps_in_wait(tid, &gone))
+		if (thread_sleeps_in_wait(pid, tid, &gone))
 			return;
 		if (gone)
 			test_fail(__FILE__, __LINE__, "thread %d ended before it waited", (int)tid);
@@ -282,6 +282,16 @@ void wait_until_waiting(pid_t tid)
 			test_fail(__FILE__, __LINE__, "thread %d never waited in 20 s", (int)tid);
 		usleep(1000); /* polling the kernel's view of the thread, not the lock */
 	}
+}
+
+void wait_until_waiting(pid_t tid)
+{
+	wait_until_task_waits(getpid(), tid);
+}
+
+void wait_until_process_waits(pid_t pid)
+{
+	wait_until_task_waits(pid, pid);
 }
 
 int run_as_nobody(void (*fn)(void *), void *arg, int *status)

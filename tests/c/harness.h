@@ -66,6 +66,8 @@ pid_t test_gettid(void);
  * acquire's wait, not about to start it. Fails the test if the thread ends
  * first, or after 20 s. */
 void wait_until_waiting(pid_t tid);
+/* The same for the main thread of another process (a child). */
+void wait_until_process_waits(pid_t pid);
 
 /* Run a command line with /bin/sh -c; returns the exit status. */
 int test_system(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

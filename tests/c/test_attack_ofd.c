@@ -448,9 +448,10 @@ TEST(attack_ofd_many_threads_many_files_many_ranges)
 	CHECK(mt != MAP_FAILED);
 	memset(mt, 0, sizeof *mt);
 	for (i = 0; i < MT_FILES; i++)
-		snprintf(mt_paths[i], sizeof mt_paths[i], "%s", test_path(i == 0   ? "a"
-									  : i == 1 ? "b"
-										   : "c"));
+		snprintf(mt_paths[i], sizeof mt_paths[i], "%s",
+			 test_path(i == 0   ? "a"
+				   : i == 1 ? "b"
+					    : "c"));
 	fflush(NULL);
 	pid = fork();
 	CHECK(pid >= 0);
@@ -538,4 +539,258 @@ TEST(attack_ofd_directory_lock)
 	CHECK_RC(locket_acquire(h, 100, 0), LOCKET_EISDIR);
 	CHECK(!locket_locked(h));
 	locket_free(h);
+}
+
+/* ---- leases: an exclusive OFD lock opens read-write, which breaks a read
+ * lease; within the deadline, never the kernel's 45 s lease-break-time ---- */
+
+static volatile sig_atomic_t read_lease_fd = -1;
+
+static void give_up_read_lease(int sig)
+{
+	(void)sig;
+	fcntl(read_lease_fd, F_SETLEASE, F_UNLCK);
+}
+
+/* Holds a read lease (as Samba or an NFS server does) on the file arg names
+ * ("yield:PATH" gives it up when broken, "keep:PATH" keeps it). */
+static void read_lease_holder(const char *arg, FILE *in, FILE *out)
+{
+	int yield = strncmp(arg, "yield:", 6) == 0;
+	char line[16];
+	int fd = open(strchr(arg, ':') + 1, O_RDONLY);
+	signal(SIGIO, yield ? give_up_read_lease : SIG_IGN);
+	read_lease_fd = fd;
+	if (fd < 0 || fcntl(fd, F_SETLEASE, F_RDLCK) != 0) {
+		fprintf(out, "no lease: %s\n", strerror(errno));
+		fflush(out);
+		_exit(0);
+	}
+	fprintf(out, "leased\n");
+	fflush(out);
+	while (fgets(line, sizeof line, in) != NULL)
+		;
+	_exit(0);
+}
+
+static child start_read_lease(const char *mode, const char *path)
+{
+	char arg[1100];
+	child c;
+	const char *line;
+	int fd = open(path, O_RDONLY | O_CREAT, 0644);
+	CHECK(fd >= 0);
+	close(fd);
+	snprintf(arg, sizeof arg, "%s:%s", mode, path);
+	c = child_start(read_lease_holder, arg);
+	line = child_read(&c);
+	if (strcmp(line, "leased") != 0) {
+		char why[160];
+		snprintf(why, sizeof why, "cannot take a read lease here (%s)", line);
+		child_wait(&c);
+		test_skip(why);
+	}
+	return c;
+}
+
+TEST(attack_ofd_kept_read_lease_ends_an_exclusive_wait_at_its_deadline)
+{
+	const char *path = test_path("x");
+	child lessee = start_read_lease("keep", path);
+	locket_t *h = attack_ofd(path, 0, 0);
+	double t0, took;
+	/* A shared OFD lock opens read-only: the read lease stays unbroken. */
+	CHECK_RC(locket_acquire(h, 0, LOCKET_SHARED), LOCKET_OK);
+	CHECK_RC(locket_release(h), LOCKET_OK);
+	/* An exclusive one opens read-write: a try says would_block... */
+	CHECK_RC(locket_acquire(h, 0, 0), LOCKET_EWOULDBLOCK);
+	/* ...and a wait ends at its deadline, not at the lease-break-time. */
+	t0 = test_now_ms();
+	CHECK_RC(locket_acquire(h, 150, 0), LOCKET_ETIMEDOUT);
+	took = test_now_ms() - t0;
+	if (took < 150 || took > 650)
+		test_fail(__FILE__, __LINE__, "a 150 ms wait on a kept lease took %.1f ms", took);
+	CHECK(!locket_locked(h));
+	locket_free(h);
+	child_wait(&lessee);
+}
+
+TEST(attack_ofd_yielded_read_lease_lets_the_exclusive_lock_in)
+{
+	const char *path = test_path("x");
+	child lessee = start_read_lease("yield", path);
+	locket_t *h = attack_ofd(path, 0, 0);
+	double t0 = test_now_ms();
+	CHECK_RC(locket_acquire(h, 10000, 0), LOCKET_OK);
+	CHECK(test_now_ms() - t0 < 2000);
+	CHECK(attack_posix_conflicts(path, F_RDLCK, 0, 1) == 1);
+	CHECK_RC(locket_release(h), LOCKET_OK);
+	locket_free(h);
+	child_wait(&lessee);
+}
+
+/* ---- fork without the handlers: _Fork() (glibc 2.34) runs none, so the
+ * child keeps a copy of the locked descriptor; it must never unlock the
+ * parent's OFD lock (the slot's pid says whose it is) ---- */
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+TEST(attack_ofd_fork_without_handlers_keeps_the_parent_lock)
+{
+	const char *path = test_path("x");
+	locket_t *h = attack_ofd(path, 10, 10);
+	int status;
+	pid_t pid;
+	CHECK_RC(locket_acquire(h, 0, 0), LOCKET_OK);
+	pid = _Fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		int ok = !locket_locked(h) && locket_release(h) == LOCKET_ENOTHELD &&
+			 locket_check(h) == LOCKET_ENOTHELD;
+		/* A new acquisition in the child: its own description, which
+		 * conflicts with the parent's lock. */
+		ok = ok && locket_acquire(h, 30, 0) == LOCKET_ETIMEDOUT;
+		locket_free(h);
+		_exit(ok ? 0 : 1);
+	}
+	CHECK(waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK(locket_locked(h));
+	CHECK(attack_posix_conflicts(path, F_WRLCK, 15, 1) == 1);
+	CHECK_RC(locket_release(h), LOCKET_OK);
+	CHECK(attack_posix_conflicts(path, F_WRLCK, 15, 1) == 0);
+	locket_free(h);
+}
+#endif
+
+/* ---- a kernel limit: the process's descriptors run out during a wait.
+ * The wait's own descriptors (the Linux engine's inotify instance, the
+ * portable engine's pipe) cannot be had; it must still end with the lock
+ * soon after the release, and an open that cannot be made is an error,
+ * not a hang or a crash. ---- */
+#include <sys/resource.h>
+
+/* The waiter, in a child whose descriptors run out: "ready", then the
+ * result of its wait, then of a second acquisition with no descriptor to
+ * open, then of one after it freed some. */
+static void fd_starved_waiter(const char *path, FILE *in, FILE *out)
+{
+	locket_t *h = attack_ofd(path, 0, 0), *other;
+	struct rlimit tight;
+	int fill[16], n = 0, rc, probe, os_error;
+	(void)in;
+	CHECK_RC(locket_new(&other, test_path("y"), NULL), LOCKET_OK);
+	/* Room for the lock descriptor and nothing more. */
+	probe = open("/dev/null", O_RDONLY);
+	CHECK(probe >= 0);
+	close(probe);
+	CHECK(getrlimit(RLIMIT_NOFILE, &tight) == 0);
+	tight.rlim_cur = (rlim_t)probe + 1;
+	fprintf(out, "ready\n");
+	fflush(out);
+	CHECK(setrlimit(RLIMIT_NOFILE, &tight) == 0);
+	rc = locket_acquire(h, 20000, LOCKET_INTERRUPTIBLE);
+	/* Now no descriptor is free at all. */
+	while (n < 16 && (fill[n] = open("/dev/null", O_RDONLY)) >= 0)
+		n++;
+	fprintf(out, "%s\n", locket_error_name(rc));
+	rc = locket_acquire(other, 100, 0);
+	os_error = locket_last_os_error();
+	fprintf(out, "%s %d\n", locket_error_name(rc), os_error == EMFILE);
+	/* Its descriptor back (the limit leaves room for one): it works again. */
+	while (n > 0)
+		close(fill[--n]);
+	locket_release(h);
+	rc = locket_acquire(other, 100, 0);
+	fprintf(out, "%s\n", locket_error_name(rc));
+	fflush(out);
+	locket_release(other);
+	locket_free(other);
+	locket_free(h);
+}
+
+TEST(attack_ofd_wait_with_descriptors_exhausted)
+{
+	const char *path = test_path("x");
+	child posix = child_start(posix_lock_child, path), waiter;
+	double t0;
+	CHECK(strcmp(child_read(&posix), "held") == 0);
+	waiter = child_start(fd_starved_waiter, path);
+	CHECK(strcmp(child_read(&waiter), "ready") == 0);
+	wait_until_process_waits(waiter.pid);
+	/* Killed (the waiter holds copies of its pipes, so no EOF would end it). */
+	t0 = test_now_ms();
+	child_kill9(&posix);
+	CHECK(child_wait(&posix) == 128 + SIGKILL);
+	{
+		const char *line = child_read(&waiter);
+		if (strcmp(line, "ok") != 0 || test_now_ms() - t0 >= 1000)
+			test_fail(__FILE__, __LINE__, "the starved wait: %s after %.0f ms", line,
+				  test_now_ms() - t0);
+	}
+	/* An open that cannot be made: an error (EMFILE), not a hang. */
+	CHECK(strcmp(child_read(&waiter), "io_error 1") == 0);
+	CHECK(strcmp(child_read(&waiter), "ok") == 0);
+	CHECK(child_wait(&waiter) == 0);
+}
+
+/* ---- a full filesystem: /dev/shm without room for the wake-up table (a
+ * private 4 KiB tmpfs over it, in a mount namespace of a child). Locks work
+ * without the table: a timed OFD waiter behind a locket holder of the same
+ * range still gets the lock soon after its release. ---- */
+#include <sched.h>
+#include <sys/mount.h>
+
+static void no_table_case(void)
+{
+	const char *path = test_path("x");
+	child holder;
+	locket_t *h;
+	acq a = { NULL, 20000, 0, 0, 0, 0, { { 0 } } };
+	pthread_t t;
+	double t0;
+	holder = start_range_holder(path, 'x', 0, 100);
+	h = attack_ofd(path, 0, 100);
+	a.h = h;
+	acq_start(&t, &a);
+	child_say(&holder, "release");
+	t0 = test_now_ms();
+	CHECK(strcmp(child_read(&holder), "released ok") == 0);
+	CHECK(pthread_join(t, NULL) == 0);
+	CHECK_RC(a.rc, LOCKET_OK);
+	CHECK(a.done_at - t0 < 500);
+	CHECK_RC(locket_release(h), LOCKET_OK);
+	locket_free(h);
+	child_wait(&holder);
+}
+
+TEST(attack_ofd_waits_work_with_a_full_dev_shm)
+{
+	int status;
+	pid_t pid;
+	fflush(NULL);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		char fill[64];
+		int fd;
+		if (unshare(CLONE_NEWNS) != 0 ||
+		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+		    mount("locket-full", "/dev/shm", "tmpfs", 0, "size=4k") != 0)
+			_exit(77);
+		/* Fill it. */
+		snprintf(fill, sizeof fill, "/dev/shm/fill");
+		fd = open(fill, O_CREAT | O_WRONLY, 0600);
+		if (fd >= 0) {
+			char page[4096];
+			memset(page, 1, sizeof page);
+			while (write(fd, page, sizeof page) > 0)
+				;
+			close(fd);
+		}
+		no_table_case();
+		_exit(0);
+	}
+	CHECK(waitpid(pid, &status, 0) == pid);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 77)
+		test_skip("cannot mount a tmpfs in a private mount namespace here");
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }

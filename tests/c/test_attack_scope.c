@@ -65,9 +65,10 @@ TEST(attack_scope_dangling_symlink_to_another_mount)
 	snprintf(fs_type, sizeof fs_type, "%s", want.fs_type);
 	info = attack_scope_of(link);
 	if (strcmp(info.fs_type, fs_type) != 0)
-		test_fail(__FILE__, __LINE__,
-			  "scope of a dangling link to %s says %s (%s), the target's directory is %s",
-			  target, info.fs_type, info.reason, fs_type);
+		test_fail(
+			__FILE__, __LINE__,
+			"scope of a dangling link to %s says %s (%s), the target's directory is %s",
+			target, info.fs_type, info.reason, fs_type);
 	/* ...and that is where the lock file is made. */
 	CHECK_RC(locket_new(&h, link, NULL), LOCKET_OK);
 	CHECK(access(target, F_OK) == 0);
@@ -85,7 +86,8 @@ static int in_private_mount(const char *point, void (*fn)(const char *point))
 	pid = fork();
 	CHECK(pid >= 0);
 	if (pid == 0) {
-		if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+		if (unshare(CLONE_NEWNS) != 0 ||
+		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
 			_exit(77);
 		if (mkdir(point, 0755) != 0 || mount("locket-attack", point, "tmpfs", 0, NULL) != 0)
 			_exit(77);
