@@ -71,7 +71,8 @@ static const struct help_option HELP_OPTIONS[] = {
 	  "Prints one line: the kind (local: every process of this kernel; network: every client "
 	  "of the server's lock manager; this-host: only processes of this host that reach the "
 	  "same view of the file; unknown), a tab, the filesystem type, a tab, and the reason. "
-	  "PATH need not exist; its directory must." },
+	  "PATH need not exist; its directory must. With --fcntl, the scope of an OFD lock (it "
+	  "differs from flock's on NFS mounted with local_lock=flock or local_lock=posix)." },
 	{ "-h, --help", NULL, "show this help", NULL },
 	{ "-V, --version", NULL, "show the version", NULL },
 };

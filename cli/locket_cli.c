@@ -263,11 +263,12 @@ static int failure_status(int rc, int opening)
 }
 
 /* --scope PATH: what a lock on PATH can exclude, as one line
- * "KIND<tab>FSTYPE<tab>REASON" (KIND: local, network, this-host, unknown). */
-static int print_scope(const char *path)
+ * "KIND<tab>FSTYPE<tab>REASON" (KIND: local, network, this-host, unknown);
+ * with --fcntl, what an OFD lock can exclude (on NFS, local_lock= decides). */
+static int print_scope(const char *path, unsigned int lock_kind)
 {
 	locket_scope_info info = LOCKET_SCOPE_INFO_INIT;
-	int rc = locket_scope(path, LOCKET_SCOPE_FLOCK, &info);
+	int rc = locket_scope(path, lock_kind, &info);
 	if (rc != LOCKET_OK) {
 		fprintf(stderr, "%s: %s\n", progname, locket_last_error_message());
 		return failure_status(rc, 1);
@@ -404,7 +405,7 @@ int main(int argc, char **argv)
 	if (scope_path != NULL) {
 		if (optind != argc)
 			return usage_error("--scope PATH takes no other arguments");
-		return print_scope(scope_path);
+		return print_scope(scope_path, span.kind);
 	}
 	if (nonblock)
 		timeout_ms = 0;

@@ -98,7 +98,8 @@ int locket_attempt_try(locket_attempt_t *a)
 				lock->path);
 		}
 		if (rc == LOCKET_OK && (lock->opts.flags & LOCKET_ACROSS_HOSTS) &&
-		    (rc = locket__scope_refuse(a->ref.fd, lock->path)) != LOCKET_OK)
+		    (rc = locket__scope_refuse(a->ref.fd, lock->path, lock->span.kind)) !=
+			    LOCKET_OK)
 			locket__close_tracked(&a->ref);
 		if (rc != LOCKET_OK)
 			return attempt_finish(a, rc);

@@ -301,11 +301,8 @@ typedef struct locket__fs {
 #define LOCKET__FS_WINDOWS 4 /* GetDriveType, GetVolumeInformation */
 #define LOCKET__FS_NONE 5    /* the OS layer cannot tell */
 
-/* An internal lock kind for the table: POSIX/OFD record locks (the row
- * for NFS local_lock=flock|posix). */
-#define LOCKET__SCOPE_RECORD 1u
-
-/* The table (core/scope.c): the scope of a lock of lock_kind on fs, and a
+/* The table (core/scope.c): the scope of a lock of lock_kind (LOCKET_KIND_FLOCK,
+ * or LOCKET_KIND_OFD: a record lock, as POSIX locks are) on fs, and a
  * one-line reason into reason. Pure: no I/O. */
 int locket__scope_classify(const locket__fs *fs, unsigned int lock_kind, char *reason, size_t size);
 /* The filesystem holding the open file fd (path for messages), from the OS
@@ -315,7 +312,7 @@ int locket__os_fs_of_fd(locket__fd fd, const char *path, locket__fs *out);
 int locket__os_fs_of_path(const char *path, locket__fs *out);
 /* LOCKET_ACROSS_HOSTS: LOCKET_OK when a lock on fd excludes across hosts,
  * else LOCKET_ESCOPE (recorded, naming the filesystem and why). */
-int locket__scope_refuse(locket__fd fd, const char *path);
+int locket__scope_refuse(locket__fd fd, const char *path, unsigned int lock_kind);
 /* After a lock failed with LOCKET_ENOTSUP on fd: add the filesystem's name
  * to the recorded message (keeping its code and OS error). */
 void locket__scope_note_unsupported(locket__fd fd);

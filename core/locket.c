@@ -239,7 +239,8 @@ static int lock_file(locket_t *lock, int shared, locket__wait *how, struct open_
 		/* Judged on the file about to be locked (core/scope.c), again after
 		 * every path switch; nothing is looked at without the flag. */
 		if ((lock->opts.flags & LOCKET_ACROSS_HOSTS) &&
-		    (rc = locket__scope_refuse(ref->fd, lock->path)) != LOCKET_OK) {
+		    (rc = locket__scope_refuse(ref->fd, lock->path, lock->span.kind)) !=
+			    LOCKET_OK) {
 			locket__close_tracked(ref);
 			return rc;
 		}

@@ -118,7 +118,7 @@ static int is_fuse(const char *type)
 static int classify_linux(const locket__fs *fs, unsigned int kind, char *reason, size_t size)
 {
 	const char *t = fs->type, *o = fs->options, *at = fs->where;
-	const int record = kind == LOCKET__SCOPE_RECORD;
+	const int record = kind == LOCKET_KIND_OFD;
 	const int no_opts = fs->os == LOCKET__FS_MAGIC;
 
 	if (is_fuse(t))
@@ -307,7 +307,7 @@ int locket_scope(const char *path, unsigned int lock_kind, locket_scope_info *ou
 	out->reason = "";
 	if (path[0] == '\0')
 		return locket__fail(LOCKET_EINVAL, "lock file path is empty");
-	if (lock_kind != LOCKET_SCOPE_FLOCK)
+	if (lock_kind != LOCKET_KIND_FLOCK && lock_kind != LOCKET_KIND_OFD)
 		return locket__fail(LOCKET_EINVAL, "locket_scope: unknown lock kind %u", lock_kind);
 	memset(&fs, 0, sizeof fs);
 	rc = locket__os_fs_of_path(path, &fs);
@@ -321,7 +321,7 @@ int locket_scope(const char *path, unsigned int lock_kind, locket_scope_info *ou
 	return LOCKET_OK;
 }
 
-int locket__scope_refuse(locket__fd fd, const char *path)
+int locket__scope_refuse(locket__fd fd, const char *path, unsigned int lock_kind)
 {
 	char reason[512];
 	locket__fs fs;
@@ -330,7 +330,7 @@ int locket__scope_refuse(locket__fd fd, const char *path)
 	rc = locket__os_fs_of_fd(fd, path, &fs);
 	if (rc != LOCKET_OK)
 		return rc;
-	kind = locket__scope_classify(&fs, LOCKET_SCOPE_FLOCK, reason, sizeof reason);
+	kind = locket__scope_classify(&fs, lock_kind, reason, sizeof reason);
 	if (kind == LOCKET_SCOPE_LOCAL || kind == LOCKET_SCOPE_NETWORK)
 		return LOCKET_OK;
 	return locket__fail(LOCKET_ESCOPE,

@@ -625,12 +625,6 @@ LOCKET_EXTERN(int) locket_fd_unlock_with(intptr_t fd, const locket_wait_options 
  *  every FUSE filesystem, WSL's \\wsl$ share. */
 #define LOCKET_SCOPE_THIS_HOST 3
 
-/* Lock kinds for locket_scope(). */
-/** The lock a handle takes: flock(2) on Linux, LockFileEx on Windows. Other
- *  values are reserved for the record-lock kinds (POSIX/OFD byte ranges),
- *  whose scope differs on NFS with local_lock=flock or =posix. */
-#define LOCKET_SCOPE_FLOCK 0u
-
 #define LOCKET_SCOPE_INFO_VERSION 1
 
 /*
@@ -662,7 +656,11 @@ typedef struct locket_scope_info {
  *
  * @param path       UTF-8 path of a lock file (it need not exist; its
  *                   directory must).
- * @param lock_kind  LOCKET_SCOPE_FLOCK (other values: LOCKET_EINVAL).
+ * @param lock_kind  the kind of lock asked about: LOCKET_KIND_FLOCK or
+ *                   LOCKET_KIND_OFD (the scopes differ on NFS mounted with
+ *                   local_lock=flock or =posix: one kind stays on this host,
+ *                   the other reaches the server; other values:
+ *                   LOCKET_EINVAL). Windows has one kind: both answer alike.
  * @param out        receives the answer; out->version must be set. Its
  *                   strings belong to the calling thread and stay valid
  *                   until its next locket_scope() call.

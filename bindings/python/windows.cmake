@@ -50,7 +50,7 @@ foreach(_py ${LOCKET_WIN_PYTHONS})
     PREFIX "" OUTPUT_NAME __core SUFFIX ".cp${_tag}-win_amd64.pyd"
     LIBRARY_OUTPUT_DIRECTORY ${_pkg} RUNTIME_OUTPUT_DIRECTORY ${_pkg})
   set(_copies "")
-  foreach(f __init__.py _errors.py _lock.py _asyncio.py py.typed _core.pyi)
+  foreach(f __init__.py _args.py _errors.py _lock.py _asyncio.py _scope.py py.typed _core.pyi)
     add_custom_command(OUTPUT ${_pkg}/${f}
       COMMAND ${CMAKE_COMMAND} -E copy ${CMAKE_CURRENT_SOURCE_DIR}/locket/${f} ${_pkg}/${f}
       DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/locket/${f})

@@ -128,11 +128,11 @@ static __declspec(thread) locket_scope_info locket_swig_scope;
 #else
 static _Thread_local locket_scope_info locket_swig_scope;
 #endif
-static int locket_swig_scope_kind(const char *path)
+static int locket_swig_scope_kind(const char *path, unsigned int lock_kind)
 {
 	int rc;
 	locket_swig_scope.version = LOCKET_SCOPE_INFO_VERSION;
-	rc = locket_scope(path, LOCKET_SCOPE_FLOCK, &locket_swig_scope);
+	rc = locket_scope(path, lock_kind, &locket_swig_scope);
 	return rc == LOCKET_OK ? locket_swig_scope.kind : rc;
 }
 static const char *locket_swig_scope_fs_type(void)
@@ -148,7 +148,7 @@ static const char *locket_swig_scope_reason(void)
 %rename(scope_fs_type) locket_swig_scope_fs_type;
 %rename(scope_reason) locket_swig_scope_reason;
 %rename(scope_name) locket_scope_name;
-int locket_swig_scope_kind(const char *path);
+int locket_swig_scope_kind(const char *path, unsigned int lock_kind);
 const char *locket_swig_scope_fs_type(void);
 const char *locket_swig_scope_reason(void);
 const char *locket_scope_name(int kind);

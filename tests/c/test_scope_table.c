@@ -73,79 +73,79 @@ static void expect(int id, unsigned int lock_kind, int want, const char *type,
 
 TEST(scope_table_local_filesystems)
 {
-	expect(22, LOCKET_SCOPE_FLOCK, LOCKET_SCOPE_LOCAL, "ext4", "one inode");
-	expect(30, LOCKET_SCOPE_FLOCK, LOCKET_SCOPE_LOCAL, "tmpfs", "this kernel");
-	expect(31, LOCKET_SCOPE_FLOCK, LOCKET_SCOPE_LOCAL, "xfs", "this kernel");
-	expect(32, LOCKET_SCOPE_FLOCK, LOCKET_SCOPE_LOCAL, "btrfs", "this kernel");
+	expect(22, LOCKET_KIND_FLOCK, LOCKET_SCOPE_LOCAL, "ext4", "one inode");
+	expect(30, LOCKET_KIND_FLOCK, LOCKET_SCOPE_LOCAL, "tmpfs", "this kernel");
+	expect(31, LOCKET_KIND_FLOCK, LOCKET_SCOPE_LOCAL, "xfs", "this kernel");
+	expect(32, LOCKET_KIND_FLOCK, LOCKET_SCOPE_LOCAL, "btrfs", "this kernel");
 }
 
 TEST(scope_table_bind_mount_is_its_filesystem)
 {
 	locket__fs fs;
 	char reason[512];
-	expect(40, LOCKET_SCOPE_FLOCK, LOCKET_SCOPE_LOCAL, "ext4", "bind mount");
-	CHECK(kind_of(40, LOCKET_SCOPE_FLOCK, &fs, reason, sizeof reason) == LOCKET_SCOPE_LOCAL);
+	expect(40, LOCKET_KIND_FLOCK, LOCKET_SCOPE_LOCAL, "ext4", "bind mount");
+	CHECK(kind_of(40, LOCKET_KIND_FLOCK, &fs, reason, sizeof reason) == LOCKET_SCOPE_LOCAL);
 	CHECK(strcmp(fs.where, "/mnt/bind") == 0);
 }
 
 TEST(scope_table_nfs)
 {
-	expect(41, LOCKET_SCOPE_FLOCK, LOCKET_SCOPE_NETWORK, "nfs4", "lock manager");
-	expect(44, LOCKET_SCOPE_FLOCK, LOCKET_SCOPE_THIS_HOST, "nfs4", "local_lock=all");
-	expect(45, LOCKET_SCOPE_FLOCK, LOCKET_SCOPE_THIS_HOST, "nfs", "nolock");
+	expect(41, LOCKET_KIND_FLOCK, LOCKET_SCOPE_NETWORK, "nfs4", "lock manager");
+	expect(44, LOCKET_KIND_FLOCK, LOCKET_SCOPE_THIS_HOST, "nfs4", "local_lock=all");
+	expect(45, LOCKET_KIND_FLOCK, LOCKET_SCOPE_THIS_HOST, "nfs", "nolock");
 	/* local_lock=flock keeps flock on this client, sends POSIX locks on. */
-	expect(42, LOCKET_SCOPE_FLOCK, LOCKET_SCOPE_THIS_HOST, "nfs", "local_lock=flock");
-	expect(42, LOCKET__SCOPE_RECORD, LOCKET_SCOPE_NETWORK, "nfs", "lock manager");
+	expect(42, LOCKET_KIND_FLOCK, LOCKET_SCOPE_THIS_HOST, "nfs", "local_lock=flock");
+	expect(42, LOCKET_KIND_OFD, LOCKET_SCOPE_NETWORK, "nfs", "lock manager");
 	/* local_lock=posix the reverse. */
-	expect(43, LOCKET_SCOPE_FLOCK, LOCKET_SCOPE_NETWORK, "nfs", "lock manager");
-	expect(43, LOCKET__SCOPE_RECORD, LOCKET_SCOPE_THIS_HOST, "nfs", "local_lock=posix");
-	expect(44, LOCKET__SCOPE_RECORD, LOCKET_SCOPE_THIS_HOST, "nfs4", "local_lock=all");
-	expect(45, LOCKET__SCOPE_RECORD, LOCKET_SCOPE_THIS_HOST, "nfs", "nolock");
+	expect(43, LOCKET_KIND_FLOCK, LOCKET_SCOPE_NETWORK, "nfs", "lock manager");
+	expect(43, LOCKET_KIND_OFD, LOCKET_SCOPE_THIS_HOST, "nfs", "local_lock=posix");
+	expect(44, LOCKET_KIND_OFD, LOCKET_SCOPE_THIS_HOST, "nfs4", "local_lock=all");
+	expect(45, LOCKET_KIND_OFD, LOCKET_SCOPE_THIS_HOST, "nfs", "nolock");
 	/* An option is matched whole: local_lock=flockx is not local_lock=flock. */
-	expect(62, LOCKET_SCOPE_FLOCK, LOCKET_SCOPE_NETWORK, "nfs", "lock manager");
+	expect(62, LOCKET_KIND_FLOCK, LOCKET_SCOPE_NETWORK, "nfs", "lock manager");
 }
 
 TEST(scope_table_smb)
 {
 	locket__fs fs;
 	char reason[512];
-	expect(46, LOCKET_SCOPE_FLOCK, LOCKET_SCOPE_NETWORK, "cifs", "SMB server");
-	expect(47, LOCKET_SCOPE_FLOCK, LOCKET_SCOPE_THIS_HOST, "cifs", "nobrl");
-	expect(48, LOCKET_SCOPE_FLOCK, LOCKET_SCOPE_NETWORK, "smb3", "SMB server");
+	expect(46, LOCKET_KIND_FLOCK, LOCKET_SCOPE_NETWORK, "cifs", "SMB server");
+	expect(47, LOCKET_KIND_FLOCK, LOCKET_SCOPE_THIS_HOST, "cifs", "nobrl");
+	expect(48, LOCKET_KIND_FLOCK, LOCKET_SCOPE_NETWORK, "smb3", "SMB server");
 	/* Before Linux 5.5 flock stays on the client; byte-range locks do not. */
-	CHECK(kind_of(46, LOCKET_SCOPE_FLOCK, &fs, reason, sizeof reason) == LOCKET_SCOPE_NETWORK);
+	CHECK(kind_of(46, LOCKET_KIND_FLOCK, &fs, reason, sizeof reason) == LOCKET_SCOPE_NETWORK);
 	fs.cifs_flock_local = 1;
-	CHECK(locket__scope_classify(&fs, LOCKET_SCOPE_FLOCK, reason, sizeof reason) ==
+	CHECK(locket__scope_classify(&fs, LOCKET_KIND_FLOCK, reason, sizeof reason) ==
 	      LOCKET_SCOPE_THIS_HOST);
 	CHECK(strstr(reason, "5.5") != NULL);
-	CHECK(locket__scope_classify(&fs, LOCKET__SCOPE_RECORD, reason, sizeof reason) ==
+	CHECK(locket__scope_classify(&fs, LOCKET_KIND_OFD, reason, sizeof reason) ==
 	      LOCKET_SCOPE_NETWORK);
 }
 
 TEST(scope_table_this_host_filesystems)
 {
-	expect(49, LOCKET_SCOPE_FLOCK, LOCKET_SCOPE_THIS_HOST, "9p", "this kernel");
-	expect(50, LOCKET_SCOPE_FLOCK, LOCKET_SCOPE_THIS_HOST, "virtiofs", "guest");
-	expect(51, LOCKET_SCOPE_FLOCK, LOCKET_SCOPE_THIS_HOST, "overlay", "upper");
-	expect(52, LOCKET_SCOPE_FLOCK, LOCKET_SCOPE_THIS_HOST, "fuse.bindfs", "FUSE");
-	expect(53, LOCKET_SCOPE_FLOCK, LOCKET_SCOPE_THIS_HOST, "fuseblk", "FUSE");
-	expect(54, LOCKET_SCOPE_FLOCK, LOCKET_SCOPE_THIS_HOST, "fuse.sshfs", "FUSE");
+	expect(49, LOCKET_KIND_FLOCK, LOCKET_SCOPE_THIS_HOST, "9p", "this kernel");
+	expect(50, LOCKET_KIND_FLOCK, LOCKET_SCOPE_THIS_HOST, "virtiofs", "guest");
+	expect(51, LOCKET_KIND_FLOCK, LOCKET_SCOPE_THIS_HOST, "overlay", "upper");
+	expect(52, LOCKET_KIND_FLOCK, LOCKET_SCOPE_THIS_HOST, "fuse.bindfs", "FUSE");
+	expect(53, LOCKET_KIND_FLOCK, LOCKET_SCOPE_THIS_HOST, "fuseblk", "FUSE");
+	expect(54, LOCKET_KIND_FLOCK, LOCKET_SCOPE_THIS_HOST, "fuse.sshfs", "FUSE");
 }
 
 TEST(scope_table_cluster_filesystems)
 {
-	expect(55, LOCKET_SCOPE_FLOCK, LOCKET_SCOPE_NETWORK, "ceph", "metadata server");
-	expect(56, LOCKET_SCOPE_FLOCK, LOCKET_SCOPE_THIS_HOST, "gfs2", "localflocks");
-	expect(57, LOCKET_SCOPE_FLOCK, LOCKET_SCOPE_NETWORK, "gfs2", "DLM");
-	expect(58, LOCKET_SCOPE_FLOCK, LOCKET_SCOPE_THIS_HOST, "ocfs2", "localflocks");
-	expect(61, LOCKET_SCOPE_FLOCK, LOCKET_SCOPE_NETWORK, "lustre", "flock");
+	expect(55, LOCKET_KIND_FLOCK, LOCKET_SCOPE_NETWORK, "ceph", "metadata server");
+	expect(56, LOCKET_KIND_FLOCK, LOCKET_SCOPE_THIS_HOST, "gfs2", "localflocks");
+	expect(57, LOCKET_KIND_FLOCK, LOCKET_SCOPE_NETWORK, "gfs2", "DLM");
+	expect(58, LOCKET_KIND_FLOCK, LOCKET_SCOPE_THIS_HOST, "ocfs2", "localflocks");
+	expect(61, LOCKET_KIND_FLOCK, LOCKET_SCOPE_NETWORK, "lustre", "flock");
 }
 
 TEST(scope_table_unknown_is_never_local)
 {
 	locket__fs fs;
 	char reason[512];
-	expect(59, LOCKET_SCOPE_FLOCK, LOCKET_SCOPE_UNKNOWN, "weirdfs", "knows");
+	expect(59, LOCKET_KIND_FLOCK, LOCKET_SCOPE_UNKNOWN, "weirdfs", "knows");
 	/* statfs(2) alone (no mount table): no options, so no answer for NFS or
 	 * SMB, whose options decide. */
 	memset(&fs, 0, sizeof fs);

@@ -12,7 +12,7 @@
 TEST(scope_of_a_local_volume)
 {
 	locket_scope_info info = LOCKET_SCOPE_INFO_INIT;
-	CHECK_RC(locket_scope(test_path("x.lock"), LOCKET_SCOPE_FLOCK, &info), LOCKET_OK);
+	CHECK_RC(locket_scope(test_path("x.lock"), LOCKET_KIND_FLOCK, &info), LOCKET_OK);
 	printf("scope: %s, %s: %s\n", locket_scope_name(info.kind), info.fs_type, info.reason);
 	CHECK(info.reason[0] != '\0');
 	/* Wine: a fixed NTFS drive. On Windows a local test directory too. */
@@ -32,7 +32,7 @@ TEST(scope_of_wsl_shares_is_this_host)
 	size_t i;
 	for (i = 0; i < sizeof paths / sizeof paths[0]; i++) {
 		locket_scope_info info = LOCKET_SCOPE_INFO_INIT;
-		CHECK_RC(locket_scope(paths[i], LOCKET_SCOPE_FLOCK, &info), LOCKET_OK);
+		CHECK_RC(locket_scope(paths[i], LOCKET_KIND_FLOCK, &info), LOCKET_OK);
 		if (info.kind != LOCKET_SCOPE_THIS_HOST)
 			test_fail(__FILE__, __LINE__, "%s: %s (%s)", paths[i],
 				  locket_scope_name(info.kind), info.reason);

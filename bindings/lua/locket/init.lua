@@ -348,16 +348,20 @@ end
 
 --- What a lock on path can exclude: a table { kind = "local" | "network" |
 -- "this-host" | "unknown", fs_type = "ext4", reason = "one line" }, or nil,
--- message, code. path need not exist (its directory must). See
--- docs/filesystems.md.
-function M.scope(path)
+-- message, code. path need not exist (its directory must). lock_kind: the
+-- kind of lock asked about, "flock" (the default) or "ofd" (they differ on
+-- NFS mounted with local_lock=flock or =posix). See docs/filesystems.md.
+function M.scope(path, lock_kind)
 	if type(path) ~= "string" then
 		error("bad argument #1 to 'scope' (string expected, got " .. type(path) .. ")", 2)
+	end
+	if lock_kind ~= nil and lock_kind ~= "flock" and lock_kind ~= "ofd" then
+		error("bad argument #2 to 'scope' ('flock' or 'ofd' expected, got " .. tostring(lock_kind) .. ")", 2)
 	end
 	if path:find("\0", 1, true) then
 		return nil, "path contains a NUL byte: " .. ("%q"):format(path), "invalid_argument"
 	end
-	local kind = core.scope_kind(path)
+	local kind = core.scope_kind(path, lock_kind == "ofd" and KIND_OFD or 0)
 	if kind < 0 then
 		return failure(kind)
 	end

@@ -25,7 +25,8 @@ this module turns its codes into Python exceptions.
 # (annotations are strings: no __future__ import).
 from . import _core
 from ._errors import LockBusy, LockError, LockLost, LockTimeout, NotHeldError, ScopeError
-from ._lock import Lock, Scope, lock_file, lock_scope
+from ._lock import Lock, lock_file
+from ._scope import Scope, lock_scope
 
 __all__ = [
     "Lock",

@@ -31,7 +31,7 @@ SCOPE_LOCAL: int
 SCOPE_NETWORK: int
 SCOPE_THIS_HOST: int
 
-def scope_kind(path: str | bytes) -> int:
+def scope_kind(path: str | bytes, lock_kind: int) -> int:
     """locket_scope(): the kind (SCOPE_*, >= 0) or a negative code; the
     strings of the answer from scope_fs_type() and scope_reason()."""
 def scope_fs_type() -> str: ...

@@ -6,12 +6,12 @@ import threading as _threading
 import warnings as _warnings  # already loaded at start-up; __del__ must not import
 
 from . import _core
+from ._args import DEFAULT, check_range, kind_of, mode_of, path_of, real_seconds, timeout_ms
 from ._errors import (
     LockBusy,
     LockError,
     LockTimeout,
     NotHeldError,
-    ScopeError,
     _closed_error,
     _error,
     _last_error,
@@ -28,16 +28,7 @@ if TYPE_CHECKING:
     StrOrBytesPath = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 
 
-class _Default:
-    """acquire()'s default timeout: the lock's (a readable repr for help())."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "<the lock's timeout>"
-
-
-_DEFAULT: "Any" = _Default()
+_DEFAULT = DEFAULT
 
 # Looked up once: the uncontended path counts every attribute access.
 _SHARED = _core.SHARED
@@ -47,23 +38,7 @@ _ETIMEDOUT = _core.ETIMEDOUT
 
 
 
-def _real_seconds(timeout: "Any") -> float:
-    """A timeout that is neither int nor float (Fraction, Decimal, numpy
-    scalars) as a float; TypeError for what is not a real number."""
-    import numbers
-
-    if not isinstance(timeout, numbers.Real):
-        raise TypeError(f"timeout must be a number of seconds or None, not {type(timeout).__name__}")
-    try:
-        return float(timeout)
-    except OverflowError:  # beyond a double: forever, or refused if negative
-        return float("inf") if timeout > 0 else -1.0  # type: ignore[operator]
-
-
-# Seconds (None = forever, 0 = try once) to the C library's milliseconds (-1 = forever):
-# locket_timeout_ms(), the rule of every language (NaN and negative: ValueError; +inf and
-# anything too large for the core: forever; rounded up to whole milliseconds).
-_timeout_ms: "Any" = _core.timeout_ms
+_timeout_ms = timeout_ms
 
 
 class Lock:
@@ -163,18 +138,10 @@ class Lock:
         self._orphans: "list[_core.Handle]" = []
         self._waiters: "Set[_AsyncWaiter]" = set()  # acquire_async() waits in progress
         self._gc_text: "Optional[str]" = None
-        name = _os.fspath(path)
-        raw = _os.fsencode(name)
-        if not raw:
-            raise ValueError("empty path")
-        if b"\0" in raw:
-            raise ValueError("embedded null byte in path")
+        name, raw = path_of(path)
         if retry_period is not None:
             _timeout_ms(retry_period)  # validated, then unused
-        if isinstance(mode, bool) or not isinstance(mode, int):
-            raise TypeError(f"mode must be an int, not {type(mode).__name__}")
-        if not 0 <= mode <= 0o7777:
-            raise ValueError(f"mode {mode:#o} is not a permission mode")
+        mode = mode_of(mode)
         self._ms = _timeout_ms(timeout)
         self._timeout = timeout
         self._shared = bool(shared)
@@ -183,18 +150,8 @@ class Lock:
         self._raw = raw
         self._mode = mode
         self._open_flags = (0 if create else _core.NO_CREATE) | (_core.ACROSS_HOSTS if across_hosts else 0)
-        if kind not in ("flock", "ofd"):
-            raise ValueError(f"kind must be 'flock' or 'ofd', not {kind!r}")
-        for what, v in (("start", start), ("length", length)):
-            if isinstance(v, bool) or not isinstance(v, int):
-                raise TypeError(f"{what} must be an int, not {type(v).__name__}")
-            if not 0 <= v < 1 << 63:
-                raise ValueError(f"{what} {v} is not a byte offset (0 to 2**63 - 1)")
-        if start + length >= 1 << 63:
-            raise ValueError("start + length is beyond the largest file offset")
-        if kind == "flock" and (start or length):
-            raise ValueError("a 'flock' lock covers the whole file: a byte range needs kind='ofd'")
-        self._kind = _core.KIND_OFD if kind == "ofd" else _core.KIND_FLOCK
+        self._kind = kind_of(kind)
+        check_range(self._kind, start, length)
         self._start = start
         self._length = length
 
@@ -475,7 +432,7 @@ class Lock:
 
 
 # acquire() and __enter__ are C methods of the class (see Lock).
-_core._lock_methods(Lock, _DEFAULT, _real_seconds)
+_core._lock_methods(Lock, _DEFAULT, real_seconds)
 
 
 def _main_thread_is(ident: int) -> None:
@@ -523,57 +480,3 @@ def lock_file(
     # open file), so that warning filters written for locket.py still apply.
     lock._gc_text = f"unclosed file <_io.BufferedWriter name={lock._name!r}>"
     return lock
-
-
-class Scope(tuple):  # type: ignore[type-arg]
-    """What a lock on a path can exclude: (kind, fs_type, reason).
-
-    kind: "local" (every process of this kernel, through any path or bind
-    mount), "network" (every client of the server's lock manager),
-    "this-host" (only processes of this host that reach the same view of
-    the file), or "unknown" (never guessed to be local). fs_type: the
-    filesystem's type as the OS names it ("ext4", "nfs4", "fuse.sshfs").
-    reason: one line saying why.
-    """
-
-    __slots__ = ()
-
-    def __new__(cls, kind: str, fs_type: str, reason: str) -> "Scope":
-        return tuple.__new__(cls, (kind, fs_type, reason))
-
-    @property
-    def kind(self) -> str:
-        k: str = self[0]
-        return k
-
-    @property
-    def fs_type(self) -> str:
-        t: str = self[1]
-        return t
-
-    @property
-    def reason(self) -> str:
-        r: str = self[2]
-        return r
-
-    def __repr__(self) -> str:
-        return f"Scope(kind={self[0]!r}, fs_type={self[1]!r}, reason={self[2]!r})"
-
-
-def lock_scope(path: "StrOrBytesPath") -> Scope:
-    """What a lock on path can exclude (see Scope and docs/filesystems.md).
-
-    path need not exist; its directory must (FileNotFoundError otherwise).
-    Looks at the mount that holds path: on Linux its type and options in
-    /proc/self/mountinfo; on Windows the volume's drive type and file system.
-    """
-    name = _os.fspath(path)
-    raw = _os.fsencode(name)
-    if not raw:
-        raise ValueError("empty path")
-    if b"\0" in raw:
-        raise ValueError("embedded null byte in path")
-    kind = _core.scope_kind(raw)
-    if kind < 0:
-        raise _last_error(name)
-    return Scope(_core.scope_name(kind), _core.scope_fs_type(), _core.scope_reason())
