@@ -15,7 +15,7 @@
 static locket_scope_info attack_scope_of(const char *path)
 {
 	locket_scope_info info = LOCKET_SCOPE_INFO_INIT;
-	CHECK_RC(locket_scope(path, LOCKET_SCOPE_FLOCK, &info), LOCKET_OK);
+	CHECK_RC(locket_scope(path, LOCKET_KIND_FLOCK, &info), LOCKET_OK);
 	return info;
 }
 
