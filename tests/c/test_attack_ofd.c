@@ -794,3 +794,154 @@ TEST(attack_ofd_waits_work_with_a_full_dev_shm)
 		test_skip("cannot mount a tmpfs in a private mount namespace here");
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
+
+/* ---- an interrupt callback ends an OFD wait within
+ * LOCKET_INTERRUPT_CHECK_MS of its flag being set by another thread (no
+ * signal at all), whatever the wait sleeps on: a futex behind a locket
+ * holder of the range (a 250 ms sleep uncapped), a timer behind a POSIX
+ * lock, the handle's own slot, and a wait without a deadline ---- */
+
+typedef struct cb_wait {
+	locket_t *h;
+	int64_t timeout_ms;
+	unsigned int flags;
+	int stop;
+	pid_t tid;
+	int rc;
+	double done_at;
+} cb_wait;
+
+static int cb_should_stop(void *arg)
+{
+	return __atomic_load_n(&((cb_wait *)arg)->stop, __ATOMIC_SEQ_CST);
+}
+
+static void *cb_main(void *p)
+{
+	cb_wait *c = (cb_wait *)p;
+	locket_wait_options o = LOCKET_WAIT_OPTIONS_INIT;
+	double now;
+	o.timeout_ms = c->timeout_ms;
+	o.flags = c->flags;
+	o.interrupted = cb_should_stop;
+	o.interrupted_arg = c;
+	__atomic_store_n(&c->tid, test_gettid(), __ATOMIC_SEQ_CST);
+	c->rc = locket_acquire_with(c->h, &o);
+	now = test_now_ms();
+	__atomic_store(&c->done_at, &now, __ATOMIC_SEQ_CST);
+	return NULL;
+}
+
+static void callback_ends_wait(locket_t *h, int64_t timeout_ms, unsigned int flags)
+{
+	cb_wait c;
+	pthread_t t;
+	pid_t tid;
+	double t0;
+	memset(&c, 0, sizeof c);
+	c.h = h;
+	c.timeout_ms = timeout_ms;
+	c.flags = flags;
+	CHECK(pthread_create(&t, NULL, cb_main, &c) == 0);
+	while ((tid = __atomic_load_n(&c.tid, __ATOMIC_SEQ_CST)) == 0)
+		sched_yield();
+	wait_until_waiting(tid);
+	t0 = test_now_ms();
+	__atomic_store_n(&c.stop, 1, __ATOMIC_SEQ_CST);
+	CHECK(pthread_join(t, NULL) == 0);
+	CHECK_RC(c.rc, LOCKET_EINTR);
+	if (c.done_at - t0 > LOCKET_INTERRUPT_CHECK_MS + 150)
+		test_fail(__FILE__, __LINE__, "the callback's stop took %.1f ms", c.done_at - t0);
+}
+
+TEST(attack_ofd_interrupt_callback_ends_every_kind_of_wait)
+{
+	const char *path = test_path("x");
+	child holder = start_range_holder(path, 'x', 0, 100);
+	child posix;
+	locket_t *h = attack_ofd(path, 0, 100), *mine;
+	callback_ends_wait(h, 20000, 0);
+	callback_ends_wait(h, -1, 0);
+	callback_ends_wait(h, -1, LOCKET_SHARED);
+	CHECK(!locket_locked(h));
+	child_say(&holder, "release");
+	CHECK(strcmp(child_read(&holder), "released ok") == 0);
+	child_wait(&holder);
+	posix = child_start(posix_lock_child, path); /* byte 5 */
+	CHECK(strcmp(child_read(&posix), "held") == 0);
+	callback_ends_wait(h, 20000, LOCKET_SHARED);
+	callback_ends_wait(h, -1, 0);
+	child_wait(&posix);
+	/* The handle's own slot: held shared by this thread. */
+	mine = attack_ofd(path, 200, 0);
+	CHECK_RC(locket_acquire(mine, 0, LOCKET_SHARED), LOCKET_OK);
+	callback_ends_wait(mine, -1, LOCKET_SHARED);
+	CHECK(locket_locked(mine));
+	CHECK_RC(locket_release(mine), LOCKET_OK);
+	locket_free(mine);
+	locket_free(h);
+}
+
+/* ---- a queue of sharers: shared waiters of one range in two processes
+ * all enter soon after one exclusive release (each woken sharer lets the
+ * next in), none left to its 250 ms timer ---- */
+
+/* Three threads wait for [0, 100) ("s PATH": shared); each reports when it
+ * entered, once all have. */
+static void queue_waiter(const char *arg, FILE *in, FILE *out)
+{
+	char path[1024], mode;
+	acq a[3];
+	pthread_t t[3];
+	int i;
+	(void)in;
+	CHECK(sscanf(arg, "%c %1023s", &mode, path) == 2);
+	memset(a, 0, sizeof a);
+	for (i = 0; i < 3; i++) {
+		a[i].h = attack_ofd(path, 0, 100);
+		a[i].timeout_ms = 20000;
+		a[i].flags = mode == 's' ? LOCKET_SHARED : 0;
+		acq_start(&t[i], &a[i]);
+	}
+	fprintf(out, "waiting\n");
+	fflush(out);
+	for (i = 0; i < 3; i++)
+		CHECK(pthread_join(t[i], NULL) == 0);
+	for (i = 0; i < 3; i++) {
+		fprintf(out, "%s %.3f\n", locket_error_name(a[i].rc), a[i].done_at);
+		fflush(out);
+	}
+	for (i = 0; i < 3; i++)
+		locket_free(a[i].h);
+}
+
+TEST(attack_ofd_shared_waiters_all_enter_after_one_release)
+{
+	const char *path = test_path("x");
+	child holder = start_range_holder(path, 'x', 0, 100);
+	child w1, w2;
+	double t0;
+	int i;
+	{
+		static char arg[1100];
+		snprintf(arg, sizeof arg, "s %s", path);
+		w1 = child_start(queue_waiter, arg);
+		CHECK(strcmp(child_read(&w1), "waiting") == 0);
+		w2 = child_start(queue_waiter, arg);
+		CHECK(strcmp(child_read(&w2), "waiting") == 0);
+	}
+	child_say(&holder, "release");
+	t0 = test_now_ms();
+	CHECK(strcmp(child_read(&holder), "released ok") == 0);
+	for (i = 0; i < 6; i++) {
+		double at;
+		const char *line = child_read(i < 3 ? &w1 : &w2);
+		CHECK(sscanf(line, "ok %lf", &at) == 1);
+		if (at - t0 > 200)
+			test_fail(__FILE__, __LINE__, "sharer %d entered %.1f ms after the release",
+				  i, at - t0);
+	}
+	child_wait(&w2);
+	child_wait(&w1);
+	child_wait(&holder);
+}
