@@ -332,11 +332,13 @@ TEST(attack_ofd_timeouts_are_honoured)
  * thread while another thread runs (and blocks nothing), and leaves the
  * waiter's signal mask as it was; a signal handled by the other thread
  * does not end it. */
-static volatile sig_atomic_t handled;
+static int handled;
 static void on_usr1(int sig)
 {
+	int saved = errno;
 	(void)sig;
-	handled++;
+	__atomic_add_fetch(&handled, 1, __ATOMIC_SEQ_CST);
+	errno = saved;
 }
 
 TEST(attack_ofd_interruptible_wait_with_a_second_thread)
@@ -361,7 +363,7 @@ TEST(attack_ofd_interruptible_wait_with_a_second_thread)
 	acq_start(&t, &a);
 	/* This thread takes a SIGUSR1 itself: the waiter sleeps on. */
 	CHECK(pthread_kill(pthread_self(), SIGUSR1) == 0);
-	CHECK(handled == 1);
+	CHECK(__atomic_load_n(&handled, __ATOMIC_SEQ_CST) == 1);
 	wait_until_waiting(a.tid);
 	CHECK(!acq_done(&a));
 	t0 = test_now_ms();
