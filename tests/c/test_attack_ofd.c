@@ -947,3 +947,76 @@ TEST(attack_ofd_shared_waiters_all_enter_after_one_release)
 	child_wait(&w1);
 	child_wait(&holder);
 }
+
+/* ---- a thread cancelled in its wait (ppoll and pselect are cancellation
+ * points). Cancelling a wait is not in the contract, but it must not
+ * corrupt the process (test_portable.c says so for the engine's own list):
+ * the acquisition's descriptor entry lives on the cancelled thread's stack,
+ * and the process-wide descriptor list must not keep it. Afterwards a new
+ * thread reuses that stack, another handle records and drops a descriptor,
+ * and a fork's child walks the list: it must not crash. ---- */
+
+typedef struct cancel_wait {
+	const char *path;
+	locket_t *h;
+	pid_t tid;
+} cancel_wait;
+
+static void *cancel_main(void *p)
+{
+	cancel_wait *c = (cancel_wait *)p;
+	__atomic_store_n(&c->tid, test_gettid(), __ATOMIC_SEQ_CST);
+	(void)locket_acquire(c->h, 20000, 0);
+	return NULL;
+}
+
+static void *scribble_main(void *p)
+{
+	volatile unsigned char junk[256 * 1024];
+	size_t i;
+	for (i = 0; i < sizeof junk; i++)
+		junk[i] = 0x41;
+	(void)p;
+	return (void *)(uintptr_t)junk[1000];
+}
+
+TEST(attack_cancelled_wait_leaves_the_descriptor_list_whole)
+{
+	const char *path = test_path("x");
+	child posix = child_start(posix_lock_child, path); /* a holder that is not locket */
+	cancel_wait c;
+	locket_t *other;
+	pthread_t t;
+	pid_t tid, pid;
+	int status, i;
+	CHECK(strcmp(child_read(&posix), "held") == 0);
+	memset(&c, 0, sizeof c);
+	c.path = path;
+	c.h = attack_ofd(path, 0, 0);
+	CHECK(pthread_create(&t, NULL, cancel_main, &c) == 0);
+	while ((tid = __atomic_load_n(&c.tid, __ATOMIC_SEQ_CST)) == 0)
+		sched_yield();
+	wait_until_waiting(tid);
+	CHECK(pthread_cancel(t) == 0);
+	CHECK(pthread_join(t, NULL) == 0);
+	/* Its stack goes to new threads (glibc caches stacks). */
+	for (i = 0; i < 4; i++) {
+		CHECK(pthread_create(&t, NULL, scribble_main, NULL) == 0);
+		CHECK(pthread_join(t, NULL) == 0);
+	}
+	/* List operations and a fork's walk of the list. */
+	CHECK_RC(locket_new(&other, test_path("y"), NULL), LOCKET_OK);
+	CHECK_RC(locket_acquire(other, 0, 0), LOCKET_OK);
+	fflush(NULL);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0)
+		_exit(locket_locked(other) ? 1 : 0);
+	CHECK(waitpid(pid, &status, 0) == pid);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		test_fail(__FILE__, __LINE__, "the forked child died: status 0x%x", status);
+	CHECK_RC(locket_release(other), LOCKET_OK);
+	locket_free(other);
+	child_kill9(&posix);
+	child_wait(&posix);
+}
