@@ -30,6 +30,24 @@
 typedef intptr_t locket__fd;
 #define LOCKET__NO_FD ((locket__fd) - 1)
 
+/* Run fn(arg) if the thread is cancelled (pthread_cancel) at a cancellation
+ * point between PUSH and POP (a wait's ppoll, pselect, fcntl F_SETLKW or
+ * condition variable). Cancelling a wait is not in the contract, but it
+ * must not leave the process-wide descriptor list pointing into the dead
+ * thread's stack, nor a handle's mutex locked. PUSH and POP pair up in one
+ * block, as pthread_cleanup_push/pop do. Nothing on Windows. */
+#if defined(_WIN32)
+#define LOCKET__ON_CANCEL_PUSH(fn, arg) \
+	{                               \
+		(void)(fn);             \
+		(void)(arg);
+#define LOCKET__ON_CANCEL_POP() }
+#else
+#include <pthread.h>
+#define LOCKET__ON_CANCEL_PUSH(fn, arg) pthread_cleanup_push((fn), (arg))
+#define LOCKET__ON_CANCEL_POP() pthread_cleanup_pop(0)
+#endif
+
 /* A deadline in milliseconds of locket__now_ms(), or LOCKET__FOREVER. */
 #define LOCKET__FOREVER INT64_MAX
 

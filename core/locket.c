@@ -216,8 +216,8 @@ static int wait_out_lease(const char *path, locket__wait *how, int64_t *retry_ms
  * path moved on. The check (an fstat and a stat, which also refuses a
  * directory) costs under a microsecond, and no watch on the file itself
  * could see a change higher up the path. */
-static int lock_file(locket_t *lock, int shared, locket__wait *how, struct open_fd *ref,
-		     locket__key *key)
+static int lock_file_loop(locket_t *lock, int shared, locket__wait *how, struct open_fd *ref,
+			  locket__key *key)
 {
 	const int allow_dir = (lock->opts.flags & LOCKET_ALLOW_DIRECTORY) != 0;
 	locket__wait try_once = *how;
@@ -272,6 +272,44 @@ static int lock_file(locket_t *lock, int shared, locket__wait *how, struct open_
 	}
 }
 
+/* A thread cancelled in an acquisition (see LOCKET__ON_CANCEL_PUSH): its
+ * descriptor, on the list from its stack, is unlocked (it may have been
+ * granted) and closed; in the slot's wait, the handle's mutex, which the
+ * cancelled condition wait took back, is unlocked first. */
+struct cancelled {
+	locket_t *lock;
+	struct open_fd *ref;
+};
+
+static void drop_cancelled(void *arg)
+{
+	struct cancelled *c = (struct cancelled *)arg;
+	if (c->ref->fd != LOCKET__NO_FD) {
+		locket__os_unlock(c->ref->fd, 0, &c->lock->span);
+		locket__close_tracked(c->ref);
+	}
+}
+
+static void drop_cancelled_slot_wait(void *arg)
+{
+	locket__mutex_unlock(&((struct cancelled *)arg)->lock->mu);
+	drop_cancelled(arg);
+}
+
+static int lock_file(locket_t *lock, int shared, locket__wait *how, struct open_fd *ref,
+		     locket__key *key)
+{
+	struct cancelled c;
+	int rc;
+	c.lock = lock;
+	c.ref = ref;
+	ref->fd = LOCKET__NO_FD;
+	LOCKET__ON_CANCEL_PUSH(drop_cancelled, &c);
+	rc = lock_file_loop(lock, shared, how, ref, key);
+	LOCKET__ON_CANCEL_POP();
+	return rc;
+}
+
 /* The kernel lock on ref's descriptor is ours; now the handle's slot. It is
  * only ever taken here when two threads of this process hold shared locks
  * through one handle (an exclusive kernel lock excludes the slot's holder
@@ -284,7 +322,11 @@ int locket__take_slot(locket_t *lock, struct open_fd *ref, locket__key key, lock
 	const int64_t deadline = how == NULL ? 0 : how->deadline;
 	int64_t pid = locket__os_pid();
 	int rc = LOCKET_OK;
+	struct cancelled c;
+	c.lock = lock;
+	c.ref = ref;
 	locket__mutex_lock(&lock->mu);
+	LOCKET__ON_CANCEL_PUSH(drop_cancelled_slot_wait, &c);
 	while (lock->slot_fd != LOCKET__NO_FD) {
 		int64_t until = deadline;
 		if (lock->slot_pid != pid) {
@@ -328,6 +370,7 @@ int locket__take_slot(locket_t *lock, struct open_fd *ref, locket__key key, lock
 			}
 		}
 	}
+	LOCKET__ON_CANCEL_POP();
 	if (rc != LOCKET_OK) {
 		locket__mutex_unlock(&lock->mu);
 		locket__os_unlock(ref->fd, key, &lock->span);
