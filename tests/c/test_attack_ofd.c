@@ -1020,3 +1020,84 @@ TEST(attack_cancelled_wait_leaves_the_descriptor_list_whole)
 	child_kill9(&posix);
 	child_wait(&posix);
 }
+
+/* The Linux engine lends its inotify instance to one wait at a time: a wait
+ * cancelled while it had it must give it back, or every later wait of the
+ * process is left to its 10 ms timer behind other programs. A new wait on
+ * another file must watch that file (its inode in the instance's fdinfo). */
+#include <dirent.h>
+#include <sys/stat.h>
+
+static int inotify_watches_inode(ino_t ino)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int found = 0;
+	CHECK(d != NULL);
+	while (!found && (e = readdir(d)) != NULL) {
+		char link[300], target[64], line[256];
+		ssize_t n;
+		FILE *f;
+		snprintf(link, sizeof link, "/proc/self/fd/%.255s", e->d_name);
+		n = readlink(link, target, sizeof target - 1);
+		if (n <= 0)
+			continue;
+		target[n] = '\0';
+		if (strcmp(target, "anon_inode:inotify") != 0)
+			continue;
+		snprintf(link, sizeof link, "/proc/self/fdinfo/%.255s", e->d_name);
+		f = fopen(link, "r");
+		if (f == NULL)
+			continue;
+		while (fgets(line, sizeof line, f) != NULL) {
+			unsigned long long i;
+			const char *p = strstr(line, " ino:");
+			if (strncmp(line, "inotify wd:", 11) == 0 && p != NULL &&
+			    sscanf(p, " ino:%llx", &i) == 1 && i == (unsigned long long)ino)
+				found = 1;
+		}
+		fclose(f);
+	}
+	closedir(d);
+	return found;
+}
+
+TEST(attack_cancelled_wait_gives_the_inotify_instance_back)
+{
+	const char *path = test_path("x"), *other = test_path("z");
+	child posix, posix2;
+	cancel_wait c;
+	acq a = { NULL, 20000, 0, 0, 0, 0, { { 0 } } };
+	struct stat st;
+	pthread_t t;
+	pid_t tid;
+	skip_unless_linux_engine("the inotify instance is the Linux engine's");
+	posix = child_start(posix_lock_child, path);
+	CHECK(strcmp(child_read(&posix), "held") == 0);
+	memset(&c, 0, sizeof c);
+	c.path = path;
+	c.h = attack_ofd(path, 0, 0);
+	CHECK(pthread_create(&t, NULL, cancel_main, &c) == 0);
+	while ((tid = __atomic_load_n(&c.tid, __ATOMIC_SEQ_CST)) == 0)
+		sched_yield();
+	wait_until_waiting(tid);
+	CHECK(pthread_cancel(t) == 0);
+	CHECK(pthread_join(t, NULL) == 0);
+	/* A new wait, on another file behind another program. */
+	posix2 = child_start(posix_lock_child, other);
+	CHECK(strcmp(child_read(&posix2), "held") == 0);
+	CHECK(stat(other, &st) == 0);
+	a.h = attack_ofd(other, 0, 0);
+	acq_start(&t, &a);
+	if (!inotify_watches_inode(st.st_ino))
+		test_fail(__FILE__, __LINE__, "the new wait does not watch its file");
+	child_kill9(&posix2);
+	child_wait(&posix2);
+	CHECK(pthread_join(t, NULL) == 0);
+	CHECK_RC(a.rc, LOCKET_OK);
+	CHECK_RC(locket_release(a.h), LOCKET_OK);
+	locket_free(a.h);
+	locket_free(c.h);
+	child_kill9(&posix);
+	child_wait(&posix);
+}
