@@ -255,6 +255,18 @@ static void leave(wait_state *ws, int rc)
 	}
 }
 
+/* A thread cancelled in a sleep (ppoll is a cancellation point): leave as
+ * any wait leaves (the inotify instance back, the watcher role and a
+ * consumed wake-up passed on), so that the process's later waits are not
+ * left to their timers. */
+static void wait_cancelled(void *arg)
+{
+	wait_state *ws = (wait_state *)arg;
+	leave(ws, LOCKET_EINTR);
+	if (ws->masked)
+		pthread_sigmask(SIG_SETMASK, &ws->caller_mask, NULL);
+}
+
 /* The rest of a timed or interruptible wait, after a failed try. */
 int locket__linux_wait(int fd, const char *path, int op, const locket__span *span,
 		       locket__wait *how)
@@ -283,6 +295,7 @@ int locket__linux_wait(int fd, const char *path, int op, const locket__span *spa
 		ws.key = locket__linux_span_key(locket__file_key(st.st_dev, st.st_ino), span);
 		ws.slot = locket__wake_claim(ws.key);
 	}
+	pthread_cleanup_push(wait_cancelled, &ws);
 	for (;;) {
 		const int64_t now = locket__now_ms();
 		int64_t ms;
@@ -315,6 +328,7 @@ int locket__linux_wait(int fd, const char *path, int op, const locket__span *spa
 		if (rc != LOCKET_EWOULDBLOCK)
 			break;
 	}
+	pthread_cleanup_pop(0);
 	leave(&ws, rc);
 	if (ws.masked)
 		pthread_sigmask(SIG_SETMASK, &ws.caller_mask, NULL);
