@@ -980,8 +980,21 @@ static void *scribble_main(void *p)
 	return (void *)(uintptr_t)junk[1000];
 }
 
+/* GCC 12's libasan reports its own sigaltstack() call in
+ * __asan_handle_no_return as a stack-buffer-overflow when a cancelled
+ * thread unwinds through a C pthread_cleanup_push (the abandoned frames'
+ * redzones are still poisoned; the same trace as COVESA/dlt-daemon#663):
+ * not a fault of the code under test, so these run without ASan. */
+static void skip_under_asan(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	test_skip("libasan's false positive on a cancelled thread's unwinding");
+#endif
+}
+
 TEST(attack_cancelled_wait_leaves_the_descriptor_list_whole)
 {
+	skip_under_asan();
 	const char *path = test_path("x");
 	child posix = child_start(posix_lock_child, path); /* a holder that is not locket */
 	cancel_wait c;
@@ -1064,6 +1077,7 @@ static int inotify_watches_inode(ino_t ino)
 
 TEST(attack_cancelled_wait_gives_the_inotify_instance_back)
 {
+	skip_under_asan();
 	const char *path = test_path("x"), *other = test_path("z");
 	child posix, posix2;
 	cancel_wait c;
