@@ -16,11 +16,13 @@ For each wheel (a DIR stands for its locket-*-macosx_*.whl):
   - the extension is a 64-bit Mach-O dylib or bundle for the tag's processor (its header, and
     file(1)), built for the tag's macOS version (LC_BUILD_VERSION's minos, or
     LC_VERSION_MIN_MACOSX), needing no library but /usr/lib/libSystem.B.dylib (its
-    LC_LOAD_*DYLIB commands), and exporting PyInit___core.
+    LC_LOAD_*DYLIB commands), exporting PyInit___core and, on arm64, carrying a code signature
+    whose page hashes match the file.
 The reference: --reference, else a locket-VERSION-*-manylinux_*_x86_64.whl beside the first
 wheel checked. --self-test then breaks copies of the first wheel in each way above (a file
 changed, RECORD stale or not, another tag, processor or macOS version, a second library, other
-metadata, another CPython's extension) and fails unless the check rejects every one.
+metadata, another CPython's extension, no PyInit, a byte changed after signing) and fails
+unless the check rejects every one.
 Exit status 0 when everything passed. Needs `packaging` (scripts/wheels.sh's tools venv)."""
 
 import argparse
@@ -50,7 +52,7 @@ DIST_INFO = f"locket-{VERSION}.dist-info"
 CPU = {"arm64": 0x0100000C, "x86_64": 0x01000007}
 FILE_ARCH = {"arm64": "arm64", "x86_64": "x86_64"}
 MH_MAGIC_64, MH_DYLIB, MH_BUNDLE = 0xFEEDFACF, 6, 8
-LC_SYMTAB, LC_VERSION_MIN_MACOSX, LC_BUILD_VERSION = 0x2, 0x24, 0x32
+LC_SYMTAB, LC_VERSION_MIN_MACOSX, LC_BUILD_VERSION, LC_CODE_SIGNATURE = 0x2, 0x24, 0x32, 0x1D
 LC_DYLIB_DEPENDENCIES = {0xC: "LC_LOAD_DYLIB", 0x80000018: "LC_LOAD_WEAK_DYLIB", 0x8000001F: "LC_REEXPORT_DYLIB",
                          0x20: "LC_LAZY_LOAD_DYLIB", 0x80000023: "LC_LOAD_UPWARD_DYLIB"}
 PLATFORM_MACOS = 1
@@ -64,7 +66,7 @@ def macho(data):
     magic, cputype, _, filetype, ncmds, _, _, _ = struct.unpack_from("<IiiIIIII", data, 0)
     if magic != MH_MAGIC_64:
         raise ValueError(f"not a little-endian 64-bit Mach-O (magic {magic:#x})")
-    deps, minos, exported = [], [], set()
+    deps, minos, exported, signature = [], [], set(), None
     off = 32
     for _ in range(ncmds):
         cmd, size = struct.unpack_from("<II", data, off)
@@ -78,6 +80,8 @@ def macho(data):
         elif cmd == LC_VERSION_MIN_MACOSX:
             (version,) = struct.unpack_from("<I", data, off + 8)
             minos.append((PLATFORM_MACOS, version >> 16, (version >> 8) & 0xFF))
+        elif cmd == LC_CODE_SIGNATURE:
+            signature = struct.unpack_from("<II", data, off + 8)
         elif cmd == LC_SYMTAB:
             symoff, nsyms, stroff, _ = struct.unpack_from("<IIII", data, off + 8)
             for i in range(nsyms):
@@ -85,7 +89,41 @@ def macho(data):
                 if ntype & 0xE0 == 0 and ntype & 0x0E == 0x0E and ntype & 0x01:  # not stab, N_SECT, N_EXT
                     exported.add(data[stroff + strx:].split(b"\0", 1)[0].decode())
         off += size
-    return cputype, filetype, deps, minos, exported
+    return cputype, filetype, deps, minos, exported, signature
+
+
+def check_signature(data, signature):
+    """The embedded code signature (what zig's linker writes ad hoc, and what macOS on arm64
+    requires of every module it maps): its CodeDirectory's page hashes must be those of the
+    file's pages up to the signature. [problems]"""
+    if signature is None:
+        return ["no code signature (LC_CODE_SIGNATURE): macOS on arm64 refuses to map unsigned code"]
+    dataoff, datasize = signature
+    blob = data[dataoff:dataoff + datasize]
+    if len(blob) != datasize or len(blob) < 12:
+        return [f"code signature: {datasize} bytes at {dataoff}, past the end of the file"]
+    magic, _, count = struct.unpack_from(">III", blob, 0)
+    if magic != 0xFADE0CC0:  # CSMAGIC_EMBEDDED_SIGNATURE
+        return [f"code signature: superblob magic {magic:#x}"]
+    for i in range(count):
+        slot, off = struct.unpack_from(">II", blob, 12 + 8 * i)
+        if slot != 0:  # CSSLOT_CODEDIRECTORY
+            continue
+        (cd_magic, _, _, _, hash_off, _, _, n_code, code_limit, hash_size, hash_type, _,
+         page_log2) = struct.unpack_from(">IIIIIIIIIBBBB", blob, off)
+        if cd_magic != 0xFADE0C02 or hash_type != 2 or hash_size != 32:  # CSMAGIC_CODEDIRECTORY, SHA-256
+            return [f"code signature: code directory magic {cd_magic:#x}, hash type {hash_type}"]
+        if code_limit != dataoff:
+            return [f"code signature: covers {code_limit} bytes, the signature starts at {dataoff}"]
+        page = 1 << page_log2
+        if n_code != (code_limit + page - 1) // page:
+            return [f"code signature: {n_code} page hashes for {code_limit} bytes"]
+        for n in range(n_code):
+            want = blob[off + hash_off + 32 * n:off + hash_off + 32 * (n + 1)]
+            if hashlib.sha256(data[n * page:min((n + 1) * page, code_limit)]).digest() != want:
+                return [f"code signature: page {n} does not match its hash (the file changed after signing)"]
+        return []
+    return ["code signature: no code directory"]
 
 
 def read_wheel(path):
@@ -210,7 +248,7 @@ def check_extension(path):
             return [f"extension: no {ext}"], None
         data = z.read(ext)
     problems = []
-    cputype, filetype, deps, minos, exported = macho(data)
+    cputype, filetype, deps, minos, exported, signature = macho(data)
     if cputype != CPU[arch]:
         problems.append(f"extension: CPU type {cputype:#x}, not {arch}'s {CPU[arch]:#x}")
     if filetype not in (MH_DYLIB, MH_BUNDLE):
@@ -222,6 +260,8 @@ def check_extension(path):
         problems.append(f"extension: needs {deps}; only {LIBSYSTEM} allowed")
     if "_PyInit___core" not in exported:
         problems.append("extension: no PyInit___core exported: import would fail")
+    if arch == "arm64":
+        problems += [f"extension: {p}" for p in check_signature(data, signature)]
     with tempfile.NamedTemporaryFile(suffix=".so") as f:
         f.write(data)
         f.flush()
@@ -319,6 +359,8 @@ def self_test(wheel, reference):
         ("another CPython's extension", dict(mutate=rename_ext), "not in both"),
         ("no PyInit", dict(mutate=edit(ext, b"_PyInit___core", b"_PyInit___corf")), "no PyInit___core"),
     ]
+    if arch == "arm64":
+        cases.append(("changed after signing", dict(mutate=edit(ext, b"__TEXT", b"__TEXt")), "does not match its hash"))
     failed = 0
     with tempfile.TemporaryDirectory() as tmp:
         for what, kw, expect in cases:
