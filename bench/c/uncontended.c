@@ -11,7 +11,7 @@
 typedef struct op_state {
 	const char *path;
 	int kept_fd;
-	locket_t *lock, *lock_ofd;
+	locket_t *lock, *lock_ofd, *lock_across_hosts;
 } op_state;
 
 /* Each op returns 0 or -1. */
@@ -71,6 +71,14 @@ static int op_locket_ofd_shared(op_state *s)
 	return locket_release(s->lock_ofd) == LOCKET_OK ? 0 : -1;
 }
 
+/* LOCKET_ACROSS_HOSTS: the scope judged on the locked descriptor (issue 21). */
+static int op_locket_across_hosts(op_state *s)
+{
+	if (locket_acquire(s->lock_across_hosts, -1, 0) != LOCKET_OK)
+		return -1;
+	return locket_release(s->lock_across_hosts) == LOCKET_OK ? 0 : -1;
+}
+
 static int op_raw_kept_fd(op_state *s)
 {
 	if (flock(s->kept_fd, LOCK_EX | LOCK_NB) != 0)
@@ -128,6 +136,8 @@ static const struct impl {
 	{ "raw_open_rdwr_ofd_close", op_raw_ofd, 0, 1 },
 	{ "locket_ofd_timeout_-1", op_locket_ofd, 0, 1 },
 	{ "locket_ofd_shared", op_locket_ofd_shared, 0, 1 },
+	/* LOCKET_ACROSS_HOSTS (a statx and a cached mount lookup per acquisition): context. */
+	{ "locket_across_hosts_timeout_-1", op_locket_across_hosts, 0, 1 },
 };
 enum {
 	N_IMPLS = sizeof impls / sizeof impls[0],
@@ -141,11 +151,13 @@ int bench_uncontended(const bench_config *cfg)
 	waiter w; /* creates the file */
 	if (waiter_init(&w, &kind_flock_blocking, path) != 0)
 		return -1;
-	op_state s = { path, raw_open(path), NULL, NULL };
-	locket_options ofd = LOCKET_OPTIONS_INIT;
+	op_state s = { path, raw_open(path), NULL, NULL, NULL };
+	locket_options ofd = LOCKET_OPTIONS_INIT, across = LOCKET_OPTIONS_INIT;
 	ofd.kind = LOCKET_KIND_OFD;
+	across.flags = LOCKET_ACROSS_HOSTS;
 	if (s.kept_fd < 0 || locket_new(&s.lock, path, NULL) != LOCKET_OK ||
-	    locket_new(&s.lock_ofd, path, &ofd) != LOCKET_OK) {
+	    locket_new(&s.lock_ofd, path, &ofd) != LOCKET_OK ||
+	    locket_new(&s.lock_across_hosts, path, &across) != LOCKET_OK) {
 		fprintf(stderr, "uncontended: cannot open %s: %s\n", path,
 			locket_last_error_message());
 		return -1;
@@ -197,6 +209,7 @@ int bench_uncontended(const bench_config *cfg)
 	close(s.kept_fd);
 	locket_free(s.lock);
 	locket_free(s.lock_ofd);
+	locket_free(s.lock_across_hosts);
 	waiter_fini(&w);
 	return 0;
 }

@@ -18,6 +18,7 @@
  * against the raw calls.
  */
 #include "locket.h"
+#include "spawn_win.h"
 
 #include <windows.h>
 
@@ -158,61 +159,28 @@ static int waiter_main(const char *kind, const char *path)
 
 /* ---- holder (the benchmark) ---- */
 
-typedef struct proc {
-	HANDLE process, to, from;
-} proc;
+typedef spawned proc; /* tests/common/spawn_win.h, shared with the Windows tests */
 
 static proc start_proc(const char *flag, const char *kind, const char *path)
 {
-	SECURITY_ATTRIBUTES inherit = { sizeof inherit, NULL, TRUE };
-	HANDLE in_r, in_w, out_r, out_w;
-	STARTUPINFOW si;
-	PROCESS_INFORMATION pi;
 	wchar_t self[2048], cmd[4096];
 	proc p;
-
 	GetModuleFileNameW(NULL, self, 2048);
-	CreatePipe(&in_r, &in_w, &inherit, 0);
-	CreatePipe(&out_r, &out_w, &inherit, 0);
-	SetHandleInformation(in_w, HANDLE_FLAG_INHERIT, 0);
-	SetHandleInformation(out_r, HANDLE_FLAG_INHERIT, 0);
 	_snwprintf(cmd, 4096, L"\"%ls\" %hs %hs \"%hs\"", self, flag, kind, path);
 	cmd[4095] = L'\0';
-	memset(&si, 0, sizeof si);
-	si.cb = sizeof si;
-	si.dwFlags = STARTF_USESTDHANDLES;
-	si.hStdInput = in_r;
-	si.hStdOutput = out_w;
-	si.hStdError = GetStdHandle(STD_ERROR_HANDLE);
-	if (!CreateProcessW(NULL, cmd, NULL, NULL, TRUE, 0, NULL, NULL, &si, &pi)) {
+	if (spawn_with_pipes(cmd, &p) != 0) {
 		fprintf(stderr, "cannot start waiter %s\n", kind);
 		exit(1);
 	}
-	CloseHandle(pi.hThread);
-	CloseHandle(in_r);
-	CloseHandle(out_w);
-	p.process = pi.hProcess;
-	p.to = in_w;
-	p.from = out_r;
 	return p;
 }
 
 static void read_line(proc *p, char *buf, size_t size)
 {
-	size_t n = 0;
-	for (;;) {
-		char ch;
-		DWORD got;
-		if (!ReadFile(p->from, &ch, 1, &got, NULL) || got == 0) {
-			fprintf(stderr, "a waiter died\n");
-			exit(1);
-		}
-		if (ch == '\n')
-			break;
-		if (ch != '\r' && n + 1 < size)
-			buf[n++] = ch;
+	if (!read_line_from(p->from, buf, size)) {
+		fprintf(stderr, "a waiter died\n");
+		exit(1);
 	}
-	buf[n] = '\0';
 }
 
 static proc start_waiter(const char *kind, const char *path)

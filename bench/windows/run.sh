@@ -16,7 +16,7 @@ mkdir -p "$out"
 win_build -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF -DLOCKET_BUILD_CLI=OFF
 exe=$LOCKET_WIN_BUILD/bin/locket_win_bench.exe
 x86_64-w64-mingw32-gcc -O2 -std=c11 -Wall -Wextra -Wpedantic -Wconversion -Wno-sign-conversion -Werror \
-	-I"$locket_root/include" "$here/handoff.c" "$LOCKET_WIN_BUILD/bin/locket.dll" -static-libgcc -o "$exe"
+	-I"$locket_root/include" -I"$locket_root/tests/common" "$here/handoff.c" "$LOCKET_WIN_BUILD/bin/locket.dll" -static-libgcc -o "$exe"
 
 trap win_stop EXIT
 win_start

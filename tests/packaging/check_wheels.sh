@@ -7,7 +7,7 @@
 # 1.0.0 (PyPI's locket) in place, and a dependant (partd) installed with
 # --find-links DIR gets ours.
 #   usage: tests/packaging/check_wheels.sh DIR [X.Y...]   (default: 3.9 3.12 3.13)
-#   needs PyPI for pytest, locket==1.0.0 and partd.
+#   needs PyPI for pytest, fasteners, locket==1.0.0 and partd.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 dist=$(cd "${1:?usage: check_wheels.sh DIR [X.Y...]}" && pwd)
@@ -33,7 +33,8 @@ for v in "${vers[@]}"; do
 	venv=$work/venv-$v
 	echo "--- CPython $v: $(basename "$whl")"
 	"$py" -m venv "$venv"
-	"$venv/bin/python" -m pip install -q pytest
+	# The suite's own needs: pytest, and fasteners (test_ofd.py: an OFD lock excludes its locks).
+	"$venv/bin/python" -m pip install -q pytest "$(grep '^fasteners' "$root/requirements-dev.txt")"
 	# The wheel, from DIR only: pip must not fall back to building the sdist.
 	"$venv/bin/python" -m pip install -q --no-index --only-binary=:all: --find-links "$dist" "locket==$version"
 	got=$(cd "$work" && "$venv/bin/python" -c 'import locket, sys; print(locket.__version__, locket.__file__, locket._core.__file__)' 2>&1 || true)

@@ -2,6 +2,7 @@
  * The Windows test harness (see harness.h).
  */
 #include "harness.h"
+#include "spawn_win.h"
 
 #include <shellapi.h>
 #include <stdarg.h>
@@ -164,34 +165,16 @@ const char *bin_path(const char *name)
 /* Start cmd (UTF-16, modified by CreateProcessW) with pipes. */
 static child spawn(wchar_t *cmd, const char *what)
 {
-	SECURITY_ATTRIBUTES inherit = { sizeof inherit, NULL, TRUE };
-	HANDLE in_r, in_w, out_r, out_w;
-	STARTUPINFOW si;
-	PROCESS_INFORMATION pi;
+	spawned s;
 	child c;
-
-	if (!CreatePipe(&in_r, &in_w, &inherit, 0) || !CreatePipe(&out_r, &out_w, &inherit, 0))
-		test_fail(__FILE__, __LINE__, "CreatePipe failed");
-	/* The parent's ends stay here: the child sees EOF when the parent goes. */
-	SetHandleInformation(in_w, HANDLE_FLAG_INHERIT, 0);
-	SetHandleInformation(out_r, HANDLE_FLAG_INHERIT, 0);
-
-	memset(&si, 0, sizeof si);
-	si.cb = sizeof si;
-	si.dwFlags = STARTF_USESTDHANDLES;
-	si.hStdInput = in_r;
-	si.hStdOutput = out_w;
-	si.hStdError = GetStdHandle(STD_ERROR_HANDLE);
-	/* Inheriting handles on purpose: locket's own handles must not be. */
-	if (!CreateProcessW(NULL, cmd, NULL, NULL, TRUE, 0, NULL, NULL, &si, &pi))
-		test_fail(__FILE__, __LINE__, "CreateProcessW failed for %s", what);
-	CloseHandle(pi.hThread);
-	CloseHandle(in_r);
-	CloseHandle(out_w);
-	c.process = pi.hProcess;
-	c.pid = pi.dwProcessId;
-	c.to = in_w;
-	c.from = out_r;
+	DWORD err = spawn_with_pipes(cmd, &s);
+	if (err != 0)
+		test_fail(__FILE__, __LINE__, "cannot start %s (error %lu)", what,
+			  (unsigned long)err);
+	c.process = s.process;
+	c.pid = s.pid;
+	c.to = s.to;
+	c.from = s.from;
 	return c;
 }
 
@@ -228,19 +211,9 @@ child child_start_exe(const char *name, const char *args)
 const char *child_read(child *c)
 {
 	static char line[1024];
-	size_t n = 0;
-	for (;;) {
-		char ch;
-		DWORD got = 0;
-		if (!ReadFile(c->from, &ch, 1, &got, NULL) || got == 0)
-			test_fail(__FILE__, __LINE__, "child %lu closed its output after '%.*s'",
-				  (unsigned long)c->pid, (int)n, line);
-		if (ch == '\n')
-			break;
-		if (ch != '\r' && n + 1 < sizeof line)
-			line[n++] = ch;
-	}
-	line[n] = '\0';
+	if (!read_line_from(c->from, line, sizeof line))
+		test_fail(__FILE__, __LINE__, "child %lu closed its output after '%s'",
+			  (unsigned long)c->pid, line);
 	return line;
 }
 
