@@ -1115,3 +1115,50 @@ TEST(attack_cancelled_wait_gives_the_inotify_instance_back)
 	child_kill9(&posix);
 	child_wait(&posix);
 }
+
+/* The same for a thread cancelled in the handle's own slot wait (a
+ * condition variable, a cancellation point, which takes the handle's mutex
+ * back before the thread unwinds): the handle stays usable, and its kernel
+ * lock (granted: shared OFD locks of two descriptions fit) is given back. */
+static void *slot_cancel_main(void *p)
+{
+	cancel_wait *c = (cancel_wait *)p;
+	__atomic_store_n(&c->tid, test_gettid(), __ATOMIC_SEQ_CST);
+	(void)locket_acquire(c->h, 20000, LOCKET_SHARED);
+	return NULL;
+}
+
+TEST(attack_cancelled_slot_wait_leaves_the_handle_usable)
+{
+	const char *path = test_path("x");
+	cancel_wait c;
+	pthread_t t;
+	pid_t tid, pid;
+	int status;
+	skip_under_asan();
+	memset(&c, 0, sizeof c);
+	c.path = path;
+	c.h = attack_ofd(path, 0, 0);
+	CHECK_RC(locket_acquire(c.h, 0, LOCKET_SHARED), LOCKET_OK);
+	CHECK(pthread_create(&t, NULL, slot_cancel_main, &c) == 0);
+	while ((tid = __atomic_load_n(&c.tid, __ATOMIC_SEQ_CST)) == 0)
+		sched_yield();
+	wait_until_waiting(tid); /* in the slot's condition wait (a futex) */
+	CHECK(pthread_cancel(t) == 0);
+	CHECK(pthread_join(t, NULL) == 0);
+	/* The handle's mutex is free: these return. */
+	CHECK(locket_locked(c.h));
+	CHECK_RC(locket_release(c.h), LOCKET_OK);
+	/* The cancelled thread's shared lock went with it: exclusive fits. */
+	CHECK(attack_posix_conflicts(path, F_WRLCK, 0, 1) == 0);
+	CHECK_RC(locket_acquire(c.h, 1000, 0), LOCKET_OK);
+	fflush(NULL);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0)
+		_exit(locket_locked(c.h) ? 1 : 0);
+	CHECK(waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK_RC(locket_release(c.h), LOCKET_OK);
+	locket_free(c.h);
+}
