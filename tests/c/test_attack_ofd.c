@@ -959,6 +959,7 @@ TEST(attack_ofd_shared_waiters_all_enter_after_one_release)
 typedef struct cancel_wait {
 	const char *path;
 	locket_t *h;
+	int64_t timeout_ms; /* 0: 20 s; -1: forever (blocking in F_OFD_SETLKW) */
 	pid_t tid;
 } cancel_wait;
 
@@ -966,7 +967,7 @@ static void *cancel_main(void *p)
 {
 	cancel_wait *c = (cancel_wait *)p;
 	__atomic_store_n(&c->tid, test_gettid(), __ATOMIC_SEQ_CST);
-	(void)locket_acquire(c->h, 20000, 0);
+	(void)locket_acquire(c->h, c->timeout_ms != 0 ? c->timeout_ms : 20000, 0);
 	return NULL;
 }
 
@@ -992,9 +993,8 @@ static void skip_under_asan(void)
 #endif
 }
 
-TEST(attack_cancelled_wait_leaves_the_descriptor_list_whole)
+static void cancelled_wait_case(int64_t timeout_ms)
 {
-	skip_under_asan();
 	const char *path = test_path("x");
 	child posix = child_start(posix_lock_child, path); /* a holder that is not locket */
 	cancel_wait c;
@@ -1006,6 +1006,7 @@ TEST(attack_cancelled_wait_leaves_the_descriptor_list_whole)
 	memset(&c, 0, sizeof c);
 	c.path = path;
 	c.h = attack_ofd(path, 0, 0);
+	c.timeout_ms = timeout_ms;
 	CHECK(pthread_create(&t, NULL, cancel_main, &c) == 0);
 	while ((tid = __atomic_load_n(&c.tid, __ATOMIC_SEQ_CST)) == 0)
 		sched_yield();
@@ -1032,6 +1033,19 @@ TEST(attack_cancelled_wait_leaves_the_descriptor_list_whole)
 	locket_free(other);
 	child_kill9(&posix);
 	child_wait(&posix);
+}
+
+TEST(attack_cancelled_wait_leaves_the_descriptor_list_whole)
+{
+	skip_under_asan();
+	cancelled_wait_case(0);
+}
+
+/* Untimed: the thread blocks in fcntl(F_OFD_SETLKW), a cancellation point. */
+TEST(attack_cancelled_untimed_wait_leaves_the_descriptor_list_whole)
+{
+	skip_under_asan();
+	cancelled_wait_case(-1);
 }
 
 /* The Linux engine lends its inotify instance to one wait at a time: a wait
@@ -1077,7 +1091,6 @@ static int inotify_watches_inode(ino_t ino)
 
 TEST(attack_cancelled_wait_gives_the_inotify_instance_back)
 {
-	skip_under_asan();
 	const char *path = test_path("x"), *other = test_path("z");
 	child posix, posix2;
 	cancel_wait c;
@@ -1086,6 +1099,7 @@ TEST(attack_cancelled_wait_gives_the_inotify_instance_back)
 	pthread_t t;
 	pid_t tid;
 	skip_unless_linux_engine("the inotify instance is the Linux engine's");
+	skip_under_asan();
 	posix = child_start(posix_lock_child, path);
 	CHECK(strcmp(child_read(&posix), "held") == 0);
 	memset(&c, 0, sizeof c);
