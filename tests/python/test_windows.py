@@ -332,3 +332,13 @@ def test_keyboard_interrupt_ends_a_timed_wait(lock_path, holder):
         lock.acquire(timeout=5)
     assert time.monotonic() - start < 3
     assert not lock.locked()
+
+
+def test_lock_scope_and_check_on_a_local_drive(tmp_path):
+    """Issue 21 on Windows: the volume's drive type and file system decide the scope (Wine shows
+    every drive as a fixed NTFS disk: local); check() holds while the file is intact."""
+    s = locket.lock_scope(tmp_path / "f", kind="ofd")
+    assert s.kind in ("local", "network", "this-host", "unknown") and s.reason
+    assert locket.lock_scope(tmp_path / "f") == s  # one kind of lock on Windows
+    with locket.lock_file(tmp_path / "f", across_hosts=s.kind in ("local", "network")) as lock:
+        assert lock.check()
