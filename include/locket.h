@@ -78,7 +78,9 @@ typedef enum locket_error {
  * Thread-safety: one handle may be used by several threads at once. Two
  * threads acquiring through one handle exclude each other (the handle is
  * not re-entrant: a thread that acquires a handle it already holds waits for
- * a release, like a plain mutex), and any thread may release it.
+ * a release, like a plain mutex), and any thread may release it. A thread
+ * cancelled (pthread_cancel) while it waits in an acquisition leaves
+ * nothing behind: no lock, no descriptor, the handle usable by the others.
  */
 typedef struct locket locket_t;
 
@@ -226,11 +228,13 @@ LOCKET_EXTERN(void) locket_free(locket_t *lock);
  * and never changes its signal mask. A wait forever that is not
  * interruptible blocks in the kernel (flock(2), LockFileEx). Other waits
  * sleep until woken: on Linux a release by locket wakes one waiter within
- * tens of microseconds, a close by another program (flock(1), a killed
- * holder) wakes the file's watcher through inotify, and the watcher tries
- * every 10 ms behind a holder that is not locket, so that an unlock without
- * a close is seen within 10 ms (see "Process-wide state" below and
- * docs/design.md). With the portable engine (macOS, the BSDs: POSIX calls
+ * tens of microseconds; behind a holder that is not locket (flock(1),
+ * locket.py, a process of another user) a close, or that holder's death,
+ * wakes the file's watcher through inotify, and the watcher tries every
+ * 10 ms, so that an unlock without a close is seen within 10 ms. A locket
+ * holder that is killed wakes nobody: the watcher finds its lock free at its
+ * next try, at most 250 ms later (see "Process-wide
+ * state" below and docs/design.md). With the portable engine (macOS, the BSDs: POSIX calls
  * only) a release by another thread of the same process wakes its waiters
  * at once, and any other release is found by tries 1 to 4 ms apart (up to
  * 16 ms, 1% of the time waited, in a long wait). On Windows, see
