@@ -123,8 +123,13 @@ def main():
             for s in stale:
                 print("FAIL: stale mutant:", s)
             return 1
+        # The Python the suites run with is the project's environment (scripts/python-env.sh:
+        # build/venv, with pytest and fasteners), as in the default build.
+        pyargs = subprocess.run([os.path.join(ROOT, "scripts", "python-env.sh"), "--cmake-args"],
+                                capture_output=True, text=True, check=True).stdout.split("\n")
         r = subprocess.run(["cmake", "-S", tree, "-B", bdir, "-G", "Ninja", "-DCMAKE_BUILD_TYPE=RelWithDebInfo",
-                            "-DLOCKET_BUILD_BENCH=OFF"], capture_output=True, text=True)
+                            "-DLOCKET_BUILD_BENCH=OFF"] + [a for a in pyargs if a],
+                           capture_output=True, text=True)
         if r.returncode != 0 or not build(bdir, log):
             print("FAIL: the unmutated tree does not build:\n" + r.stdout[-2000:] + r.stderr[-2000:])
             return 1
