@@ -10,9 +10,6 @@
 
 /* The wake table's key for span's lock on the file key (see lock.c). */
 locket__key locket__linux_span_key(locket__key file, const locket__span *span);
-/* The rest of a timed or interruptible wait, after a failed try. */
-int locket__linux_wait(int fd, const char *path, int op, const locket__span *span,
-		       locket__wait *how);
 /* In a forked child: the wait's per-thread state is the parent's. */
 void locket__linux_sleep_atfork_child(void);
 

@@ -183,26 +183,6 @@ int locket__os_waiter_watch(locket__waiter **waiter, const char *path, int *watc
 	return (drained & LOCKET__DRAINED_ANY) != 0;
 }
 
-int locket__os_lock(locket__fd lfd, const char *path, int shared, const locket__span *span,
-		    locket__wait *how, locket__waiter **waiter)
-{
-	const int fd = (int)lfd, op = shared ? LOCK_SH : LOCK_EX;
-	int rc = locket__posix_try(fd, op, span, path);
-
-	(void)waiter; /* the engine keeps no per-handle state */
-	if (rc != LOCKET_EWOULDBLOCK)
-		return rc;
-	if (how->deadline == 0)
-		return locket__fail(LOCKET_EWOULDBLOCK, "'%s' is locked by another holder", path);
-
-	if (how->deadline == LOCKET__FOREVER && !how->interruptible) {
-		/* No deadline and no interruption wanted: block in the kernel,
-		 * the fastest hand-off there is. */
-		return locket__posix_lock_blocking(fd, op, span, path);
-	}
-	return locket__linux_wait(fd, path, op, span, how);
-}
-
 int locket__os_handle_keeps_waiter(void)
 {
 	return 0; /* an attempt's waiter lends the process's inotify instance */

@@ -268,8 +268,8 @@ static void wait_cancelled(void *arg)
 }
 
 /* The rest of a timed or interruptible wait, after a failed try. */
-int locket__linux_wait(int fd, const char *path, int op, const locket__span *span,
-		       locket__wait *how)
+int locket__engine_wait(int fd, const char *path, int op, const locket__span *span,
+			locket__wait *how)
 {
 	wait_state ws;
 	struct stat st;

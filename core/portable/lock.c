@@ -78,25 +78,6 @@ int locket__os_waiter_watch(locket__waiter **waiter, const char *path, int *watc
 	return 0;
 }
 
-int locket__os_lock(locket__fd lfd, const char *path, int shared, const locket__span *span,
-		    locket__wait *how, locket__waiter **waiter)
-{
-	const int fd = (int)lfd, op = shared ? LOCK_SH : LOCK_EX;
-	int rc = locket__posix_try(fd, op, span, path);
-
-	(void)waiter; /* the engine keeps no per-handle state */
-	if (rc != LOCKET_EWOULDBLOCK)
-		return rc;
-	if (how->deadline == 0)
-		return locket__fail(LOCKET_EWOULDBLOCK, "'%s' is locked by another holder", path);
-	if (how->deadline == LOCKET__FOREVER && !how->interruptible) {
-		/* No deadline and no interruption wanted: block in the kernel,
-		 * the fastest hand-off there is. */
-		return locket__posix_lock_blocking(fd, op, span, path);
-	}
-	return locket__portable_wait(fd, path, op, span, how);
-}
-
 void locket__os_fd_label(intptr_t fd, char *buf, size_t size)
 {
 	/* Only for messages: nothing here watches the file by its path. */

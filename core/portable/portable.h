@@ -8,10 +8,6 @@
 
 #include "internal.h"
 
-/* The rest of a timed or interruptible wait, after a failed try. op:
- * LOCK_SH or LOCK_EX. */
-int locket__portable_wait(int fd, const char *path, int op, const locket__span *span,
-			  locket__wait *how);
 /* After a release of fd (file key, or 0: found from fd when needed): wake
  * the waits of this process that sleep on the same file. Never fails. */
 void locket__portable_wake(int fd, locket__key key);

@@ -308,8 +308,8 @@ static int wait_rounds(int fd, const char *path, int op, const locket__span *spa
 
 /* A release wakes every waiter of the file in this process, whatever its kind
  * or range (OFD locks): the tries decide. */
-int locket__portable_wait(int fd, const char *path, int op, const locket__span *span,
-			  locket__wait *how)
+int locket__engine_wait(int fd, const char *path, int op, const locket__span *span,
+			locket__wait *how)
 {
 	wait_state ws;
 	struct stat st;

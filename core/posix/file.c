@@ -297,6 +297,25 @@ int locket__posix_try(int fd, int op, const locket__span *span, const char *path
 	return locket__fail_os(errno, "cannot lock", path);
 }
 
+/* Both engines: try once; a try (deadline 0) ends there; an untimed,
+ * uninterruptible wait blocks in the kernel, the fastest hand-off there is;
+ * any other wait is the engine's (locket__engine_wait). */
+int locket__os_lock(locket__fd lfd, const char *path, int shared, const locket__span *span,
+		    locket__wait *how, locket__waiter **waiter)
+{
+	const int fd = (int)lfd, op = shared ? LOCK_SH : LOCK_EX;
+	int rc = locket__posix_try(fd, op, span, path);
+
+	(void)waiter; /* neither engine keeps per-handle state */
+	if (rc != LOCKET_EWOULDBLOCK)
+		return rc;
+	if (how->deadline == 0)
+		return locket__fail(LOCKET_EWOULDBLOCK, "'%s' is locked by another holder", path);
+	if (how->deadline == LOCKET__FOREVER && !how->interruptible)
+		return locket__posix_lock_blocking(fd, op, span, path);
+	return locket__engine_wait(fd, path, op, span, how);
+}
+
 int locket__posix_lock_blocking(int fd, int op, const locket__span *span, const char *path)
 {
 	if (is_ofd(span)) {

@@ -23,6 +23,12 @@ int locket__posix_try(int fd, int op, const locket__span *span, const char *path
 /* The same, blocking in the kernel (flock(), F_OFD_SETLKW) until granted;
  * EINTR retried. For untimed, uninterruptible waits. */
 int locket__posix_lock_blocking(int fd, int op, const locket__span *span, const char *path);
+/* The engine's wait for a lock held elsewhere, once a try failed: sleep until
+ * a hint says it may be free, try again, until how's deadline or
+ * interruption (linux/sleep.c, portable/wait.c). locket__os_lock() below it
+ * is the engines' one entry. */
+int locket__engine_wait(int fd, const char *path, int op, const locket__span *span,
+			locket__wait *how);
 /* Unlock span's lock on fd (without closing it): LOCKET_OK or a recorded
  * error. */
 int locket__posix_unlock(int fd, const locket__span *span);
