@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <string.h>
@@ -343,4 +344,48 @@ void skip_unless_linux_engine(const char *why)
 		snprintf(msg, sizeof msg, "the portable engine: %s", why);
 		test_skip(msg);
 	}
+}
+
+/* ---- OFD and POSIX record locks (test_ofd.c, test_attack_ofd.c) ---- */
+
+locket_t *ofd_handle(const char *path, int64_t start, int64_t length)
+{
+	locket_options o = LOCKET_OPTIONS_INIT;
+	locket_t *h;
+	o.kind = LOCKET_KIND_OFD;
+	o.start = start;
+	o.length = length;
+	CHECK_RC(locket_new(&h, path, &o), LOCKET_OK);
+	return h;
+}
+
+int posix_lock(int fd, int cmd, short type, off_t start, off_t len)
+{
+	struct flock fl;
+	memset(&fl, 0, sizeof fl);
+	fl.l_type = type;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = start;
+	fl.l_len = len;
+	return fcntl(fd, cmd, &fl);
+}
+
+/* In a fresh process: would a POSIX (process-owned) lock of type on
+ * [start, start+len) conflict? 1 yes, 0 no. */
+int posix_conflicts(const char *path, short type, off_t start, off_t len)
+{
+	int status;
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		int fd = open(path, O_RDWR);
+		if (fd < 0)
+			_exit(3);
+		if (posix_lock(fd, F_SETLK, type, start, len) == 0)
+			_exit(0);
+		_exit(errno == EAGAIN || errno == EACCES ? 1 : 4);
+	}
+	CHECK(waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) <= 1);
+	return WEXITSTATUS(status);
 }

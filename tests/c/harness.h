@@ -76,4 +76,12 @@ int test_system(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * (the exit status in *status), 0 if privileges cannot be dropped here. */
 int run_as_nobody(void (*fn)(void *), void *arg, int *status);
 
+/* An OFD handle on [start, start+length) of path (LOCKET_KIND_OFD). */
+locket_t *ofd_handle(const char *path, int64_t start, int64_t length);
+/* fcntl(fd, cmd) with a POSIX record lock of type on [start, start+len). */
+int posix_lock(int fd, int cmd, short type, off_t start, off_t len);
+/* In a fresh process: would a POSIX (process-owned) lock of type on
+ * [start, start+len) conflict? 1 yes, 0 no. */
+int posix_conflicts(const char *path, short type, off_t start, off_t len);
+
 #endif

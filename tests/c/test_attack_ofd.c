@@ -15,43 +15,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static locket_t *attack_ofd(const char *path, int64_t start, int64_t length)
-{
-	locket_options o = LOCKET_OPTIONS_INIT;
-	locket_t *h;
-	o.kind = LOCKET_KIND_OFD;
-	o.start = start;
-	o.length = length;
-	CHECK_RC(locket_new(&h, path, &o), LOCKET_OK);
-	return h;
-}
-
-/* In a fresh process: can a POSIX lock of type on [start, start+len) be had
- * now? 1: it conflicts (held), 0: free. */
-static int attack_posix_conflicts(const char *path, short type, off_t start, off_t len)
-{
-	int status;
-	pid_t pid = fork();
-	CHECK(pid >= 0);
-	if (pid == 0) {
-		struct flock fl;
-		int fd = open(path, O_RDWR);
-		if (fd < 0)
-			_exit(3);
-		memset(&fl, 0, sizeof fl);
-		fl.l_type = type;
-		fl.l_whence = SEEK_SET;
-		fl.l_start = start;
-		fl.l_len = len;
-		if (fcntl(fd, F_SETLK, &fl) == 0)
-			_exit(0);
-		_exit(errno == EAGAIN || errno == EACCES ? 1 : 4);
-	}
-	CHECK(waitpid(pid, &status, 0) == pid);
-	CHECK(WIFEXITED(status) && WEXITSTATUS(status) <= 1);
-	return WEXITSTATUS(status);
-}
-
 /* A child holding an OFD handle: arg is "s|x START LENGTH PATH". Says
  * "held", then on "release" says "released <name>"; holds until killed or
  * its pipe closes. */
@@ -62,7 +25,7 @@ static void ofd_range_holder(const char *arg, FILE *in, FILE *out)
 	locket_t *h;
 	int rc;
 	CHECK(sscanf(arg, "%c %lld %lld %1023s", &mode, &start, &length, path) == 4);
-	h = attack_ofd(path, start, length);
+	h = ofd_handle(path, start, length);
 	rc = locket_acquire(h, 10000, mode == 's' ? LOCKET_SHARED : 0);
 	if (rc != LOCKET_OK) {
 		fprintf(out, "error %s\n", locket_error_name(rc));
@@ -138,7 +101,7 @@ TEST(attack_ofd_killed_holder_hands_over_to_a_timed_waiter)
 {
 	const char *path = test_path("x");
 	child holder = start_range_holder(path, 'x', 0, 0);
-	locket_t *h = attack_ofd(path, 0, 0);
+	locket_t *h = ofd_handle(path, 0, 0);
 	acq a = { h, 20000, 0, 0, 0, 0, { { 0 } } };
 	pthread_t t;
 	double t0;
@@ -149,7 +112,7 @@ TEST(attack_ofd_killed_holder_hands_over_to_a_timed_waiter)
 	CHECK(pthread_join(t, NULL) == 0);
 	CHECK_RC(a.rc, LOCKET_OK);
 	CHECK(a.done_at - t0 < 1500);
-	CHECK(attack_posix_conflicts(path, F_RDLCK, 0, 1) == 1);
+	CHECK(posix_conflicts(path, F_RDLCK, 0, 1) == 1);
 	CHECK_RC(locket_release(h), LOCKET_OK);
 	locket_free(h);
 }
@@ -171,7 +134,7 @@ static void *spinner(void *p)
 TEST(attack_ofd_fork_with_threads_keeps_the_parent_lock)
 {
 	const char *path = test_path("x");
-	locket_t *h = attack_ofd(path, 0, 100), *w = attack_ofd(path, 50, 100);
+	locket_t *h = ofd_handle(path, 0, 100), *w = ofd_handle(path, 50, 100);
 	acq a = { w, 20000, 0, 0, 0, 0, { { 0 } } };
 	pthread_t t, spin;
 	int status;
@@ -193,13 +156,13 @@ TEST(attack_ofd_fork_with_threads_keeps_the_parent_lock)
 	CHECK(waitpid(pid, &status, 0) == pid);
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	CHECK(locket_locked(h));
-	CHECK(attack_posix_conflicts(path, F_RDLCK, 10, 1) == 1);
+	CHECK(posix_conflicts(path, F_RDLCK, 10, 1) == 1);
 	CHECK(!acq_done(&a)); /* still waiting */
 	CHECK_RC(locket_release(h), LOCKET_OK);
 	CHECK(pthread_join(t, NULL) == 0);
 	CHECK_RC(a.rc, LOCKET_OK);
-	CHECK(attack_posix_conflicts(path, F_RDLCK, 10, 1) == 0);
-	CHECK(attack_posix_conflicts(path, F_RDLCK, 60, 1) == 1);
+	CHECK(posix_conflicts(path, F_RDLCK, 10, 1) == 0);
+	CHECK(posix_conflicts(path, F_RDLCK, 60, 1) == 1);
 	__atomic_store_n(&stop_spinning, 1, __ATOMIC_RELAXED);
 	CHECK(pthread_join(spin, NULL) == 0);
 	CHECK_RC(locket_release(w), LOCKET_OK);
@@ -216,7 +179,7 @@ static void range_handover(long long hs, long long hl, long long ws, long long w
 {
 	const char *path = test_path("x");
 	child holder = start_range_holder(path, 'x', hs, hl);
-	locket_t *h = attack_ofd(path, ws, wl);
+	locket_t *h = ofd_handle(path, ws, wl);
 	acq a = { h, 20000, 0, 0, 0, 0, { { 0 } } };
 	pthread_t t;
 	double t0;
@@ -246,7 +209,7 @@ TEST(attack_ofd_exclusive_waits_for_every_shared_holder)
 	const char *path = test_path("x");
 	child s1 = start_range_holder(path, 's', 0, 0);
 	child s2 = start_range_holder(path, 's', 0, 0);
-	locket_t *h = attack_ofd(path, 0, 0);
+	locket_t *h = ofd_handle(path, 0, 0);
 	acq a = { h, 20000, 0, 0, 0, 0, { { 0 } } };
 	pthread_t t;
 	double t0;
@@ -254,7 +217,7 @@ TEST(attack_ofd_exclusive_waits_for_every_shared_holder)
 	child_say(&s1, "release");
 	CHECK(strcmp(child_read(&s1), "released ok") == 0);
 	/* s2 still holds: a shared POSIX lock still fits, an exclusive does not. */
-	CHECK(attack_posix_conflicts(path, F_RDLCK, 0, 1) == 0);
+	CHECK(posix_conflicts(path, F_RDLCK, 0, 1) == 0);
 	CHECK(!locket_locked(h) && !acq_done(&a));
 	child_say(&s2, "release");
 	t0 = test_now_ms();
@@ -262,7 +225,7 @@ TEST(attack_ofd_exclusive_waits_for_every_shared_holder)
 	CHECK(pthread_join(t, NULL) == 0);
 	CHECK_RC(a.rc, LOCKET_OK);
 	CHECK(a.done_at - t0 < 500);
-	CHECK(attack_posix_conflicts(path, F_RDLCK, 0, 1) == 1);
+	CHECK(posix_conflicts(path, F_RDLCK, 0, 1) == 1);
 	CHECK_RC(locket_release(h), LOCKET_OK);
 	locket_free(h);
 	/* s2 last started, first ended: it holds copies of s1's pipes. */
@@ -307,7 +270,7 @@ TEST(attack_ofd_timeouts_are_honoured)
 	const char *path = test_path("x");
 	child locketh = start_range_holder(path, 'x', 0, 10);
 	child posix;
-	locket_t *h = attack_ofd(path, 0, 10), *same;
+	locket_t *h = ofd_handle(path, 0, 10), *same;
 	check_timeout(h, 30, 0, 0);
 	check_timeout(h, 300, 0, 0); /* longer than the 250 ms sleep behind a locket holder */
 	check_timeout(h, 120, LOCKET_SHARED | LOCKET_INTERRUPTIBLE, 0);
@@ -320,7 +283,7 @@ TEST(attack_ofd_timeouts_are_honoured)
 	check_timeout(h, 260, LOCKET_SHARED, 0);
 	child_wait(&posix);
 	/* The same handle, held by this thread: the slot's wait. */
-	same = attack_ofd(path, 100, 0);
+	same = ofd_handle(path, 100, 0);
 	CHECK_RC(locket_acquire(same, 0, LOCKET_SHARED), LOCKET_OK);
 	check_timeout(same, 80, LOCKET_SHARED, 1);
 	CHECK_RC(locket_release(same), LOCKET_OK);
@@ -345,7 +308,7 @@ TEST(attack_ofd_interruptible_wait_with_a_second_thread)
 {
 	const char *path = test_path("x");
 	child posix = child_start(posix_lock_child, path);
-	locket_t *h = attack_ofd(path, 0, 0);
+	locket_t *h = ofd_handle(path, 0, 0);
 	acq a = { h, 20000, LOCKET_INTERRUPTIBLE, 0, 0, 0, { { 0 } } };
 	struct sigaction sa;
 	sigset_t before, usr2;
@@ -403,7 +366,7 @@ static void *mt_worker(void *p)
 	int f, r, i;
 	for (f = 0; f < MT_FILES; f++)
 		for (r = 0; r < 2; r++)
-			hs[f][r] = attack_ofd(mt_paths[f], r * 100, 100);
+			hs[f][r] = ofd_handle(mt_paths[f], r * 100, 100);
 	for (i = 0; i < MT_ROUNDS; i++) {
 		int rc;
 		seed = seed * 1103515245u + 12345u;
@@ -476,7 +439,7 @@ TEST(attack_ofd_wait_while_the_file_is_renamed_over)
 {
 	const char *path = test_path("x"), *fresh = test_path("x.new");
 	child holder = start_range_holder(path, 'x', 0, 0);
-	locket_t *h = attack_ofd(path, 0, 0);
+	locket_t *h = ofd_handle(path, 0, 0);
 	acq a = { h, 20000, 0, 0, 0, 0, { { 0 } } };
 	pthread_t t;
 	int fd;
@@ -490,10 +453,10 @@ TEST(attack_ofd_wait_while_the_file_is_renamed_over)
 	CHECK(strcmp(child_read(&holder), "released ok") == 0);
 	CHECK(pthread_join(t, NULL) == 0);
 	CHECK_RC(a.rc, LOCKET_OK);
-	CHECK(attack_posix_conflicts(path, F_RDLCK, 0, 1) == 1);
+	CHECK(posix_conflicts(path, F_RDLCK, 0, 1) == 1);
 	CHECK_RC(locket_check(h), LOCKET_OK);
 	CHECK_RC(locket_release(h), LOCKET_OK);
-	CHECK(attack_posix_conflicts(path, F_RDLCK, 0, 1) == 0);
+	CHECK(posix_conflicts(path, F_RDLCK, 0, 1) == 0);
 	locket_free(h);
 	child_wait(&holder);
 }
@@ -505,7 +468,7 @@ TEST(attack_ofd_attempt_behind_an_overlapping_range)
 {
 	const char *path = test_path("x");
 	child holder = start_range_holder(path, 'x', 0, 10);
-	locket_t *h = attack_ofd(path, 5, 10);
+	locket_t *h = ofd_handle(path, 5, 10);
 	locket_attempt_t *at;
 	double deadline;
 	int rc;
@@ -519,9 +482,9 @@ TEST(attack_ofd_attempt_behind_an_overlapping_range)
 	CHECK_RC(rc, LOCKET_OK);
 	locket_attempt_free(at);
 	CHECK(locket_locked(h));
-	CHECK(attack_posix_conflicts(path, F_RDLCK, 14, 1) == 1);
-	CHECK(attack_posix_conflicts(path, F_RDLCK, 15, 1) == 0);
-	CHECK(attack_posix_conflicts(path, F_RDLCK, 4, 1) == 0);
+	CHECK(posix_conflicts(path, F_RDLCK, 14, 1) == 1);
+	CHECK(posix_conflicts(path, F_RDLCK, 15, 1) == 0);
+	CHECK(posix_conflicts(path, F_RDLCK, 4, 1) == 0);
 	CHECK_RC(locket_release(h), LOCKET_OK);
 	locket_free(h);
 	child_wait(&holder);
@@ -599,7 +562,7 @@ TEST(attack_ofd_kept_read_lease_ends_an_exclusive_wait_at_its_deadline)
 {
 	const char *path = test_path("x");
 	child lessee = start_read_lease("keep", path);
-	locket_t *h = attack_ofd(path, 0, 0);
+	locket_t *h = ofd_handle(path, 0, 0);
 	double t0, took;
 	/* A shared OFD lock opens read-only: the read lease stays unbroken. */
 	CHECK_RC(locket_acquire(h, 0, LOCKET_SHARED), LOCKET_OK);
@@ -621,11 +584,11 @@ TEST(attack_ofd_yielded_read_lease_lets_the_exclusive_lock_in)
 {
 	const char *path = test_path("x");
 	child lessee = start_read_lease("yield", path);
-	locket_t *h = attack_ofd(path, 0, 0);
+	locket_t *h = ofd_handle(path, 0, 0);
 	double t0 = test_now_ms();
 	CHECK_RC(locket_acquire(h, 10000, 0), LOCKET_OK);
 	CHECK(test_now_ms() - t0 < 2000);
-	CHECK(attack_posix_conflicts(path, F_RDLCK, 0, 1) == 1);
+	CHECK(posix_conflicts(path, F_RDLCK, 0, 1) == 1);
 	CHECK_RC(locket_release(h), LOCKET_OK);
 	locket_free(h);
 	child_wait(&lessee);
@@ -638,7 +601,7 @@ TEST(attack_ofd_yielded_read_lease_lets_the_exclusive_lock_in)
 TEST(attack_ofd_fork_without_handlers_keeps_the_parent_lock)
 {
 	const char *path = test_path("x");
-	locket_t *h = attack_ofd(path, 10, 10);
+	locket_t *h = ofd_handle(path, 10, 10);
 	int status;
 	pid_t pid;
 	CHECK_RC(locket_acquire(h, 0, 0), LOCKET_OK);
@@ -656,9 +619,9 @@ TEST(attack_ofd_fork_without_handlers_keeps_the_parent_lock)
 	CHECK(waitpid(pid, &status, 0) == pid);
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	CHECK(locket_locked(h));
-	CHECK(attack_posix_conflicts(path, F_WRLCK, 15, 1) == 1);
+	CHECK(posix_conflicts(path, F_WRLCK, 15, 1) == 1);
 	CHECK_RC(locket_release(h), LOCKET_OK);
-	CHECK(attack_posix_conflicts(path, F_WRLCK, 15, 1) == 0);
+	CHECK(posix_conflicts(path, F_WRLCK, 15, 1) == 0);
 	locket_free(h);
 }
 #endif
@@ -675,7 +638,7 @@ TEST(attack_ofd_fork_without_handlers_keeps_the_parent_lock)
  * open, then of one after it freed some. */
 static void fd_starved_waiter(const char *path, FILE *in, FILE *out)
 {
-	locket_t *h = attack_ofd(path, 0, 0), *other;
+	locket_t *h = ofd_handle(path, 0, 0), *other;
 	struct rlimit tight;
 	int fill[16], n = 0, rc, probe, os_error;
 	(void)in;
@@ -750,7 +713,7 @@ static void no_table_case(void)
 	pthread_t t;
 	double t0;
 	holder = start_range_holder(path, 'x', 0, 100);
-	h = attack_ofd(path, 0, 100);
+	h = ofd_handle(path, 0, 100);
 	a.h = h;
 	acq_start(&t, &a);
 	child_say(&holder, "release");
@@ -861,7 +824,7 @@ TEST(attack_ofd_interrupt_callback_ends_every_kind_of_wait)
 	const char *path = test_path("x");
 	child holder = start_range_holder(path, 'x', 0, 100);
 	child posix;
-	locket_t *h = attack_ofd(path, 0, 100), *mine;
+	locket_t *h = ofd_handle(path, 0, 100), *mine;
 	callback_ends_wait(h, 20000, 0);
 	callback_ends_wait(h, -1, 0);
 	callback_ends_wait(h, -1, LOCKET_SHARED);
@@ -875,7 +838,7 @@ TEST(attack_ofd_interrupt_callback_ends_every_kind_of_wait)
 	callback_ends_wait(h, -1, 0);
 	child_wait(&posix);
 	/* The handle's own slot: held shared by this thread. */
-	mine = attack_ofd(path, 200, 0);
+	mine = ofd_handle(path, 200, 0);
 	CHECK_RC(locket_acquire(mine, 0, LOCKET_SHARED), LOCKET_OK);
 	callback_ends_wait(mine, -1, LOCKET_SHARED);
 	CHECK(locket_locked(mine));
@@ -900,7 +863,7 @@ static void queue_waiter(const char *arg, FILE *in, FILE *out)
 	CHECK(sscanf(arg, "%c %1023s", &mode, path) == 2);
 	memset(a, 0, sizeof a);
 	for (i = 0; i < 3; i++) {
-		a[i].h = attack_ofd(path, 0, 100);
+		a[i].h = ofd_handle(path, 0, 100);
 		a[i].timeout_ms = 20000;
 		a[i].flags = mode == 's' ? LOCKET_SHARED : 0;
 		acq_start(&t[i], &a[i]);
@@ -1005,7 +968,7 @@ static void cancelled_wait_case(int64_t timeout_ms)
 	CHECK(strcmp(child_read(&posix), "held") == 0);
 	memset(&c, 0, sizeof c);
 	c.path = path;
-	c.h = attack_ofd(path, 0, 0);
+	c.h = ofd_handle(path, 0, 0);
 	c.timeout_ms = timeout_ms;
 	CHECK(pthread_create(&t, NULL, cancel_main, &c) == 0);
 	while ((tid = __atomic_load_n(&c.tid, __ATOMIC_SEQ_CST)) == 0)
@@ -1104,7 +1067,7 @@ TEST(attack_cancelled_wait_gives_the_inotify_instance_back)
 	CHECK(strcmp(child_read(&posix), "held") == 0);
 	memset(&c, 0, sizeof c);
 	c.path = path;
-	c.h = attack_ofd(path, 0, 0);
+	c.h = ofd_handle(path, 0, 0);
 	CHECK(pthread_create(&t, NULL, cancel_main, &c) == 0);
 	while ((tid = __atomic_load_n(&c.tid, __ATOMIC_SEQ_CST)) == 0)
 		sched_yield();
@@ -1115,7 +1078,7 @@ TEST(attack_cancelled_wait_gives_the_inotify_instance_back)
 	posix2 = child_start(posix_lock_child, other);
 	CHECK(strcmp(child_read(&posix2), "held") == 0);
 	CHECK(stat(other, &st) == 0);
-	a.h = attack_ofd(other, 0, 0);
+	a.h = ofd_handle(other, 0, 0);
 	acq_start(&t, &a);
 	if (!inotify_watches_inode(st.st_ino))
 		test_fail(__FILE__, __LINE__, "the new wait does not watch its file");
@@ -1152,7 +1115,7 @@ TEST(attack_cancelled_slot_wait_leaves_the_handle_usable)
 	skip_under_asan();
 	memset(&c, 0, sizeof c);
 	c.path = path;
-	c.h = attack_ofd(path, 0, 0);
+	c.h = ofd_handle(path, 0, 0);
 	CHECK_RC(locket_acquire(c.h, 0, LOCKET_SHARED), LOCKET_OK);
 	CHECK(pthread_create(&t, NULL, slot_cancel_main, &c) == 0);
 	while ((tid = __atomic_load_n(&c.tid, __ATOMIC_SEQ_CST)) == 0)
@@ -1164,7 +1127,7 @@ TEST(attack_cancelled_slot_wait_leaves_the_handle_usable)
 	CHECK(locket_locked(c.h));
 	CHECK_RC(locket_release(c.h), LOCKET_OK);
 	/* The cancelled thread's shared lock went with it: exclusive fits. */
-	CHECK(attack_posix_conflicts(path, F_WRLCK, 0, 1) == 0);
+	CHECK(posix_conflicts(path, F_WRLCK, 0, 1) == 0);
 	CHECK_RC(locket_acquire(c.h, 1000, 0), LOCKET_OK);
 	fflush(NULL);
 	pid = fork();
