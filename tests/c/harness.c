@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -388,4 +389,36 @@ int posix_conflicts(const char *path, short type, off_t start, off_t len)
 	CHECK(waitpid(pid, &status, 0) == pid);
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) <= 1);
 	return WEXITSTATUS(status);
+}
+
+/* ---- a thread that waits for a lock (test_engine.c, test_portable.c) ---- */
+
+static void *thread_waiter_main(void *p)
+{
+	struct thread_waiter *w = (struct thread_waiter *)p;
+	locket_wait_options o = LOCKET_WAIT_OPTIONS_INIT;
+	locket_t *lock;
+	atomic_store(&w->tid, (int)test_gettid());
+	CHECK_RC(locket_new(&lock, w->path, NULL), LOCKET_OK);
+	o.timeout_ms = w->timeout_ms;
+	o.flags = w->flags;
+	o.interrupted = w->fn;
+	o.interrupted_arg = w->arg;
+	w->rc = locket_acquire_with(lock, &o);
+	w->returned_ms = test_now_ms();
+	if (w->rc == LOCKET_OK)
+		locket_release(lock);
+	locket_free(lock);
+	return NULL;
+}
+
+pthread_t start_waiter(struct thread_waiter *w)
+{
+	pthread_t t;
+	atomic_store(&w->tid, 0);
+	CHECK(pthread_create(&t, NULL, thread_waiter_main, w) == 0);
+	while (atomic_load(&w->tid) == 0)
+		sched_yield();
+	wait_until_waiting((pid_t)atomic_load(&w->tid));
+	return t;
 }

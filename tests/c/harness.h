@@ -9,6 +9,8 @@
 
 #include "locket.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,5 +85,21 @@ int posix_lock(int fd, int cmd, short type, off_t start, off_t len);
 /* In a fresh process: would a POSIX (process-owned) lock of type on
  * [start, start+len) conflict? 1 yes, 0 no. */
 int posix_conflicts(const char *path, short type, off_t start, off_t len);
+
+/* A thread that opens path, acquires with timeout_ms, flags and the
+ * interrupt callback fn(arg), notes rc and when it returned, releases and
+ * frees. Zero-initialise, set what the wait needs, then start_waiter():
+ * it returns once the thread sleeps in its wait. */
+struct thread_waiter {
+	const char *path;
+	int64_t timeout_ms;
+	unsigned int flags;
+	locket_interrupt_fn fn;
+	void *arg;
+	atomic_int tid;
+	int rc;
+	double returned_ms;
+};
+pthread_t start_waiter(struct thread_waiter *w);
 
 #endif

@@ -64,47 +64,6 @@ static child start_foreign(const char *path)
 
 /* ---- a waiting thread ---- */
 
-struct waiter {
-	const char *path;
-	int64_t timeout_ms;
-	unsigned int flags;
-	locket_interrupt_fn fn;
-	void *arg;
-	atomic_int tid;
-	int rc;
-	double returned_ms;
-};
-
-static void *waiter_main(void *p)
-{
-	struct waiter *w = (struct waiter *)p;
-	locket_wait_options o = LOCKET_WAIT_OPTIONS_INIT;
-	locket_t *lock;
-	atomic_store(&w->tid, (int)test_gettid());
-	CHECK_RC(locket_new(&lock, w->path, NULL), LOCKET_OK);
-	o.timeout_ms = w->timeout_ms;
-	o.flags = w->flags;
-	o.interrupted = w->fn;
-	o.interrupted_arg = w->arg;
-	w->rc = locket_acquire_with(lock, &o);
-	w->returned_ms = test_now_ms();
-	if (w->rc == LOCKET_OK)
-		locket_release(lock);
-	locket_free(lock);
-	return NULL;
-}
-
-static pthread_t start_waiter(struct waiter *w)
-{
-	pthread_t t;
-	atomic_store(&w->tid, 0);
-	CHECK(pthread_create(&t, NULL, waiter_main, w) == 0);
-	while (atomic_load(&w->tid) == 0)
-		sched_yield();
-	wait_until_waiting((pid_t)atomic_load(&w->tid));
-	return t;
-}
-
 /* Join a waiter that must get the lock within bound_ms of `since` (a release
  * the test made); `what` names it in the failure. */
 #define CHECK_GOT_IT_SOON(t, w, since, bound_ms, what)                                   \
@@ -121,7 +80,7 @@ static pthread_t start_waiter(struct waiter *w)
 
 static void wait_behind_locket_holder(const char *path)
 {
-	struct waiter w = { 0 };
+	struct thread_waiter w = { 0 };
 	child h = start_holder(path, 0);
 	pthread_t t;
 	w.path = path;
@@ -227,7 +186,7 @@ TEST(waiting_threads_keep_their_signal_mask)
 {
 	const char *path = test_path("lock");
 	child h = start_holder(path, 0);
-	struct waiter w[2];
+	struct thread_waiter w[2];
 	unsigned long long mask[2];
 	pthread_t t[2];
 	sigset_t none;
@@ -291,7 +250,7 @@ static void callback_ends_wait(int64_t timeout_ms)
 {
 	const char *path = test_path("lock");
 	child h = start_holder(path, 0);
-	struct waiter w = { 0 };
+	struct thread_waiter w = { 0 };
 	struct sigaction sa;
 	pthread_t t, other;
 	double sent;
@@ -339,7 +298,7 @@ TEST(callback_that_says_no_keeps_the_wait_and_its_deadline)
 {
 	const char *path = test_path("lock");
 	child h = start_holder(path, 0);
-	struct waiter w = { 0 };
+	struct thread_waiter w = { 0 };
 	struct sigaction sa;
 	pthread_t t;
 	double start;
@@ -398,7 +357,7 @@ static void many_holder_main(const char *dir, FILE *in, FILE *out)
  * of up to 250 ms and ignored the wake-ups). */
 TEST(threads_waiting_on_many_files_are_all_woken_by_locket_releases)
 {
-	struct waiter w[MANY];
+	struct thread_waiter w[MANY];
 	pthread_t t[MANY];
 	char name[16];
 	child h;
@@ -450,7 +409,7 @@ TEST(files_whose_hashes_collide_each_get_their_watcher)
 {
 	static char x[1100], y[1100];
 	uint64_t *windows = calloc(4000, sizeof *windows);
-	struct waiter wx = { 0 }, wy = { 0 };
+	struct thread_waiter wx = { 0 }, wy = { 0 };
 	child hx, hy;
 	pthread_t tx, ty;
 	double released;
@@ -514,7 +473,7 @@ TEST(unlock_without_close_is_seen_soon_late_in_a_wait)
 	int round;
 	for (round = 0; round < 5; round++) {
 		child h = start_foreign(path);
-		struct waiter w = { 0 };
+		struct thread_waiter w = { 0 };
 		pthread_t t;
 		double unlocked;
 		w.path = path;
@@ -565,7 +524,7 @@ TEST(idle_process_gives_its_inotify_instance_back)
 {
 	const char *path = test_path("lock");
 	child h;
-	struct waiter w = { 0 };
+	struct thread_waiter w = { 0 };
 	locket_t *lock;
 	pthread_t t;
 	skip_unless_linux_engine("the Linux engine's inotify instance is not used");
@@ -638,7 +597,7 @@ TEST(attempt_holding_inotify_does_not_slow_a_thread_waiting_elsewhere)
 {
 	const char *a_path = test_path("a"), *b_path = test_path("b");
 	child ha, hb;
-	struct waiter w = { 0 };
+	struct thread_waiter w = { 0 };
 	locket_attempt_t *attempt;
 	locket_t *a;
 	pthread_t t;

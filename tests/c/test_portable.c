@@ -55,39 +55,6 @@ static int pipes_open(void)
 	return n;
 }
 
-struct waiter {
-	const char *path;
-	int64_t timeout_ms;
-	atomic_int tid;
-	int rc;
-	double returned_ms;
-};
-
-static void *waiter_main(void *p)
-{
-	struct waiter *w = (struct waiter *)p;
-	locket_t *lock;
-	atomic_store(&w->tid, (int)test_gettid());
-	CHECK_RC(locket_new(&lock, w->path, NULL), LOCKET_OK);
-	w->rc = locket_acquire(lock, w->timeout_ms, 0);
-	w->returned_ms = test_now_ms();
-	if (w->rc == LOCKET_OK)
-		locket_release(lock);
-	locket_free(lock);
-	return NULL;
-}
-
-static pthread_t start_waiter(struct waiter *w)
-{
-	pthread_t t;
-	atomic_store(&w->tid, 0);
-	CHECK(pthread_create(&t, NULL, waiter_main, w) == 0);
-	while (atomic_load(&w->tid) == 0)
-		sched_yield();
-	wait_until_waiting((pid_t)atomic_load(&w->tid));
-	return t;
-}
-
 /* Behind another process's holder only the backoff (up to 4 ms) finds the
  * release; behind a holder of the same process the release wakes the wait.
  * A wait that only backed off would get the lock within 1 ms of the release
@@ -101,7 +68,7 @@ TEST(portable_release_in_this_process_wakes_a_timed_wait_at_once)
 	need_portable();
 	CHECK_RC(locket_new(&holder, path, NULL), LOCKET_OK);
 	for (round = 0; round < 15; round++) {
-		struct waiter w = { 0 };
+		struct thread_waiter w = { 0 };
 		pthread_t t;
 		double released;
 		CHECK_RC(locket_acquire(holder, 0, 0), LOCKET_OK);
@@ -152,7 +119,7 @@ TEST(portable_wait_keeps_no_descriptor)
 TEST(portable_forked_child_drops_the_waits_of_its_parents_threads)
 {
 	const char *path = test_path("x");
-	struct waiter w = { 0 };
+	struct thread_waiter w = { 0 };
 	locket_t *holder;
 	pthread_t t;
 	int before, status;
@@ -198,7 +165,7 @@ static locket_t *cancelled_lock;
 
 static void *cancelled_waiter_main(void *p)
 {
-	struct waiter *w = (struct waiter *)p;
+	struct thread_waiter *w = (struct thread_waiter *)p;
 	atomic_store(&w->tid, (int)test_gettid());
 	if (locket_new(&cancelled_lock, w->path, NULL) == LOCKET_OK)
 		w->rc = locket_acquire(cancelled_lock, w->timeout_ms, 0);
@@ -208,7 +175,7 @@ static void *cancelled_waiter_main(void *p)
 TEST(portable_cancelled_wait_leaves_nothing_behind)
 {
 	const char *path = test_path("x");
-	struct waiter w = { 0 };
+	struct thread_waiter w = { 0 };
 	locket_t *holder;
 	pthread_t t;
 	int before;
